@@ -1,0 +1,82 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let package = Package(
+    name: "conveyor",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "conveyord", targets: ["conveyord"]),
+        .executable(name: "conveyorctl", targets: ["conveyorctl"]),
+        .executable(name: "conveyor-bench", targets: ["conveyor-bench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
+    ],
+    targets: [
+        // The only place C enters: libpq through pkg-config.
+        .systemLibrary(
+            name: "CLibPQ",
+            pkgConfig: "libpq",
+            providers: [.apt(["libpq-dev"])]
+        ),
+        // Small, safe PostgreSQL layer over libpq.
+        .target(name: "ConveyorPostgres", dependencies: ["CLibPQ"]),
+        // Pure domain: no I/O, imports nothing of ours.
+        .target(name: "ConveyorCore"),
+        // All SQL behind named operations; migrations embedded at build time from SQL/.
+        .target(
+            name: "ConveyorStore",
+            dependencies: ["ConveyorPostgres", "ConveyorCore"],
+            plugins: ["EmbedSQLPlugin"]
+        ),
+        // Admin protocol: request/response types and framing, shared by daemon and CLI.
+        .target(name: "ConveyorProtocol"),
+        // The daemon library: services, lifecycle, config.
+        .target(
+            name: "ConveyorDaemon",
+            dependencies: [
+                "ConveyorStore", "ConveyorProtocol", "ConveyorCore", "ConveyorPostgres",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .executableTarget(
+            name: "conveyord",
+            dependencies: ["ConveyorDaemon", .product(name: "Logging", package: "swift-log")]
+        ),
+        .executableTarget(name: "conveyorctl", dependencies: ["ConveyorProtocol"]),
+        .executableTarget(
+            name: "conveyor-bench",
+            dependencies: [
+                "ConveyorStore", "ConveyorPostgres", "ConveyorDaemon",
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // Build tool: turns SQL/*.sql into Swift string constants.
+        .executableTarget(name: "embed-sql", path: "Sources/embed-sql"),
+        .plugin(
+            name: "EmbedSQLPlugin",
+            capability: .buildTool(),
+            dependencies: ["embed-sql"],
+            path: "Sources/EmbedSQLPlugin"
+        ),
+        .testTarget(name: "ConveyorCoreTests", dependencies: ["ConveyorCore"]),
+        .testTarget(name: "ConveyorProtocolTests", dependencies: ["ConveyorProtocol"]),
+        .testTarget(
+            name: "ConveyorIntegrationTests",
+            dependencies: ["ConveyorStore", "ConveyorPostgres", "ConveyorCore", "ConveyorProtocol", "ConveyorDaemon"]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

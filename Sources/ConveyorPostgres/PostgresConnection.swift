@@ -1,0 +1,219 @@
+import CLibPQ
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A named statement that is prepared once per connection on first use.
+public struct PreparedStatement: Sendable, Hashable {
+    public let name: String
+    public let sql: String
+    public init(name: String, sql: String) {
+        self.name = name
+        self.sql = sql
+    }
+}
+
+/// A notification received on a `LISTEN`ed channel.
+public struct PostgresNotification: Sendable, Equatable {
+    public let channel: String
+    public let payload: String
+    public let senderPID: Int32
+}
+
+/// One blocking libpq connection. Owns its `PGconn` and finishes it exactly
+/// once, also after a failed connect.
+///
+/// libpq blocks, so a connection must never be used from Swift's cooperative
+/// thread pool: give it one owner thread (see `DedicatedConnection`), or use
+/// it from a thread of your own.
+public final class PostgresConnection {
+    private let handle: OpaquePointer
+    private var preparedNames: Set<String> = []
+
+    /// Connects with a libpq conninfo string or URI (multi-host strings and
+    /// `target_session_attrs` pass through untouched); nil or empty uses
+    /// libpq's own `PG*` environment variables.
+    public init(conninfo: String?, applicationName: String = "conveyor") throws {
+        var keywords: [String] = ["connect_timeout", "fallback_application_name"]
+        var values: [String] = ["10", applicationName]
+        if let conninfo, !conninfo.isEmpty {
+            // Entries after an expanded dbname override it; these come first so the user's string wins.
+            keywords.append("dbname")
+            values.append(conninfo)
+        }
+        let connection = Self.withCStringArray(keywords) { keywordPointers in
+            Self.withCStringArray(values) { valuePointers in
+                PQconnectdbParams(keywordPointers, valuePointers, 1)
+            }
+        }
+        guard let connection else {
+            throw PostgresError(kind: .connection, message: "could not connect: out of memory")
+        }
+        guard PQstatus(connection) == CONNECTION_OK else {
+            let error = PostgresError.connection(connection, context: "could not connect to PostgreSQL")
+            PQfinish(connection)
+            throw error
+        }
+        handle = connection
+        // Timestamps are read back in one known format.
+        try execute("SET TimeZone = 'UTC'; SET DateStyle = 'ISO, MDY'; SET IntervalStyle = 'iso_8601'; SET client_min_messages = warning")
+    }
+
+    deinit { PQfinish(handle) }
+
+    /// The server's version number (150018 for 15.18).
+    public var serverVersion: Int { Int(PQserverVersion(handle)) }
+    /// libpq's version number.
+    public static var libraryVersion: Int { Int(PQlibVersion()) }
+    /// The server process serving this connection.
+    public var backendPID: Int32 { PQbackendPID(handle) }
+    /// True once libpq has seen the connection fail; it must be replaced.
+    public var isBroken: Bool { PQstatus(handle) != CONNECTION_OK }
+    /// True while a transaction is open or failed on this connection.
+    public var inTransaction: Bool {
+        let status = PQtransactionStatus(handle)
+        return status == PQTRANS_INTRANS || status == PQTRANS_INERROR
+    }
+
+    /// Runs one statement with `$n` parameters (text format).
+    @discardableResult
+    public func query(_ sql: String, _ parameters: [any PostgresBindable] = []) throws -> PostgresRows {
+        let result = Self.withParameters(parameters) { count, values in
+            PQexecParams(handle, sql, count, nil, values, nil, nil, 0)
+        }
+        return try check(result)
+    }
+
+    /// Runs a prepared statement, preparing it on this connection on first use.
+    @discardableResult
+    public func query(_ statement: PreparedStatement, _ parameters: [any PostgresBindable] = []) throws -> PostgresRows {
+        if !preparedNames.contains(statement.name) {
+            try check(PQprepare(handle, statement.name, statement.sql, 0, nil))
+            preparedNames.insert(statement.name)
+        }
+        let result = Self.withParameters(parameters) { count, values in
+            PQexecPrepared(handle, statement.name, count, values, nil, nil, 0)
+        }
+        return try check(result)
+    }
+
+    /// Runs SQL text without parameters; may hold several statements
+    /// (migrations, `SET`s). Never build this text from input.
+    public func execute(_ sql: String) throws {
+        try check(PQexec(handle, sql))
+    }
+
+    /// Runs `body` in a transaction: commits when it returns, rolls back when it throws.
+    @discardableResult
+    public func transaction<T>(_ body: () throws -> T) throws -> T {
+        try execute("BEGIN")
+        let value: T
+        do {
+            value = try body()
+        } catch {
+            if !isBroken { try? execute("ROLLBACK") }
+            throw error
+        }
+        try execute("COMMIT")
+        return value
+    }
+
+    /// Runs `body` under a savepoint: released on success, rolled back (and
+    /// the error rethrown) on failure, leaving the outer transaction usable.
+    public func savepoint<T>(_ name: String = "conveyor_sp", _ body: () throws -> T) throws -> T {
+        try execute("SAVEPOINT \(escapeIdentifier(name))")
+        do {
+            let value = try body()
+            try execute("RELEASE SAVEPOINT \(escapeIdentifier(name))")
+            return value
+        } catch {
+            if !isBroken { try execute("ROLLBACK TO SAVEPOINT \(escapeIdentifier(name))") }
+            throw error
+        }
+    }
+
+    /// Starts listening on a channel.
+    public func listen(_ channel: String) throws {
+        try execute("LISTEN \(escapeIdentifier(channel))")
+    }
+
+    /// Returns pending notifications, waiting up to `timeout` seconds on the
+    /// connection's socket when none are queued (no sleep-polling). Returns
+    /// early, possibly empty, when `wakeDescriptor` becomes readable.
+    public func waitForNotifications(timeout: Double, wakeDescriptor: Int32? = nil) throws -> [PostgresNotification] {
+        try consumeInput()
+        var pending = drainNotifications()
+        guard pending.isEmpty else { return pending }
+        var descriptors = [pollfd(fd: PQsocket(handle), events: Int16(POLLIN), revents: 0)]
+        if let wakeDescriptor { descriptors.append(pollfd(fd: wakeDescriptor, events: Int16(POLLIN), revents: 0)) }
+        let milliseconds = Int32(max(0, min(timeout, 86_400)) * 1000)
+        let ready = poll(&descriptors, nfds_t(descriptors.count), milliseconds)
+        if ready < 0, errno != EINTR {
+            throw PostgresError(kind: .connection, message: "poll failed: \(String(cString: strerror(errno)))")
+        }
+        if descriptors[0].revents != 0 {
+            try consumeInput()
+            pending = drainNotifications()
+        }
+        return pending
+    }
+
+    /// Quotes an identifier (channel, savepoint) for SQL text.
+    public func escapeIdentifier(_ identifier: String) -> String {
+        guard let escaped = PQescapeIdentifier(handle, identifier, identifier.utf8.count) else { return "\"\"" }
+        defer { PQfreemem(escaped) }
+        return String(cString: escaped)
+    }
+
+    private func consumeInput() throws {
+        guard PQconsumeInput(handle) == 1 else {
+            throw PostgresError.connection(handle, context: "lost connection to PostgreSQL")
+        }
+    }
+
+    private func drainNotifications() -> [PostgresNotification] {
+        var notifications: [PostgresNotification] = []
+        while let notify = PQnotifies(handle) {
+            notifications.append(PostgresNotification(
+                channel: String(cString: notify.pointee.relname),
+                payload: String(cString: notify.pointee.extra),
+                senderPID: notify.pointee.be_pid
+            ))
+            PQfreemem(notify)
+        }
+        return notifications
+    }
+
+    @discardableResult
+    private func check(_ result: OpaquePointer?) throws -> PostgresRows {
+        guard let result else {
+            throw PostgresError.connection(handle, context: "lost connection to PostgreSQL")
+        }
+        switch PQresultStatus(result) {
+        case PGRES_COMMAND_OK, PGRES_TUPLES_OK, PGRES_EMPTY_QUERY:
+            return PostgresRows(result: result)
+        default:
+            let error = PostgresError.from(result: result, connection: handle)
+            PQclear(result)
+            throw error
+        }
+    }
+
+    private static func withParameters<R>(
+        _ parameters: [any PostgresBindable],
+        _ body: (Int32, UnsafePointer<UnsafePointer<CChar>?>?) -> R
+    ) -> R {
+        let copies: [UnsafeMutablePointer<CChar>?] = parameters.map { $0.postgresText.flatMap { strdup($0) } }
+        defer { copies.forEach { free($0) } }
+        let pointers = copies.map { UnsafePointer($0) }
+        return pointers.withUnsafeBufferPointer { body(Int32(parameters.count), $0.baseAddress) }
+    }
+
+    private static func withCStringArray<R>(_ strings: [String], _ body: (UnsafePointer<UnsafePointer<CChar>?>) -> R) -> R {
+        let copies: [UnsafeMutablePointer<CChar>?] = strings.map { strdup($0) } + [nil]
+        defer { copies.forEach { free($0) } }
+        let pointers = copies.map { UnsafePointer($0) }
+        return pointers.withUnsafeBufferPointer { body($0.baseAddress!) }
+    }
+}
