@@ -1,0 +1,366 @@
+import Foundation
+
+/// A rep of the team as the router sees it at decision time.
+public struct Candidate: Sendable, Equatable {
+    public var id: Int64
+    public var ref: String
+    public var role: RepRole
+    public var active: Bool
+    /// Away until this instant; `nil`, or an instant at or before the decision time, means present.
+    public var awayUntil: Date?
+    /// Accounts the rep may own; 0 (or less) means never eligible.
+    public var capacity: Int
+    public var skills: Set<String>
+    /// Accounts owned in stage `active`.
+    public var owned: Int
+    /// The last time an account was routed to the rep; `nil` (never) sorts first.
+    public var lastAssignedAt: Date?
+
+    public init(
+        id: Int64, ref: String, role: RepRole, active: Bool = true, awayUntil: Date? = nil,
+        capacity: Int, skills: Set<String> = [], owned: Int = 0, lastAssignedAt: Date? = nil
+    ) {
+        self.id = id
+        self.ref = ref
+        self.role = role
+        self.active = active
+        self.awayUntil = awayUntil
+        self.capacity = capacity
+        self.skills = skills
+        self.owned = owned
+        self.lastAssignedAt = lastAssignedAt
+    }
+}
+
+/// One account to route.
+public struct RoutingRequest: Sendable, Equatable {
+    public var accountId: Int64
+    /// The rep who won the account; never routed back to them.
+    public var hunterId: Int64?
+    /// Skills the client requires, already normalised by the caller; compared case-sensitively.
+    public var needs: [String]
+    /// Reps that must not receive the account, e.g. the departing rep of a redistribution.
+    public var excludedRepIds: Set<Int64>
+
+    public init(accountId: Int64, hunterId: Int64? = nil, needs: [String] = [], excludedRepIds: Set<Int64> = []) {
+        self.accountId = accountId
+        self.hunterId = hunterId
+        self.needs = needs
+        self.excludedRepIds = excludedRepIds
+    }
+}
+
+/// Per-team routing settings.
+public struct RoutingSettings: Sendable, Equatable {
+    /// When no manager covers all needs, route among those excluded only for skills (default: strict).
+    public var skillsFallback: Bool
+
+    public init(skillsFallback: Bool = false) {
+        self.skillsFallback = skillsFallback
+    }
+}
+
+/// Why a rep was not eligible; a rep's reasons are always listed in declaration order.
+public enum Exclusion: String, Sendable, Codable, CaseIterable {
+    case notAccountManager = "not_account_manager"
+    case inactive
+    case away
+    case hunter
+    /// Listed in the request's `excludedRepIds`.
+    case departing
+    case atCapacity = "at_capacity"
+    case skills
+}
+
+/// The first criterion that separated the chosen rep from the runner-up.
+public enum ChoiceRule: String, Sendable, Codable {
+    case lowestUtilization = "lowest_utilization"
+    case leastRecentlyAssigned = "least_recently_assigned"
+    case lowestId = "lowest_id"
+    case onlyCandidate = "only_candidate"
+}
+
+/// How one rep fared in a routing decision.
+///
+/// Encoded with snake_case keys; dates as ISO 8601 strings (UTC, millisecond precision),
+/// written explicitly so that any `JSONEncoder` gives the same output.
+public struct CandidateEvaluation: Sendable, Codable, Equatable {
+    public var repId: Int64
+    public var ref: String
+    public var role: RepRole
+    public var owned: Int
+    public var capacity: Int
+    /// owned / capacity, for display only (the choice compares exact integers); 1 when capacity is 0.
+    public var utilization: Double
+    /// Every reason that applies, in `Exclusion` declaration order; empty when eligible.
+    /// A rep chosen by skills fallback keeps `[.skills]` here.
+    public var excludedBecause: [Exclusion]
+    public var lastAssignedAt: Date?
+}
+
+/// The outcome of routing one account, stored as the handoff's jsonb `explanation`.
+///
+/// Encoded with snake_case keys; absent values as JSON `null`; dates as ISO 8601 strings
+/// (UTC, millisecond precision), written explicitly so that any `JSONEncoder` gives the same output.
+public struct RoutingDecision: Sendable, Codable, Equatable {
+    public var accountId: Int64
+    /// `nil` when nobody is eligible: the handoff waits.
+    public var chosenRepId: Int64?
+    public var rule: ChoiceRule?
+    /// The chosen rep lacks some needed skill; the team allows falling back.
+    public var fallbackUsed: Bool
+    /// Every rep considered, sorted by id.
+    public var candidates: [CandidateEvaluation]
+    /// Why nobody was chosen, as a sentence for people; `nil` when a rep was chosen.
+    public var waitingReason: String?
+    public var decidedAt: Date
+}
+
+/// The routing policy of a team: who receives a won (or redistributed) account.
+///
+/// Eligible: active, present account managers below capacity who are neither the hunter nor
+/// excluded by the request, and whose skills cover the needs. Among them: lowest utilization
+/// (compared exactly as integers), then least recently assigned (never first), then lowest id.
+public struct RoutingPolicy: Sendable {
+    public var settings: RoutingSettings
+
+    public init(settings: RoutingSettings = .init()) {
+        self.settings = settings
+    }
+
+    /// Routes one account against the team's reps; on success updates the chosen candidate's
+    /// `owned` (+1) and `lastAssignedAt` (= `now`) in `candidates`.
+    public func route(_ request: RoutingRequest, candidates: inout [Candidate], now: Date) -> RoutingDecision {
+        let reasons = candidates.map { Self.exclusions(of: $0, for: request, now: now) }
+
+        var pool = candidates.indices.filter { reasons[$0].isEmpty }
+        var fallbackUsed = false
+        if pool.isEmpty && settings.skillsFallback {
+            pool = candidates.indices.filter { reasons[$0] == [.skills] }
+            fallbackUsed = !pool.isEmpty
+        }
+        pool.sort { Self.precedes(candidates[$0], candidates[$1]) }
+
+        // Evaluations show the load before this decision.
+        let evaluations = candidates.indices
+            .map { Self.evaluation(of: candidates[$0], excludedBecause: reasons[$0]) }
+            .sorted { $0.repId < $1.repId }
+
+        guard let winner = pool.first else {
+            return RoutingDecision(
+                accountId: request.accountId, chosenRepId: nil, rule: nil, fallbackUsed: false,
+                candidates: evaluations,
+                waitingReason: Self.waitingReason(
+                    needs: request.needs, strictSkills: !settings.skillsFallback, evaluations: evaluations
+                ),
+                decidedAt: now
+            )
+        }
+        let rule = pool.count == 1 ? .onlyCandidate : Self.separatingRule(candidates[winner], candidates[pool[1]])
+        candidates[winner].owned += 1
+        candidates[winner].lastAssignedAt = now
+        return RoutingDecision(
+            accountId: request.accountId, chosenRepId: candidates[winner].id, rule: rule, fallbackUsed: fallbackUsed,
+            candidates: evaluations, waitingReason: nil, decidedAt: now
+        )
+    }
+
+    /// Routes in order, carrying load between decisions: equal to calling `route` one by one.
+    public func route(batch: [RoutingRequest], candidates: inout [Candidate], now: Date) -> [RoutingDecision] {
+        batch.map { route($0, candidates: &candidates, now: now) }
+    }
+
+    // MARK: - Rules
+
+    static func exclusions(of rep: Candidate, for request: RoutingRequest, now: Date) -> [Exclusion] {
+        Exclusion.allCases.filter { reason in
+            switch reason {
+            case .notAccountManager: rep.role != .accountManager
+            case .inactive: !rep.active
+            case .away: rep.awayUntil.map { $0 > now } ?? false
+            case .hunter: rep.id == request.hunterId
+            case .departing: request.excludedRepIds.contains(rep.id)
+            case .atCapacity: rep.owned >= rep.capacity
+            case .skills: !request.needs.allSatisfy(rep.skills.contains)
+            }
+        }
+    }
+
+    /// The total order among eligible reps: whether `a` is preferred to `b`.
+    static func precedes(_ a: Candidate, _ b: Candidate) -> Bool {
+        switch compareUtilization(a, b) {
+        case .orderedAscending: return true
+        case .orderedDescending: return false
+        case .orderedSame: break
+        }
+        switch compareLastAssigned(a, b) {
+        case .orderedAscending: return true
+        case .orderedDescending: return false
+        case .orderedSame: return a.id < b.id
+        }
+    }
+
+    static func separatingRule(_ winner: Candidate, _ runnerUp: Candidate) -> ChoiceRule {
+        if compareUtilization(winner, runnerUp) != .orderedSame { return .lowestUtilization }
+        if compareLastAssigned(winner, runnerUp) != .orderedSame { return .leastRecentlyAssigned }
+        return .lowestId
+    }
+
+    /// Compares owned/capacity exactly as `owned₁·cap₂` vs `owned₂·cap₁` (full-width, never traps).
+    /// Only called for eligible reps, whose capacities are positive.
+    static func compareUtilization(_ a: Candidate, _ b: Candidate) -> ComparisonResult {
+        let lhs = Int64(a.owned).multipliedFullWidth(by: Int64(b.capacity))
+        let rhs = Int64(b.owned).multipliedFullWidth(by: Int64(a.capacity))
+        if lhs.high != rhs.high { return lhs.high < rhs.high ? .orderedAscending : .orderedDescending }
+        if lhs.low != rhs.low { return lhs.low < rhs.low ? .orderedAscending : .orderedDescending }
+        return .orderedSame
+    }
+
+    /// Never assigned sorts first, then the earliest assignment.
+    static func compareLastAssigned(_ a: Candidate, _ b: Candidate) -> ComparisonResult {
+        switch (a.lastAssignedAt, b.lastAssignedAt) {
+        case (nil, nil): .orderedSame
+        case (nil, _): .orderedAscending
+        case (_, nil): .orderedDescending
+        case let (x?, y?): x == y ? .orderedSame : (x < y ? .orderedAscending : .orderedDescending)
+        }
+    }
+
+    static func evaluation(of rep: Candidate, excludedBecause: [Exclusion]) -> CandidateEvaluation {
+        CandidateEvaluation(
+            repId: rep.id,
+            ref: rep.ref,
+            role: rep.role,
+            owned: rep.owned,
+            capacity: rep.capacity,
+            utilization: rep.capacity > 0 ? Double(rep.owned) / Double(rep.capacity) : 1,
+            excludedBecause: excludedBecause,
+            lastAssignedAt: rep.lastAssignedAt
+        )
+    }
+
+    /// E.g. "no active account manager with capacity and skills [customs, rail]
+    /// (of 3 account managers: 1 away, 2 at capacity, 1 missing skills)".
+    static func waitingReason(needs: [String], strictSkills: Bool, evaluations: [CandidateEvaluation]) -> String {
+        let managers = evaluations.filter { $0.role == .accountManager }
+        guard !managers.isEmpty else { return "no account manager in the team" }
+
+        var sentence = "no active account manager with capacity"
+        if strictSkills && !needs.isEmpty {
+            sentence += " and skills [\(needs.joined(separator: ", "))]"
+        }
+        let counts = Exclusion.allCases.compactMap { reason -> String? in
+            let n = managers.count { $0.excludedBecause.contains(reason) }
+            guard n > 0, let label = label(of: reason) else { return nil }
+            return "\(n) \(label)"
+        }
+        let noun = managers.count == 1 ? "account manager" : "account managers"
+        return sentence + " (of \(managers.count) \(noun): \(counts.joined(separator: ", ")))"
+    }
+
+    private static func label(of reason: Exclusion) -> String? {
+        switch reason {
+        case .notAccountManager: nil
+        case .inactive: "inactive"
+        case .away: "away"
+        case .hunter: "the hunter"
+        case .departing: "departing"
+        case .atCapacity: "at capacity"
+        case .skills: "missing skills"
+        }
+    }
+}
+
+extension CandidateEvaluation {
+    enum CodingKeys: String, CodingKey {
+        case repId = "rep_id"
+        case ref, role, owned, capacity, utilization
+        case excludedBecause = "excluded_because"
+        case lastAssignedAt = "last_assigned_at"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        repId = try c.decode(Int64.self, forKey: .repId)
+        ref = try c.decode(String.self, forKey: .ref)
+        role = try c.decode(RepRole.self, forKey: .role)
+        owned = try c.decode(Int.self, forKey: .owned)
+        capacity = try c.decode(Int.self, forKey: .capacity)
+        utilization = try c.decode(Double.self, forKey: .utilization)
+        excludedBecause = try c.decode([Exclusion].self, forKey: .excludedBecause)
+        lastAssignedAt = try ISO8601.decode(c, forKey: .lastAssignedAt)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(repId, forKey: .repId)
+        try c.encode(ref, forKey: .ref)
+        try c.encode(role, forKey: .role)
+        try c.encode(owned, forKey: .owned)
+        try c.encode(capacity, forKey: .capacity)
+        try c.encode(utilization, forKey: .utilization)
+        try c.encode(excludedBecause, forKey: .excludedBecause)
+        try c.encode(lastAssignedAt.map(ISO8601.string), forKey: .lastAssignedAt)
+    }
+}
+
+extension RoutingDecision {
+    enum CodingKeys: String, CodingKey {
+        case accountId = "account_id"
+        case chosenRepId = "chosen_rep_id"
+        case rule
+        case fallbackUsed = "fallback_used"
+        case candidates
+        case waitingReason = "waiting_reason"
+        case decidedAt = "decided_at"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        accountId = try c.decode(Int64.self, forKey: .accountId)
+        chosenRepId = try c.decodeIfPresent(Int64.self, forKey: .chosenRepId)
+        rule = try c.decodeIfPresent(ChoiceRule.self, forKey: .rule)
+        fallbackUsed = try c.decode(Bool.self, forKey: .fallbackUsed)
+        candidates = try c.decode([CandidateEvaluation].self, forKey: .candidates)
+        waitingReason = try c.decodeIfPresent(String.self, forKey: .waitingReason)
+        guard let decided = try ISO8601.decode(c, forKey: .decidedAt) else {
+            throw DecodingError.valueNotFound(
+                String.self,
+                .init(codingPath: c.codingPath + [CodingKeys.decidedAt], debugDescription: "decided_at is null")
+            )
+        }
+        decidedAt = decided
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(accountId, forKey: .accountId)
+        try c.encode(chosenRepId, forKey: .chosenRepId)
+        try c.encode(rule, forKey: .rule)
+        try c.encode(fallbackUsed, forKey: .fallbackUsed)
+        try c.encode(candidates, forKey: .candidates)
+        try c.encode(waitingReason, forKey: .waitingReason)
+        try c.encode(ISO8601.string(decidedAt), forKey: .decidedAt)
+    }
+}
+
+/// ISO 8601 date strings for the stored explanation: UTC, millisecond precision.
+enum ISO8601 {
+    static let style = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
+
+    static func string(_ date: Date) -> String {
+        date.formatted(style)
+    }
+
+    /// Reads an optional ISO 8601 string (with or without fractional seconds).
+    static func decode<K: CodingKey>(_ c: KeyedDecodingContainer<K>, forKey key: K) throws -> Date? {
+        guard let text = try c.decodeIfPresent(String.self, forKey: key) else { return nil }
+        do {
+            return try Date(text, strategy: style)
+        } catch {
+            throw DecodingError.dataCorruptedError(
+                forKey: key, in: c, debugDescription: "expected an ISO 8601 date, got \"\(text)\""
+            )
+        }
+    }
+}

@@ -1,0 +1,139 @@
+import Foundation
+
+/// A rejected input value; `message` is a complete sentence for people that names the field.
+public struct ValidationError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The argument or column the value was meant for, e.g. `capacity`.
+    public var field: String
+    public var message: String
+
+    public init(field: String, message: String) {
+        self.field = field
+        self.message = message
+    }
+
+    public var description: String { message }
+}
+
+/// Pure validators shared by the admin socket and SQL-facing code. Each trims surrounding
+/// whitespace and returns the normalised value. "Control characters" are Unicode category Cc
+/// (C0, DEL, C1, so NUL never reaches the database). Rejected values are echoed in messages
+/// escaped and cut to 40 characters.
+public enum Validate {
+    public static let maxRefLength = 200
+    public static let maxNameLength = 1000
+    public static let maxSkillLength = 100
+    public static let maxSkills = 50
+    public static let capacityRange = 0...100_000
+
+    /// A `ref` (external id): 1...200 characters, no control characters.
+    public static func ref(_ text: String, field: String = "ref") throws(ValidationError) -> String {
+        let value = trimmed(text)
+        guard !value.isEmpty else { throw ValidationError(field: field, message: "\(field) must not be empty") }
+        try checkLength(value, max: maxRefLength, field: field)
+        try checkNoControlCharacters(value, field: field)
+        return value
+    }
+
+    /// A display name: at most 1000 characters (empty allowed), no control characters.
+    public static func name(_ text: String, field: String = "name") throws(ValidationError) -> String {
+        let value = trimmed(text)
+        try checkLength(value, max: maxNameLength, field: field)
+        try checkNoControlCharacters(value, field: field)
+        return value
+    }
+
+    /// A comma-separated skill list: entries trimmed, empty ones dropped, duplicates removed
+    /// (first kept, case-sensitive), each at most 100 characters, at most 50 entries.
+    public static func skills(_ commaSeparated: String, field: String = "skills") throws(ValidationError) -> [String] {
+        var result: [String] = []
+        var seen: Set<String> = []
+        for part in commaSeparated.split(separator: ",", omittingEmptySubsequences: true) {
+            let skill = trimmed(String(part))
+            guard !skill.isEmpty else { continue }
+            try checkLength(skill, max: maxSkillLength, field: field, what: "each of \(field)")
+            try checkNoControlCharacters(skill, field: field)
+            guard seen.insert(skill).inserted else { continue }
+            result.append(skill)
+            guard result.count <= maxSkills else {
+                throw ValidationError(field: field, message: "\(field) must list at most \(maxSkills) entries")
+            }
+        }
+        return result
+    }
+
+    /// A capacity: a plain decimal integer in 0...100000.
+    public static func capacity(_ text: String, field: String = "capacity") throws(ValidationError) -> Int {
+        let value = trimmed(text)
+        guard !value.isEmpty, value.utf8.count <= 6, value.utf8.allSatisfy({ (0x30...0x39).contains($0) }),
+              let number = Int(value), capacityRange.contains(number)
+        else {
+            throw ValidationError(
+                field: field,
+                message: "\(field) must be an integer between \(capacityRange.lowerBound) and \(capacityRange.upperBound), got \(quoted(text))"
+            )
+        }
+        return number
+    }
+
+    /// An IANA time zone name that Foundation knows, e.g. `Europe/Moscow`. Bare offsets such as
+    /// `GMT+3` are refused: Foundation and PostgreSQL read their sign in opposite ways
+    /// (`Etc/GMT-3` is the unambiguous IANA spelling).
+    public static func timeZone(_ text: String, field: String = "time_zone") throws(ValidationError) -> String {
+        let value = trimmed(text)
+        let allowed = value.utf8.allSatisfy { byte in
+            (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte) || (0x30...0x39).contains(byte)
+                || byte == UInt8(ascii: "/") || byte == UInt8(ascii: "_") || byte == UInt8(ascii: "-")
+                || byte == UInt8(ascii: "+")
+        }
+        let bareOffset = ["GMT+", "GMT-", "UTC+", "UTC-"].contains { value.hasPrefix($0) }
+        guard !value.isEmpty, value.utf8.count <= 64, allowed, !bareOffset, TimeZone(identifier: value) != nil else {
+            throw ValidationError(
+                field: field,
+                message: "\(field) must be an IANA time zone name such as \"Europe/Moscow\", got \(quoted(text))"
+            )
+        }
+        return value
+    }
+
+    /// A local time of day, `HH:MM` or `HH:MM:SS` (24-hour, two digits each), normalised to `HH:MM:SS`.
+    public static func localTime(_ text: String, field: String = "scan_local_time") throws(ValidationError) -> String {
+        let parts = trimmed(text).split(separator: ":", omittingEmptySubsequences: false)
+        let limits = [23, 59, 59]
+        let valid = (2...3).contains(parts.count) && zip(parts, limits).allSatisfy { part, limit in
+            part.utf8.count == 2 && part.utf8.allSatisfy { (0x30...0x39).contains($0) } && Int(part)! <= limit
+        }
+        guard valid else {
+            throw ValidationError(
+                field: field, message: "\(field) must be a time of day as HH:MM or HH:MM:SS, got \(quoted(text))"
+            )
+        }
+        return (parts.map(String.init) + (parts.count == 2 ? ["00"] : [])).joined(separator: ":")
+    }
+
+    // MARK: - Helpers
+
+    private static func trimmed(_ text: String) -> String {
+        text.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    private static func checkLength(
+        _ value: String, max: Int, field: String, what: String? = nil
+    ) throws(ValidationError) {
+        // A Character is at least one UTF-8 byte: skip the grapheme count when bytes already fit.
+        guard value.utf8.count > max, value.count > max else { return }
+        throw ValidationError(
+            field: field, message: "\(what ?? field) must be at most \(max) characters, got \(value.count)"
+        )
+    }
+
+    private static func checkNoControlCharacters(_ value: String, field: String) throws(ValidationError) {
+        guard value.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else { return }
+        throw ValidationError(field: field, message: "\(field) must not contain control characters, got \(quoted(value))")
+    }
+
+    /// The value in double quotes, escaped, cut to 40 characters.
+    private static func quoted(_ text: String) -> String {
+        let cut = text.prefix(41).count > 40 ? String(text.prefix(40)) + "…" : text
+        return cut.debugDescription
+    }
+}
