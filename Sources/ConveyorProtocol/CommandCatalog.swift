@@ -1,0 +1,170 @@
+/// One argument of a command.
+public struct ArgSpec: Sendable, Equatable {
+    public var name: String
+    /// Whether the command fails with `invalid_argument` without it.
+    public var required: Bool
+    public var summary: String
+
+    public init(_ name: String, required: Bool, _ summary: String) {
+        self.name = name
+        self.required = required
+        self.summary = summary
+    }
+}
+
+/// One admin command: its name, arguments and the least role that may run it.
+public struct CommandSpec: Sendable, Equatable {
+    public var name: String
+    public var summary: String
+    public var args: [ArgSpec]
+    public var minimumRole: Role
+    /// Whether the command answers with a stream of event lines (`watch`) rather than one response.
+    public var streams: Bool
+
+    public init(_ name: String, _ summary: String, args: [ArgSpec] = [], minimumRole: Role, streams: Bool = false) {
+        self.name = name
+        self.summary = summary
+        self.args = args
+        self.minimumRole = minimumRole
+        self.streams = streams
+    }
+
+    /// A one-line synopsis such as `rep.away team=<team> ref=<ref> [until=<until>]`.
+    public var usage: String {
+        let words = args.map { $0.required ? "\($0.name)=<\($0.name)>" : "[\($0.name)=<\($0.name)>]" }
+        return ([name] + words).joined(separator: " ")
+    }
+
+    /// The entry of ``CommandCatalog/helpResult()`` for this command.
+    var helpEntry: JSONValue {
+        [
+            "name": .string(name),
+            "summary": .string(summary),
+            "min_role": .string(minimumRole.rawValue),
+            "usage": .string(usage),
+            "args": .array(
+                args.map { ["name": .string($0.name), "required": .bool($0.required), "summary": .string($0.summary)] }),
+        ]
+    }
+}
+
+/// Every command of the admin protocol, as SPEC.md lists them: the daemon dispatches and
+/// authorizes by it, `conveyorctl` and `help` describe it.
+public enum CommandCatalog {
+    /// All commands, in the order `help` shows them.
+    public static let all: [CommandSpec] = {
+        let team = ArgSpec("team", required: true, "team name")
+        let teamFilter = ArgSpec("team", required: false, "only this team")
+        let teamName = ArgSpec("name", required: true, "team name")
+        let timeZone = ArgSpec("time_zone", required: false, "IANA time zone of the team, e.g. Europe/Berlin")
+        let scanTime = ArgSpec("scan_local_time", required: false, "local time of the nightly scan, HH:MM")
+        let ref = ArgSpec("ref", required: true, "the rep's reference")
+        let accountRef = ArgSpec("ref", required: true, "the account's reference")
+        let jobID = ArgSpec("id", required: true, "job id")
+        let alertID = ArgSpec("id", required: true, "alert id")
+        let teamRep = [team, ref]
+        func repFields(roleRequired: Bool) -> [ArgSpec] {
+            teamRep + [
+                ArgSpec("name", required: false, "display name"),
+                ArgSpec("role", required: roleRequired, "lead_generator, closer or account_manager"),
+                ArgSpec("capacity", required: false, "most accounts the rep manages"),
+                ArgSpec("skills", required: false, "comma-separated skills"),
+            ]
+        }
+        let teamAccount = [team, accountRef]
+
+        return [
+            CommandSpec("ping", "check that the daemon answers", minimumRole: .viewer),
+            CommandSpec("help", "every command with its args and minimum role", minimumRole: .viewer),
+            CommandSpec("version", "daemon, protocol, libpq and server versions", minimumRole: .viewer),
+            CommandSpec(
+                "status", "uptime, workers, database, queue counts, last scan per team, open alerts",
+                minimumRole: .viewer),
+            CommandSpec("metrics", "Prometheus text exposition in result.text", minimumRole: .viewer),
+
+            CommandSpec("team.list", "list teams", minimumRole: .viewer),
+            CommandSpec("team.add", "add a team", args: [teamName, timeZone, scanTime], minimumRole: .operator),
+            CommandSpec(
+                "team.update", "change a team's settings", args: [teamName, timeZone, scanTime], minimumRole: .operator),
+            CommandSpec("team.pause", "stop handoffs and scans for a team", args: [teamName], minimumRole: .operator),
+            CommandSpec(
+                "team.resume", "restart handoffs and scans for a team", args: [teamName], minimumRole: .operator),
+
+            CommandSpec("rep.list", "list reps", args: [teamFilter], minimumRole: .viewer),
+            CommandSpec("rep.add", "add a rep", args: repFields(roleRequired: true), minimumRole: .operator),
+            CommandSpec("rep.update", "change a rep", args: repFields(roleRequired: false), minimumRole: .operator),
+            CommandSpec(
+                "rep.away", "mark a rep absent: no handoffs until back",
+                args: teamRep + [ArgSpec("until", required: false, "ISO 8601 end of the absence")],
+                minimumRole: .operator),
+            CommandSpec("rep.back", "mark a rep present again", args: teamRep, minimumRole: .operator),
+            CommandSpec(
+                "rep.depart", "remove a rep and redistribute their accounts", args: teamRep, minimumRole: .operator),
+
+            CommandSpec(
+                "win", "record a won client; the handoff runs as a job",
+                args: [
+                    team,
+                    ArgSpec("account", required: true, "the account's reference"),
+                    ArgSpec("hunter", required: true, "ref of the rep who won it"),
+                    ArgSpec("name", required: false, "account name"),
+                    ArgSpec("needs", required: false, "comma-separated skills the account needs"),
+                    ArgSpec("value", required: false, "deal value"),
+                ],
+                minimumRole: .operator),
+            CommandSpec("account.show", "show an account", args: teamAccount, minimumRole: .viewer),
+            CommandSpec(
+                "account.explain", "the account's latest handoff explanation", args: teamAccount, minimumRole: .viewer),
+            CommandSpec(
+                "account.reassign", "hand an account to another rep (kind manual)",
+                args: teamAccount + [ArgSpec("to", required: true, "ref of the new owner")],
+                minimumRole: .operator),
+
+            CommandSpec("queue.stats", "job counts by state", minimumRole: .viewer),
+            CommandSpec(
+                "job.list", "list jobs", args: [ArgSpec("state", required: false, "only jobs in this state")],
+                minimumRole: .viewer),
+            CommandSpec("job.retry", "run a failed or cancelled job again", args: [jobID], minimumRole: .operator),
+            CommandSpec("job.cancel", "cancel a pending job", args: [jobID], minimumRole: .operator),
+
+            CommandSpec("scan.run", "run the attachment scan for a team now", args: [team], minimumRole: .operator),
+
+            CommandSpec(
+                "alert.list", "list alerts",
+                args: [teamFilter, ArgSpec("status", required: false, "only alerts with this status")],
+                minimumRole: .viewer),
+            CommandSpec("alert.ack", "acknowledge an alert", args: [alertID], minimumRole: .operator),
+            CommandSpec(
+                "alert.snooze", "silence an alert for a while",
+                args: [alertID, ArgSpec("until", required: true, "ISO 8601 end of the snooze")],
+                minimumRole: .operator),
+
+            CommandSpec(
+                "watch", "stream events (handoffs, alerts, jobs) until the client closes",
+                args: [ArgSpec("topics", required: false, "comma-separated: handoffs, alerts, jobs; all if omitted")],
+                minimumRole: .viewer, streams: true),
+
+            CommandSpec("config.reload", "reread the configuration", minimumRole: .admin),
+            CommandSpec(
+                "log.level", "change the log level",
+                args: [ArgSpec("level", required: true, "trace, debug, info, notice, warning, error or critical")],
+                minimumRole: .admin),
+            CommandSpec("drain", "finish running jobs and stop claiming new ones", minimumRole: .admin),
+            CommandSpec("resume", "claim jobs again after drain", minimumRole: .admin),
+            CommandSpec("shutdown", "drain and exit", minimumRole: .admin),
+        ]
+    }()
+
+    private static let byName = Dictionary(uniqueKeysWithValues: all.map { ($0.name, $0) })
+
+    /// The command called `name`, or `nil` (the daemon answers `unknown_command`).
+    public static func spec(named name: String) -> CommandSpec? {
+        byName[name]
+    }
+
+    /// The result of `help`: `{"commands":[…]}`, one entry per command in ``all``'s order:
+    /// `{"name","summary","min_role","usage","args":[{"name","required","summary"}]}`.
+    public static func helpResult() -> JSONValue {
+        ["commands": .array(all.map(\.helpEntry))]
+    }
+}

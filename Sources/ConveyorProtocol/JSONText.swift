@@ -1,0 +1,147 @@
+import Foundation
+
+// Reading and writing JSON text. Writing is done by hand so that the output is fixed
+// (sorted keys, no spaces, integers without a fraction) and always exactly one line;
+// reading goes through `JSONSerialization`, whose numbers still tell `1` from `1.0` and
+// `true` from `1`, and which rejects nesting deeper than 512 levels instead of recursing
+// without bound.
+
+extension JSONValue {
+    /// The value as compact JSON text: one line, no insignificant spaces, object keys in
+    /// sorted order, valid UTF-8.
+    ///
+    /// Control characters (C0, DEL, C1) and U+2028/U+2029 are written as `\uXXXX`
+    /// escapes, so the text never contains a line break of any kind and survives line
+    /// splitters that treat Unicode separators as newlines. JSON has no NaN or infinity:
+    /// such doubles are written as `null`.
+    public var compactString: String {
+        var text = ""
+        write(to: &text)
+        return text
+    }
+
+    /// Parses one JSON text (an object, array or scalar; surrounding whitespace allowed).
+    /// Foundation's parser tolerates a trailing comma before `]` or `}`; nothing else
+    /// outside RFC 8259 is accepted.
+    ///
+    /// - Throws: `parse_error` when `text` is not valid JSON or nests deeper than 512 levels.
+    public init(parsing text: String) throws(ProtocolError) {
+        let parsed: Any
+        do {
+            parsed = try JSONSerialization.jsonObject(with: Data(text.utf8), options: [.fragmentsAllowed])
+        } catch {
+            let detail = (error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String
+            throw ProtocolError(.parseError, "invalid JSON" + (detail.map { ": \($0)" } ?? ""))
+        }
+        self.init(foundationObject: parsed)
+    }
+
+    /// Converts what `JSONSerialization` returns. Its `NSNumber`s carry their origin in
+    /// `objCType`: `c` for `true`/`false`, `d` for numbers written with a fraction or
+    /// exponent, `Q` for integers above `Int64.max`, an integer type otherwise. Integers
+    /// it finds too long come as `NSDecimalNumber` (`Int64.min` among them): those that fit
+    /// `Int64` stay integers, the rest become doubles.
+    private init(foundationObject object: Any) {
+        switch object {
+        case let string as String:
+            self = .string(string)
+        case let decimal as NSDecimalNumber:
+            let integer = decimal.int64Value
+            self = decimal == NSDecimalNumber(value: integer) ? .int(integer) : .double(decimal.doubleValue)
+        case let number as NSNumber:
+            switch UInt8(bitPattern: number.objCType.pointee) {
+            case UInt8(ascii: "c"): self = .bool(number.boolValue)
+            case UInt8(ascii: "d"), UInt8(ascii: "f"), UInt8(ascii: "Q"): self = .double(number.doubleValue)
+            default: self = .int(number.int64Value)
+            }
+        case let array as [Any]:
+            self = .array(array.map(JSONValue.init(foundationObject:)))
+        case let object as [String: Any]:
+            self = .object(object.mapValues(JSONValue.init(foundationObject:)))
+        default:
+            self = .null  // NSNull, the only other thing JSONSerialization produces
+        }
+    }
+
+    /// `text` as a JSON string literal cut to `maxCharacters` characters (then ending in
+    /// `…`), for quoting untrusted input in an error message on one line.
+    public static func excerpt(_ text: String, maxCharacters: Int = 40) -> String {
+        let head = text.prefix(maxCharacters)
+        let literal = JSONValue.string(String(head)).compactString
+        return head.endIndex < text.endIndex ? literal + "…" : literal
+    }
+
+    /// Writes an object whose members appear in the given order instead of sorted; members
+    /// whose value is `nil` are left out. Used for the protocol's fixed line layouts.
+    static func orderedObjectText(_ members: KeyValuePairs<String, JSONValue?>) -> String {
+        var text = "{"
+        var separator = ""
+        for (key, value) in members {
+            guard let value else { continue }
+            text += separator
+            separator = ","
+            writeString(key, to: &text)
+            text += ":"
+            value.write(to: &text)
+        }
+        return text + "}"
+    }
+
+    private func write(to text: inout String) {
+        switch self {
+        case .null:
+            text += "null"
+        case .bool(let value):
+            text += value ? "true" : "false"
+        case .int(let value):
+            text += String(value)
+        case .double(let value):
+            // Swift's shortest round-trip form ("1.0", "1e+20", "-0.0") is valid JSON.
+            text += value.isFinite ? value.description : "null"
+        case .string(let value):
+            Self.writeString(value, to: &text)
+        case .array(let elements):
+            text += "["
+            for (index, element) in elements.enumerated() {
+                if index > 0 { text += "," }
+                element.write(to: &text)
+            }
+            text += "]"
+        case .object(let members):
+            text += "{"
+            for (index, member) in members.sorted(by: { $0.key < $1.key }).enumerated() {
+                if index > 0 { text += "," }
+                Self.writeString(member.key, to: &text)
+                text += ":"
+                member.value.write(to: &text)
+            }
+            text += "}"
+        }
+    }
+
+    private static func writeString(_ string: String, to text: inout String) {
+        text += "\""
+        for scalar in string.unicodeScalars {
+            switch scalar {
+            case "\"": text += "\\\""
+            case "\\": text += "\\\\"
+            case "\n": text += "\\n"
+            case "\r": text += "\\r"
+            case "\t": text += "\\t"
+            case "\u{08}": text += "\\b"
+            case "\u{0C}": text += "\\f"
+            case "\u{00}"..."\u{1F}", "\u{7F}"..."\u{9F}", "\u{2028}", "\u{2029}":
+                let hex = String(scalar.value, radix: 16)
+                text += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            default:
+                text.unicodeScalars.append(scalar)
+            }
+        }
+        text += "\""
+    }
+}
+
+extension JSONValue: CustomStringConvertible {
+    /// The ``compactString``.
+    public var description: String { compactString }
+}

@@ -1,0 +1,20 @@
+/// The admin server's limits, with the SPEC's defaults. The daemon may configure them.
+public struct Limits: Sendable, Equatable {
+    /// Longest request line in bytes, newline excluded; a longer one gets `too_large` and
+    /// the connection is closed.
+    public var maxLineBytes: Int
+    /// Most connections served at once; more are refused with `too_many_connections`.
+    public var maxConnections: Int
+    /// A connection without a request for this long is closed.
+    public var idleTimeout: Duration
+
+    /// Longest response line a client must accept (16 MiB). Not configurable: it is the
+    /// bound the daemon keeps its responses under, and `conveyorctl` gives up beyond it.
+    public static let maxResponseLineBytes = 16 << 20
+
+    public init(maxLineBytes: Int = 65536, maxConnections: Int = 64, idleTimeout: Duration = .seconds(60)) {
+        self.maxLineBytes = maxLineBytes
+        self.maxConnections = maxConnections
+        self.idleTimeout = idleTimeout
+    }
+}
