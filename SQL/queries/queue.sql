@@ -1,0 +1,124 @@
+-- Named queries of the work queue (conveyor.jobs). Each block becomes a
+-- prepared statement `Queries.<camelCaseName>` in ConveyorStore.
+
+-- name: claim_jobs
+-- Locks up to $1 due jobs for this transaction; other workers skip them.
+-- The claim, the jobs' effects and their completion commit together.
+select id, kind, payload::text as payload, attempts, max_attempts, team_id
+from conveyor.jobs
+where state in ('available', 'retryable') and run_at <= now()
+order by priority, run_at, id
+limit $1
+for update skip locked
+
+-- name: complete_jobs
+update conveyor.jobs
+set state = 'succeeded', attempts = attempts + 1, attempted_at = now(),
+    finished_at = now(), last_error = null
+where id = any($1::bigint[])
+
+-- name: fail_jobs
+-- $1 ids, $2 retry delays in seconds, $3 errors. The caller buries jobs that
+-- are out of attempts instead (bury_jobs).
+update conveyor.jobs as j
+set state = 'retryable', attempts = j.attempts + 1, attempted_at = now(),
+    last_error = f.error, run_at = now() + make_interval(secs => f.delay)
+from unnest($1::bigint[], $2::float8[], $3::text[]) as f(id, delay, error)
+where j.id = f.id
+
+-- name: bury_jobs
+-- Jobs that can never succeed (malformed payload, missing row, unknown kind).
+update conveyor.jobs as j
+set state = 'dead', attempts = j.attempts + 1, attempted_at = now(),
+    finished_at = now(), last_error = f.error
+from unnest($1::bigint[], $2::text[]) as f(id, error)
+where j.id = f.id
+
+-- name: park_jobs
+-- Jobs that wait for an event (capacity, a rep back, a team resumed); $2 is
+-- when to look again even without an event (null: only on an event).
+update conveyor.jobs as j
+set state = 'waiting', attempted_at = now(), last_error = f.reason,
+    run_at = coalesce(f.wake_at, 'infinity')
+from unnest($1::bigint[], $2::timestamptz[], $3::text[]) as f(id, wake_at, reason)
+where j.id = f.id
+
+-- name: next_run_at
+select min(run_at) as next_run_at
+from conveyor.jobs
+where state in ('available', 'retryable')
+
+-- name: wake_due_waiting
+with due as (
+    update conveyor.jobs set state = 'available', run_at = now()
+    where state = 'waiting' and run_at <= now()
+    returning 1
+)
+select count(*)::int as woken, case when count(*) > 0 then pg_notify('conveyor_jobs', '') end
+from due
+
+-- name: enqueue_job
+-- $1 kind, $2 payload, $3 unique key (null: none), $4 priority, $5 run_at
+-- (null: now), $6 team id, $7 max attempts (null: default). A second enqueue
+-- with the same unique key returns the first job's id.
+with inserted as (
+    insert into conveyor.jobs (kind, payload, unique_key, priority, run_at, team_id, max_attempts)
+    values ($1, $2::jsonb, $3, coalesce($4::smallint, 0), coalesce($5::timestamptz, now()), $6,
+            coalesce($7::int, 20))
+    on conflict (unique_key) where unique_key is not null do nothing
+    returning id
+)
+select id from inserted
+union all
+select id from conveyor.jobs where unique_key = $3 and not exists (select 1 from inserted)
+
+-- name: queue_counts
+select kind, state, count(*)::bigint as jobs,
+       extract(epoch from now() - min(run_at) filter (
+           where state in ('available', 'retryable') and run_at <= now()))::float8 as oldest_due_seconds
+from conveyor.jobs
+group by kind, state
+order by kind, state
+
+-- name: list_jobs
+-- $1 state (null: all), $2 limit, $3 id (null: all).
+select id, kind, state, priority, attempts, max_attempts, run_at, created_at,
+       finished_at, last_error, payload::text as payload, team_id
+from conveyor.jobs
+where ($1::text is null or state = $1) and ($3::bigint is null or id = $3)
+order by id desc
+limit $2
+
+-- name: retry_job
+-- A dead, cancelled or retryable job back to available now.
+update conveyor.jobs
+set state = 'available', run_at = now(), finished_at = null,
+    max_attempts = greatest(max_attempts, attempts + 1)
+where id = $1 and state in ('dead', 'cancelled', 'retryable', 'waiting')
+returning id
+
+-- name: cancel_job
+update conveyor.jobs
+set state = 'cancelled', finished_at = now()
+where id = $1 and state in ('available', 'retryable', 'waiting')
+returning id
+
+-- name: job_state
+select state from conveyor.jobs where id = $1
+
+-- name: prune_jobs
+-- Deletes up to $2 finished jobs older than $1 seconds; dead jobs stay.
+delete from conveyor.jobs
+where id in (
+    select id from conveyor.jobs
+    where state in ('succeeded', 'cancelled')
+      and finished_at < now() - make_interval(secs => $1)
+    limit $2
+)
+
+-- name: record_probes
+-- The effect of `probe` jobs: one row each, and a notification after commit.
+with inserted as (
+    insert into conveyor.probes (job_id) select unnest($1::bigint[]) returning job_id
+)
+select count(pg_notify('conveyor_probe', job_id::text)) as notified from inserted

@@ -1,0 +1,55 @@
+import ConveyorPostgres
+import Foundation
+
+/// A job locked by the current transaction.
+public struct ClaimedJob: Sendable, Equatable {
+    public let id: Int64
+    public let kind: String
+    /// The payload as JSON text.
+    public let payload: String
+    /// Attempts made before this one.
+    public let attempts: Int
+    public let maxAttempts: Int
+    public let teamId: Int64?
+
+    /// Decodes the payload; a malformed payload is `JobFailure.permanent`.
+    public func decodePayload<T: Decodable>(_ type: T.Type) throws -> T {
+        do {
+            return try JSONDecoder().decode(T.self, from: Data(payload.utf8))
+        } catch {
+            throw JobFailure.permanent("malformed \(kind) payload \(payload.prefix(200)): \(error)")
+        }
+    }
+}
+
+/// What became of one job in a batch.
+public enum JobOutcome: Sendable, Equatable {
+    /// Done: its effects commit with its completion.
+    case succeeded
+    /// Failed this time; retried with backoff until out of attempts.
+    case retry(error: String)
+    /// Can never succeed (malformed payload, missing row): dead at once.
+    case dead(error: String)
+    /// Blocked until an event requeues it (or `until`, when given).
+    case waiting(until: Date?, reason: String)
+}
+
+/// Thrown by a handler for a job that can never succeed, so it goes straight
+/// to `dead` instead of a retry loop.
+public enum JobFailure: Error, Sendable, CustomStringConvertible {
+    case permanent(String)
+    public var description: String {
+        switch self { case .permanent(let message): message }
+    }
+}
+
+/// Runs claimed jobs of one kind inside the worker's transaction.
+///
+/// A handler receives every claimed job of its kind in the batch, so it can
+/// apply them with set-based SQL. It returns an outcome per job id; a job
+/// without one succeeded. When it throws, its effects are rolled back and its
+/// jobs are run again one at a time to isolate the failing one.
+public protocol JobHandler: Sendable {
+    var kind: String { get }
+    func handle(_ jobs: [ClaimedJob], on connection: PostgresConnection) throws -> [Int64: JobOutcome]
+}

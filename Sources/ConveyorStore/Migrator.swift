@@ -1,0 +1,104 @@
+import ConveyorPostgres
+
+/// One numbered migration from `SQL/NNN_name.sql`.
+public struct Migration: Sendable, Equatable {
+    public let version: Int
+    public let file: String
+    public let text: String
+
+    /// FNV-1a 64 of the text: detects an applied migration whose file changed.
+    public var checksum: String {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in text.utf8 {
+            hash ^= UInt64(byte)
+            hash &*= 0x100_0000_01b3
+        }
+        return String(hash, radix: 16)
+    }
+}
+
+/// Why migrating refused to go on.
+public struct MigrationError: Error, Sendable, CustomStringConvertible {
+    public let description: String
+}
+
+/// Applies pending migrations under a PostgreSQL advisory lock, so several
+/// `conveyord migrate` (or starting daemons) at once are safe; records each
+/// in `conveyor.schema_migrations` with its checksum.
+public struct Migrator: Sendable {
+    /// The migrations compiled into this binary, in version order.
+    public static let embedded: [Migration] = EmbeddedSQL.migrations.map { entry in
+        let digits = entry.file.prefix { $0.isNumber }
+        guard let version = Int(digits), !digits.isEmpty else {
+            preconditionFailure("migration file \(entry.file) must start with its version number")
+        }
+        return Migration(version: version, file: entry.file, text: entry.text)
+    }
+
+    /// Arbitrary constant key of the migration advisory lock ("conv" "migr").
+    static let lockKey: Int64 = 0x636f_6e76_6d69_6772
+
+    public let migrations: [Migration]
+
+    public init(migrations: [Migration] = Migrator.embedded) {
+        self.migrations = migrations.sorted { $0.version < $1.version }
+    }
+
+    /// The newest version this binary knows.
+    public var latestVersion: Int { migrations.last?.version ?? 0 }
+
+    /// Applies every pending migration, each in its own transaction, and
+    /// returns those applied now (empty when the schema was up to date).
+    @discardableResult
+    public func migrate(_ connection: PostgresConnection) throws -> [Migration] {
+        try connection.query("select pg_advisory_lock($1)", [Self.lockKey])
+        defer { _ = try? connection.query("select pg_advisory_unlock($1)", [Self.lockKey]) }
+        try connection.execute("""
+            create schema if not exists conveyor;
+            create table if not exists conveyor.schema_migrations (
+                version integer primary key,
+                file text not null,
+                checksum text not null,
+                applied_at timestamptz not null default now()
+            )
+            """)
+        let pending = try pendingMigrations(connection)
+        for migration in pending {
+            do {
+                try connection.transaction {
+                    try connection.execute(migration.text)
+                    try connection.query(
+                        "insert into conveyor.schema_migrations (version, file, checksum) values ($1, $2, $3)",
+                        [migration.version, migration.file, migration.checksum]
+                    )
+                }
+            } catch let error as PostgresError {
+                throw MigrationError(description: "migration \(migration.file) failed: \(error)")
+            }
+        }
+        return pending
+    }
+
+    /// Migrations not yet applied; throws when an applied one changed or is
+    /// unknown to this binary.
+    public func pendingMigrations(_ connection: PostgresConnection) throws -> [Migration] {
+        let exists = try connection.query("select to_regclass('conveyor.schema_migrations') is not null as present")
+        guard try exists[0]["present"].bool() else { return migrations }
+        var applied: [Int: String] = [:]
+        for row in try connection.query("select version, checksum from conveyor.schema_migrations") {
+            applied[try row["version"].int()] = try row["checksum"].string()
+        }
+        let known = Dictionary(uniqueKeysWithValues: migrations.map { ($0.version, $0) })
+        for (version, checksum) in applied.sorted(by: { $0.key < $1.key }) {
+            guard let migration = known[version] else {
+                throw MigrationError(description:
+                    "the database has migration \(version), which this conveyord does not know; upgrade conveyord")
+            }
+            guard migration.checksum == checksum else {
+                throw MigrationError(description:
+                    "migration \(migration.file) was changed after it was applied (checksum \(checksum) in the database, \(migration.checksum) in this build); add a new migration instead of editing an applied one")
+            }
+        }
+        return migrations.filter { applied[$0.version] == nil }
+    }
+}
