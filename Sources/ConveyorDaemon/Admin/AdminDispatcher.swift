@@ -1,0 +1,105 @@
+import ConveyorPostgres
+import ConveyorProtocol
+import Foundation
+import Logging
+
+/// Runs one admin command for a caller and returns its result.
+public typealias CommandHandler = @Sendable (Arguments, Caller) async throws -> JSONValue
+
+/// Parses request lines, checks the caller's role and the arguments against
+/// `CommandCatalog`, runs the command, answers, and audits every
+/// state-changing command (who, what, result) in `conveyor.admin_audit`.
+final class AdminDispatcher: Sendable {
+    private let handlers: [String: CommandHandler]
+    private let database: DedicatedConnection
+    private let logger: Logger
+
+    init(handlers: [String: CommandHandler], database: DedicatedConnection, logger: Logger) {
+        self.handlers = handlers
+        self.database = database
+        self.logger = logger
+    }
+
+    func respond(to line: String, from caller: Caller, send: (String) async throws -> Void) async throws {
+        let request: Request
+        do {
+            request = try Request.parse(line: line)
+        } catch {
+            try await send(Response.error(id: Request.echoID(fromLine: line), error).encodedLine())
+            return
+        }
+        let response: Response
+        do {
+            let result = try await run(request, caller: caller)
+            response = .ok(id: request.id, result: result)
+        } catch {
+            response = .error(id: request.id, Self.protocolError(error))
+        }
+        try await send(response.encodedLine())
+    }
+
+    private func run(_ request: Request, caller: Caller) async throws -> JSONValue {
+        guard let spec = CommandCatalog.spec(named: request.cmd), let handler = handlers[request.cmd] else {
+            throw ProtocolError(.unknownCommand, "unknown command \"\(request.cmd.prefix(100))\"; try help")
+        }
+        guard caller.role >= spec.minimumRole else {
+            throw ProtocolError(.permissionDenied, "\(spec.name) needs role \(spec.minimumRole.rawValue); you are \(caller.role.rawValue)")
+        }
+        let known = Set(spec.args.map(\.name))
+        if let unknown = request.args.keys.sorted().first(where: { !known.contains($0) }) {
+            throw ProtocolError(.invalidArgument, "\(spec.name) takes no argument \"\(unknown.prefix(100))\"; usage: \(spec.usage)")
+        }
+        for arg in spec.args where arg.required && (request.args[arg.name] == nil || request.args[arg.name] == .null) {
+            throw ProtocolError(.invalidArgument, "\(spec.name) needs \(arg.name); usage: \(spec.usage)")
+        }
+        guard spec.minimumRole > .viewer else { return try await handler(Arguments(request.args), caller) }
+        do {
+            let result = try await handler(Arguments(request.args), caller)
+            await audit(spec.name, request.args, caller: caller, error: nil)
+            return result
+        } catch {
+            await audit(spec.name, request.args, caller: caller, error: Self.protocolError(error))
+            throw error
+        }
+    }
+
+    private func audit(_ command: String, _ args: [String: JSONValue], caller: Caller, error: ProtocolError?) async {
+        let argsText = JSONValue.object(args).compactString
+        do {
+            try await database.run { connection in
+                _ = try connection.query(
+                    """
+                    insert into conveyor.admin_audit (uid, pid, role, command, args, ok, error_code)
+                    values ($1, $2, $3, $4, $5::jsonb, $6, $7)
+                    """,
+                    [caller.uid.map(Int64.init), caller.pid, caller.role.rawValue, command, argsText, error == nil, error?.code.rawValue]
+                )
+            }
+        } catch {
+            // The database may be down (that is when drain or shutdown matter most): keep the record in the log.
+            logger.warning("could not audit admin command", metadata: [
+                "command": "\(command)", "uid": "\(caller.uid.map(String.init) ?? "?")", "error": "\(error)",
+            ])
+        }
+    }
+
+    /// Maps any error to the protocol's closed set of codes.
+    static func protocolError(_ error: Error) -> ProtocolError {
+        switch error {
+        case let error as ProtocolError:
+            return error
+        case let error as PostgresError where error.isConnectionLoss:
+            return ProtocolError(.unavailable, "database unavailable: \(error.message)")
+        case let error as PostgresError where error.sqlState == "23505":
+            return ProtocolError(.conflict, error.message)
+        case let error as PostgresError where error.sqlState == "23503" && error.message.contains("unknown"):
+            return ProtocolError(.notFound, error.message)
+        case let error as PostgresError where error.sqlState?.hasPrefix("22") == true || error.sqlState?.hasPrefix("23") == true:
+            return ProtocolError(.invalidArgument, error.message)
+        case let error as PostgresError where error.sqlState == "57014":
+            return ProtocolError(.timeout, error.message)
+        default:
+            return ProtocolError(.internal, "\(error)")
+        }
+    }
+}

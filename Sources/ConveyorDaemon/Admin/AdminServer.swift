@@ -1,0 +1,130 @@
+import ConveyorProtocol
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+import Synchronization
+
+/// The admin socket: newline-delimited JSON over a Unix stream socket, one
+/// task per connection, roles from the peer's kernel credentials.
+///
+/// Each connection gets the greeting, then its requests are answered in
+/// order (pipelining works). Limits: a line over `maxLineBytes` gets
+/// `too_large` and the connection closes; at most `maxConnections` at once;
+/// idle connections close after `idleTimeout`; writes wait for the client to
+/// read (NIO back-pressure), so a slow reader cannot grow our memory.
+public final class AdminServer: Service, @unchecked Sendable {
+    private let config: DaemonConfig
+    private let dispatcher: AdminDispatcher
+    private let logger: Logger
+    private let roles: RoleResolver
+    private let onListening: @Sendable () -> Void
+    private let open = Mutex<[ObjectIdentifier: any Channel]>([:])
+
+    init(config: DaemonConfig, dispatcher: AdminDispatcher, logger: Logger, onListening: @escaping @Sendable () -> Void) {
+        self.config = config
+        self.dispatcher = dispatcher
+        self.logger = logger
+        self.onListening = onListening
+        roles = RoleResolver(daemonUID: getuid(), operatorGroups: Set(config.operatorGroups))
+    }
+
+    public func run() async throws {
+        let socket = try AdminSocket(path: config.adminSocket, group: config.socketGroup)
+        defer { socket.remove() }
+        let idleTimeout = TimeAmount.nanoseconds(Int64(config.idleTimeout * 1e9))
+        let maxLineBytes = config.maxLineBytes
+        let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .bind(socket.descriptor) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(IdleStateHandler(allTimeout: idleTimeout))
+                    try channel.pipeline.syncOperations.addHandler(IdleCloser())
+                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(LineFrameDecoder(maxLength: maxLineBytes)))
+                    return try NIOAsyncChannel<AdminLine, ByteBuffer>(wrappingChannelSynchronously: channel)
+                }
+            }
+        logger.info("admin socket listening", metadata: ["path": "\(config.adminSocket)"])
+        onListening()
+        try await withGracefulShutdownHandler {
+            try await withThrowingDiscardingTaskGroup { group in
+                try await server.executeThenClose { connections in
+                    for try await connection in connections {
+                        group.addTask { await self.serve(connection) }
+                    }
+                }
+            }
+        } onGracefulShutdown: {
+            server.channel.close(promise: nil)
+            self.open.withLock { channels in channels.values.forEach { $0.close(promise: nil) } }
+        }
+        logger.info("admin socket closed", metadata: ["path": "\(config.adminSocket)"])
+    }
+
+    private func serve(_ connection: NIOAsyncChannel<AdminLine, ByteBuffer>) async {
+        let channel = connection.channel
+        let key = ObjectIdentifier(channel)
+        let admitted = open.withLock { channels -> Bool in
+            guard channels.count < config.maxConnections else { return false }
+            channels[key] = channel
+            return true
+        }
+        defer { open.withLock { _ = $0.removeValue(forKey: key) } }
+        do {
+            try await connection.executeThenClose { inbound, outbound in
+                func send(_ line: String) async throws {
+                    try await outbound.write(ByteBuffer(string: line + "\n"))
+                }
+                guard admitted else {
+                    let error = ProtocolError(.tooManyConnections, "at most \(config.maxConnections) connections; try again later")
+                    try await send(Response.error(id: nil, error).encodedLine())
+                    return
+                }
+                let caller = try await self.caller(of: channel)
+                try await send(Greeting(version: ConveyorVersion.current, role: caller.role).encodedLine())
+                for try await line in inbound {
+                    switch line {
+                    case .tooLong:
+                        let error = ProtocolError(.tooLarge, "request line exceeds \(config.maxLineBytes) bytes; closing")
+                        try await send(Response.error(id: nil, error).encodedLine())
+                        return
+                    case .line(let text):
+                        if text.allSatisfy(\.isWhitespace) { continue }
+                        try await dispatcher.respond(to: text, from: caller, send: send)
+                    }
+                }
+            }
+        } catch {
+            logger.debug("admin connection ended", metadata: ["error": "\(error)"])
+        }
+    }
+
+    private func caller(of channel: any Channel) async throws -> Caller {
+        guard let provider = channel as? SocketOptionProvider else {
+            return Caller(uid: nil, pid: nil, role: .viewer)
+        }
+        let credentials: PeerCredentials = try await provider
+            .unsafeGetSocketOption(level: SocketOptionLevel(SOL_SOCKET), name: SocketOptionName(SO_PEERCRED))
+            .get()
+        return Caller(uid: credentials.uid, pid: credentials.pid, role: roles.role(for: credentials))
+    }
+}
+
+/// Closes a connection when `IdleStateHandler` reports it idle.
+private final class IdleCloser: ChannelInboundHandler, Sendable {
+    typealias InboundIn = NIOAny
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is IdleStateHandler.IdleStateEvent {
+            context.close(promise: nil)
+        } else {
+            context.fireUserInboundEventTriggered(event)
+        }
+    }
+}
+
+/// Who sent a request: from the kernel, never from the request.
+public struct Caller: Sendable, Equatable {
+    public let uid: UInt32?
+    public let pid: Int32?
+    public let role: Role
+}

@@ -1,0 +1,58 @@
+import NIOCore
+
+/// One framed input line, or the fact that a line grew past the limit.
+enum AdminLine: Sendable {
+    case line(String)
+    case tooLong
+}
+
+/// Splits the byte stream on `\n` (a trailing `\r` is dropped) and refuses a
+/// line longer than `maxLength` bytes without buffering it: the connection's
+/// memory stays bounded whatever a client sends.
+struct LineFrameDecoder: ByteToMessageDecoder {
+    typealias InboundOut = AdminLine
+    let maxLength: Int
+    private var overflowed = false
+
+    init(maxLength: Int) { self.maxLength = maxLength }
+
+    mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
+        guard !overflowed else {
+            buffer.moveReaderIndex(to: buffer.writerIndex)
+            return .needMoreData
+        }
+        let view = buffer.readableBytesView
+        guard let newline = view.firstIndex(of: UInt8(ascii: "\n")) else {
+            if view.count > maxLength {
+                overflowed = true
+                buffer.moveReaderIndex(to: buffer.writerIndex)
+                context.fireChannelRead(Self.wrapInboundOut(.tooLong))
+            }
+            return .needMoreData
+        }
+        let length = newline - view.startIndex
+        guard length <= maxLength else {
+            overflowed = true
+            buffer.moveReaderIndex(to: buffer.writerIndex)
+            context.fireChannelRead(Self.wrapInboundOut(.tooLong))
+            return .needMoreData
+        }
+        var bytes = buffer.readSlice(length: length)!
+        buffer.moveReaderIndex(forwardBy: 1)
+        if length > 0, bytes.getInteger(at: bytes.writerIndex - 1, as: UInt8.self) == UInt8(ascii: "\r") {
+            bytes.moveWriterIndex(to: bytes.writerIndex - 1)
+        }
+        context.fireChannelRead(Self.wrapInboundOut(.line(String(decoding: bytes.readableBytesView, as: UTF8.self))))
+        return .continue
+    }
+
+    mutating func decodeLast(context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool) throws -> DecodingState {
+        // A final line without a newline is still a request.
+        while try decode(context: context, buffer: &buffer) == .continue {}
+        if buffer.readableBytes > 0, !overflowed {
+            let text = buffer.readString(length: buffer.readableBytes) ?? ""
+            context.fireChannelRead(Self.wrapInboundOut(.line(text)))
+        }
+        return .needMoreData
+    }
+}

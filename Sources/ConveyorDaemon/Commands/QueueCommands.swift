@@ -1,0 +1,69 @@
+import ConveyorProtocol
+import ConveyorStore
+import Foundation
+
+/// queue.stats, job.list, job.retry, job.cancel.
+enum QueueCommands {
+    static let states = ["available", "running", "waiting", "succeeded", "retryable", "dead", "cancelled"]
+
+    static func handlers(_ context: DaemonContext) -> [String: CommandHandler] {
+        let database = context.database
+        return [
+            "queue.stats": { _, _ in
+                let counts = try await database.run { try JobStore.counts($0) }
+                var byState: [String: JSONValue] = [:]
+                for count in counts {
+                    byState[count.state] = .int((byState[count.state]?.intValue ?? 0) + count.jobs)
+                }
+                let oldestDue = counts
+                    .filter { ["available", "retryable"].contains($0.state) }
+                    .compactMap(\.oldestDueSeconds).max()
+                return [
+                    "by_state": .object(byState),
+                    "oldest_due_seconds": oldestDue.map(JSONValue.double) ?? .null,
+                    "counts": .array(counts.map { count in
+                        [
+                            "kind": .string(count.kind), "state": .string(count.state), "jobs": .int(count.jobs),
+                            "oldest_due_seconds": count.oldestDueSeconds.map(JSONValue.double) ?? .null,
+                        ]
+                    }),
+                ]
+            },
+            "job.list": { args, _ in
+                let state = try args.optionalString("state")
+                if let state, !states.contains(state) {
+                    throw ProtocolError(.invalidArgument, "state must be one of \(states.joined(separator: ", "))")
+                }
+                let jobs = try await database.run { try JobStore.list($0, state: state, limit: 100) }
+                return ["jobs": .array(jobs.map(encode))]
+            },
+            "job.retry": { args, _ in
+                let id = try args.int("id", in: 1...Int64.max)
+                let (job, state) = try await database.run { (try JobStore.retry($0, id: id), try JobStore.state($0, id: id)) }
+                return try changed(job, id: id, state: state, allowed: "dead, cancelled, retryable or waiting")
+            },
+            "job.cancel": { args, _ in
+                let id = try args.int("id", in: 1...Int64.max)
+                let (job, state) = try await database.run { (try JobStore.cancel($0, id: id), try JobStore.state($0, id: id)) }
+                return try changed(job, id: id, state: state, allowed: "available, retryable or waiting")
+            },
+        ]
+    }
+
+    /// The changed job, or why nothing changed: no such job, or a state the command does not apply to.
+    private static func changed(_ job: JobSummary?, id: Int64, state: String?, allowed: String) throws -> JSONValue {
+        if let job { return ["job": encode(job)] }
+        guard let state else { throw ProtocolError(.notFound, "no job \(id)") }
+        throw ProtocolError(.conflict, "job \(id) is \(state); this applies only to \(allowed) jobs")
+    }
+
+    static func encode(_ job: JobSummary) -> JSONValue {
+        [
+            "id": .int(job.id), "kind": .string(job.kind), "state": .string(job.state),
+            "attempts": .int(Int64(job.attempts)), "max_attempts": .int(Int64(job.maxAttempts)),
+            "run_at": .string(job.runAt.formatted(.iso8601)),
+            "last_error": job.lastError.map(JSONValue.string) ?? .null,
+            "team_id": job.teamId.map(JSONValue.int) ?? .null,
+        ]
+    }
+}

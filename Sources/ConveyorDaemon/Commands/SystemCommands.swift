@@ -1,0 +1,103 @@
+import ConveyorPostgres
+import ConveyorProtocol
+import ConveyorStore
+import Foundation
+import Logging
+
+/// Commands about the daemon itself: ping, help, version, status, metrics,
+/// and the admin controls (drain, resume, shutdown, config.reload, log.level).
+enum SystemCommands {
+    /// Every system command but `help`, which the daemon adds once it knows all its commands.
+    static func handlers(_ context: DaemonContext) -> [String: CommandHandler] {
+        [
+            "ping": { _, _ in ["pong": true] },
+            "version": { _, _ in try await version(context) },
+            "status": { _, _ in try await status(context) },
+            "metrics": { _, _ in ["text": .string(context.metrics.emitToString())] },
+            "drain": { _, _ in
+                context.workers.drain()
+                return ["draining": true]
+            },
+            "resume": { _, _ in
+                context.workers.resume()
+                return ["draining": false]
+            },
+            "shutdown": { _, caller in
+                context.logger.notice("shutdown requested over the admin socket", metadata: ["uid": "\(caller.uid.map(String.init) ?? "?")"])
+                Task { await context.shutdown.trigger() }
+                return ["shutting_down": true]
+            },
+            "config.reload": { _, _ in
+                let (applied, restartRequired) = try context.reload()
+                return ["applied": .array(applied.map(JSONValue.string)), "restart_required": .array(restartRequired.map(JSONValue.string))]
+            },
+            "log.level": { args, _ in
+                let text = try args.string("level")
+                guard let level = Logger.Level(rawValue: text.lowercased()) else {
+                    throw ProtocolError(.invalidArgument, "level must be one of trace, debug, info, notice, warning, error, critical")
+                }
+                let previous = context.logLevel.current
+                context.logLevel.current = level
+                return ["level": .string(level.rawValue), "previous": .string(previous.rawValue)]
+            },
+        ]
+    }
+
+    static func help(_ commands: [CommandSpec]) -> JSONValue {
+        .object(["commands": .array(commands.map { spec in
+            .object([
+                "name": .string(spec.name),
+                "summary": .string(spec.summary),
+                "min_role": .string(spec.minimumRole.rawValue),
+                "args": .array(spec.args.map { ["name": .string($0.name), "required": .bool($0.required), "summary": .string($0.summary)] }),
+            ])
+        })])
+    }
+
+    static func version(_ context: DaemonContext) async throws -> JSONValue {
+        let server = try await context.database.run { connection in
+            try connection.query("select current_setting('server_version') as version")[0]["version"].string()
+        }
+        return [
+            "version": .string(ConveyorVersion.current),
+            "proto": .int(Int64(Greeting.currentProto)),
+            "libpq": .string(versionText(PostgresConnection.libraryVersion)),
+            "server": .string(server),
+        ]
+    }
+
+    /// libpq's 150018 → "15.18".
+    static func versionText(_ number: Int) -> String { "\(number / 10000).\(number % 10000)" }
+
+    static func status(_ context: DaemonContext) async throws -> JSONValue {
+        var result: [String: JSONValue] = [
+            "version": .string(ConveyorVersion.current),
+            "uptime_seconds": .double((Date().timeIntervalSince(context.startedAt) * 1000).rounded() / 1000),
+            "pid": .int(Int64(getpid())),
+            "shutting_down": .bool(context.shutdown.isShuttingDown),
+            "workers": [
+                "configured": .int(Int64(context.config.workers)),
+                "draining": .bool(context.workers.isDraining),
+                "phases": .array(context.workers.workerPhases.map { .string($0.rawValue) }),
+            ],
+        ]
+        do {
+            let started = Date()
+            let snapshot = try await context.database.run { connection in
+                let counts = try JobStore.counts(connection)
+                let openAlerts = try connection.query("select count(*) as open from conveyor.alerts where status <> 'resolved'")[0]["open"].int64()
+                return (counts, openAlerts)
+            }
+            var byState: [String: JSONValue] = [:]
+            for count in snapshot.0 {
+                byState[count.state] = .int((byState[count.state]?.intValue ?? 0) + count.jobs)
+            }
+            result["database"] = ["reachable": true, "round_trip_ms": .double((Date().timeIntervalSince(started) * 1e6).rounded() / 1000)]
+            result["queue"] = .object(byState)
+            result["open_alerts"] = .int(snapshot.1)
+        } catch {
+            result["database"] = ["reachable": false, "error": .string("\(error)")]
+        }
+        return .object(result)
+    }
+}

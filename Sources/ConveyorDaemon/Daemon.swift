@@ -1,0 +1,114 @@
+import ConveyorPostgres
+import ConveyorProtocol
+import ConveyorStore
+import Foundation
+import Logging
+import Prometheus
+import ServiceLifecycle
+
+/// A problem that stops the daemon from starting, said in one line.
+public struct StartupError: Error, CustomStringConvertible {
+    public let description: String
+}
+
+/// Assembles and runs conveyord: migrates, then runs the workers, the
+/// housekeeping, the admin socket and the signal handling under one
+/// `ServiceGroup` until a graceful shutdown completes.
+public struct Daemon {
+    public let config: DaemonConfig
+    public let configPath: String?
+    public let environment: [String: String]
+    public let logger: Logger
+    public let logLevel: LogLevelControl
+    public let metrics: PrometheusCollectorRegistry
+
+    public init(
+        config: DaemonConfig, configPath: String?, environment: [String: String], logger: Logger,
+        logLevel: LogLevelControl, metrics: PrometheusCollectorRegistry
+    ) {
+        self.config = config
+        self.configPath = configPath
+        self.environment = environment
+        self.logger = logger
+        self.logLevel = logLevel
+        self.metrics = metrics
+    }
+
+    /// The job handlers this daemon runs.
+    static func handlers() -> [any JobHandler] {
+        [NoopHandler(), ProbeHandler()]
+    }
+
+    /// Applies pending migrations and returns those applied; one clear error when it cannot.
+    public static func migrate(conninfo: String?) throws -> [Migration] {
+        let connection: PostgresConnection
+        do {
+            connection = try PostgresConnection(conninfo: conninfo, applicationName: "conveyord-migrate")
+        } catch {
+            throw StartupError(description: "cannot connect to PostgreSQL: \(error)")
+        }
+        do {
+            return try Migrator().migrate(connection)
+        } catch {
+            throw StartupError(description: "\(error)")
+        }
+    }
+
+    public func run() async throws {
+        let applied = try Self.migrate(conninfo: config.databaseURL)
+        if !applied.isEmpty {
+            logger.notice("applied migrations", metadata: ["files": "\(applied.map(\.file))"])
+        }
+        let database = DedicatedConnection(conninfo: config.databaseURL, name: "conveyor-admin-db", applicationName: "conveyord-admin")
+        defer { database.close() }
+        let workers = WorkerPool(
+            count: config.workers,
+            conninfo: config.databaseURL,
+            processor: JobProcessor(handlers: Self.handlers(), batchSize: config.batchSize),
+            pollInterval: config.pollInterval,
+            logger: logger
+        )
+        let trigger = ShutdownTrigger()
+        let context = DaemonContext(
+            config: config, configPath: configPath, environment: environment, database: database, workers: workers,
+            shutdown: trigger, logLevel: logLevel, metrics: metrics, logger: logger
+        )
+        var handlers = SystemCommands.handlers(context)
+        handlers.merge(QueueCommands.handlers(context)) { first, _ in first }
+        let served = CommandCatalog.all.filter { handlers[$0.name] != nil || $0.name == "help" }
+        handlers["help"] = { _, _ in SystemCommands.help(served) }
+        let dispatcher = AdminDispatcher(handlers: handlers, database: database, logger: logger)
+        let notifier = SystemdNotifier(environment: environment)
+        let admin = AdminServer(config: config, dispatcher: dispatcher, logger: logger) {
+            notifier.notify("READY=1\nSTATUS=serving")
+        }
+        let logger = self.logger
+        let signals = SignalService(
+            trigger: trigger,
+            reload: {
+                do { _ = try context.reload() } catch { logger.error("reload failed; keeping the running configuration", metadata: ["error": "\(error)"]) }
+            },
+            socketPath: config.adminSocket,
+            logger: logger
+        )
+        let group = ServiceGroup(configuration: .init(
+            services: [
+                .init(service: signals),
+                .init(service: workers, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup),
+                .init(service: Housekeeping(database: database, retention: config.jobRetention, logger: logger)),
+                .init(service: admin, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup),
+            ],
+            logger: logger
+        ))
+        trigger.attach(group)
+        logger.notice("conveyord started", metadata: ["version": "\(ConveyorVersion.current)", "workers": "\(config.workers)"])
+        do {
+            try await group.run()
+        } catch {
+            notifier.notify("STOPPING=1")
+            throw StartupError(description: "\(error)")
+        }
+        notifier.notify("STOPPING=1")
+        logger.notice("conveyord stopped")
+    }
+}

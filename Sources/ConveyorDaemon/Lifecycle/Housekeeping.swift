@@ -1,0 +1,35 @@
+import ConveyorPostgres
+import ConveyorStore
+import Logging
+import ServiceLifecycle
+
+/// Periodic queue upkeep, safe with several daemons at once: makes waiting
+/// jobs whose wake-up time passed available (a rep back from away), and
+/// prunes finished jobs past the retention in small batches.
+struct Housekeeping: Service {
+    let database: DedicatedConnection
+    let retention: Double
+    let logger: Logger
+    var interval: Duration = .seconds(30)
+    /// Prune on every `pruneEvery`-th round.
+    var pruneEvery = 10
+
+    func run() async throws {
+        var round = 0
+        while !Task.isShuttingDownGracefully {
+            let prune = round % pruneEvery == 0
+            round += 1
+            do {
+                let retention = self.retention
+                let (woken, pruned) = try await database.run { connection in
+                    (try JobStore.wakeDueWaiting(connection), prune ? try JobStore.prune(connection, retention: retention) : 0)
+                }
+                if woken > 0 { logger.info("woke waiting jobs", metadata: ["jobs": "\(woken)"]) }
+                if pruned > 0 { logger.info("pruned finished jobs", metadata: ["jobs": "\(pruned)"]) }
+            } catch {
+                logger.warning("housekeeping failed; will retry", metadata: ["error": "\(error)"])
+            }
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
+        }
+    }
+}

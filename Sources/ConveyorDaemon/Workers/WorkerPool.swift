@@ -1,0 +1,156 @@
+import ConveyorPostgres
+import ConveyorStore
+import Foundation
+import Logging
+import Metrics
+import ServiceLifecycle
+import Synchronization
+
+/// The queue's workers: `count` threads, each owning one PostgreSQL
+/// connection, claiming and running batches until shutdown.
+///
+/// libpq blocks, so each worker is a plain thread (never Swift's cooperative
+/// pool). Idle workers wait on LISTEN `conveyor_jobs` with a slow fallback
+/// poll and wake for the next scheduled job. On graceful shutdown they stop
+/// claiming, let the batch in flight commit, and close their connections.
+public final class WorkerPool: Service, @unchecked Sendable {
+    /// Worker states reported by `status`.
+    public enum Phase: String, Sendable { case starting, connected, reconnecting, draining, stopped }
+
+    private let count: Int
+    private let conninfo: String?
+    private let processor: JobProcessor
+    private let pollInterval: Double
+    private let logger: Logger
+    private let pipes: [WakePipe]
+    private let stopping = Atomic<Bool>(false)
+    private let draining = Atomic<Bool>(false)
+    private let phases: Mutex<[Phase]>
+    private let processed = Counter(label: "conveyor_jobs_processed_total")
+    private let failed = Counter(label: "conveyor_jobs_failed_total")
+    private let batches = Counter(label: "conveyor_job_batches_total")
+
+    public init(count: Int, conninfo: String?, processor: JobProcessor, pollInterval: Double, logger: Logger) {
+        self.count = count
+        self.conninfo = conninfo
+        self.processor = processor
+        self.pollInterval = pollInterval
+        self.logger = logger
+        pipes = (0..<count).map { _ in WakePipe() }
+        phases = Mutex(Array(repeating: .starting, count: count))
+    }
+
+    /// Each worker's current phase.
+    public var workerPhases: [Phase] { phases.withLock { $0 } }
+    public var isDraining: Bool { draining.load(ordering: .relaxed) }
+
+    /// Stops claiming new batches (in-flight batches commit); `resume()` undoes it.
+    public func drain() {
+        draining.store(true, ordering: .relaxed)
+        pipes.forEach { $0.signal() }
+    }
+
+    public func resume() {
+        draining.store(false, ordering: .relaxed)
+        pipes.forEach { $0.signal() }
+    }
+
+    public func run() async throws {
+        try await withGracefulShutdownHandler {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for index in 0..<count {
+                    group.addTask { await self.runThread(index) }
+                }
+                try await group.waitForAll()
+            }
+        } onGracefulShutdown: {
+            self.stopping.store(true, ordering: .relaxed)
+            self.pipes.forEach { $0.signal() }
+        }
+    }
+
+    private func runThread(_ index: Int) async {
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            let thread = Thread { [self] in
+                work(index)
+                setPhase(index, .stopped)
+                done.resume()
+            }
+            thread.name = "conveyor-worker-\(index)"
+            thread.start()
+        }
+    }
+
+    private func setPhase(_ index: Int, _ phase: Phase) {
+        phases.withLock { $0[index] = phase }
+    }
+
+    private var shouldStop: Bool { stopping.load(ordering: .relaxed) }
+
+    /// The worker loop: connect (with backoff), run batches, wait when idle.
+    private func work(_ index: Int) {
+        let pipe = pipes[index]
+        var logger = self.logger
+        logger[metadataKey: "worker"] = "\(index)"
+        var connection: PostgresConnection?
+        var failures = 0
+        let backoff = ReconnectBackoff()
+        while !shouldStop {
+            pipe.drain()
+            if isDraining {
+                setPhase(index, .draining)
+                pipe.sleep(pollInterval)
+                continue
+            }
+            guard let current = connection, !current.isBroken else {
+                connection = nil
+                do {
+                    let fresh = try PostgresConnection(conninfo: conninfo, applicationName: "conveyord-worker")
+                    try fresh.listen("conveyor_jobs")
+                    connection = fresh
+                    if failures > 0 { logger.notice("worker reconnected to PostgreSQL", metadata: ["attempts": "\(failures)"]) }
+                    failures = 0
+                    setPhase(index, .connected)
+                } catch {
+                    failures += 1
+                    setPhase(index, .reconnecting)
+                    let delay = backoff.delay(attempt: failures)
+                    logger.warning("worker cannot reach PostgreSQL; retrying", metadata: [
+                        "error": "\(error)", "retry_in_seconds": "\(delay)", "attempt": "\(failures)",
+                    ])
+                    pipe.sleep(delay)
+                }
+                continue
+            }
+            do {
+                try runUntilIdle(current, pipe: pipe)
+            } catch let error as PostgresError where error.isConnectionLoss || current.isBroken {
+                logger.warning("worker lost its PostgreSQL connection", metadata: ["error": "\(error)"])
+                connection = nil
+            } catch {
+                logger.error("worker batch failed; its transaction rolled back", metadata: ["error": "\(error)"])
+                pipe.sleep(1)
+            }
+        }
+    }
+
+    /// Runs batches while work is due, then waits for a notification, the
+    /// next scheduled job, the fallback poll or a wake-up.
+    private func runUntilIdle(_ connection: PostgresConnection, pipe: WakePipe) throws {
+        while !shouldStop && !isDraining {
+            let report = try processor.runBatch(on: connection)
+            guard report.claimed > 0 else { break }
+            batches.increment()
+            processed.increment(by: report.claimed)
+            failed.increment(by: report.retried + report.dead)
+        }
+        guard !shouldStop && !isDraining else { return }
+        var timeout = pollInterval
+        if let next = try JobStore.nextRunAt(connection) {
+            timeout = min(timeout, max(0, next.timeIntervalSinceNow))
+        }
+        if timeout > 0 {
+            _ = try connection.waitForNotifications(timeout: timeout, wakeDescriptor: pipe.readDescriptor)
+        }
+    }
+}
