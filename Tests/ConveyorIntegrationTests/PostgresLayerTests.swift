@@ -1,0 +1,174 @@
+import ConveyorPostgres
+import Foundation
+import Testing
+
+@Suite struct PostgresLayerTests {
+    @Test func decodesEveryTypedValue() throws {
+        let connection = try TestPostgres.connect(try TestPostgres.makeDatabase())
+        let row = try connection.query("""
+            select null::text as nothing, true as yes, 42::int as answer, 9007199254740993::bigint as big,
+                   12.50::numeric as money, 'héllo "wörld"'::text as greeting,
+                   array['a', 'b c', 'd"e', null, 'f\\g']::text[] as words, '{}'::text[] as empty,
+                   '2026-11-29 06:02:40.123456+00'::timestamptz as at, '{"k": [1, 2]}'::jsonb as doc
+            """)[0]
+        #expect(row["nothing"].isNull)
+        #expect(try row["nothing"].optionalString() == nil)
+        #expect(try row["yes"].bool() == true)
+        #expect(try row["answer"].int() == 42)
+        #expect(try row["big"].int64() == 9_007_199_254_740_993)
+        #expect(try row["money"].decimal() == Decimal(string: "12.50"))
+        #expect(try row["greeting"].string() == "héllo \"wörld\"")
+        #expect(try row["words"].textArray() == ["a", "b c", "d\"e", "f\\g"])
+        #expect(try row["empty"].textArray() == [])
+        let at = try row["at"].date()
+        #expect(abs(at.timeIntervalSince1970 - 1_795_932_160.123456) < 0.000_001)
+        struct Doc: Decodable, Equatable { let k: [Int] }
+        #expect(try row["doc"].json(Doc.self) == Doc(k: [1, 2]))
+    }
+
+    @Test func decodingErrorsNameTheColumn() throws {
+        let connection = try TestPostgres.connect(try TestPostgres.makeDatabase())
+        let row = try connection.query("select 'x'::text as word, null::int as gap")[0]
+        #expect(throws: PostgresError.self) { try row["word"].int() }
+        #expect(throws: PostgresError.self) { try row["gap"].int() }
+        #expect(throws: PostgresError.self) { try row["missing"].optionalString() }
+        do {
+            _ = try row["word"].int64()
+            Issue.record("decoding text as bigint must fail")
+        } catch let error as PostgresError {
+            #expect(error.kind == .decoding)
+            #expect(error.message.contains("\"word\""))
+        }
+    }
+
+    @Test func bindsRoundTripHostileValues() throws {
+        let connection = try TestPostgres.connect(try TestPostgres.makeDatabase())
+        let hostile = "'; drop table conveyor.jobs; --\u{0}".replacingOccurrences(of: "\u{0}", with: "")
+        let words = ["plain", "with \"quotes\"", "back\\slash", "{braces}", "comma,inside", "", "NULL"]
+        let date = Date(timeIntervalSince1970: 1_700_000_000.5)
+        let row = try connection.query(
+            "select $1::text as a, $2::text[] as b, $3::timestamptz as c, $4::bigint as d, $5::bool as e, $6::text as f",
+            [hostile, words, date, Int64.min, false, String?.none]
+        )[0]
+        #expect(try row["a"].string() == hostile)
+        #expect(try row["b"].textArray() == words)
+        #expect(try row["c"].date() == date)
+        #expect(try row["d"].int64() == Int64.min)
+        #expect(try row["e"].bool() == false)
+        #expect(row["f"].isNull)
+        #expect(try connection.query("select count(*) as n from conveyor.jobs")[0]["n"].int() == 0)
+    }
+
+    @Test func serverErrorsCarrySQLStateDetailAndHint() throws {
+        let connection = try TestPostgres.connect(try TestPostgres.makeDatabase())
+        try connection.execute("create table t (id int primary key)")
+        try connection.query("insert into t values ($1)", [1])
+        do {
+            try connection.query("insert into t values ($1)", [1])
+            Issue.record("a duplicate key must fail")
+        } catch let error as PostgresError {
+            #expect(error.sqlState == "23505")
+            #expect(error.kind == .server)
+            #expect(error.detail?.contains("already exists") == true)
+            #expect(!error.isConnectionLoss)
+        }
+        do {
+            try connection.query("select * from no_such_table")
+            Issue.record("an unknown table must fail")
+        } catch let error as PostgresError {
+            #expect(error.sqlState == "42P01")
+        }
+        // The connection stays usable after errors.
+        #expect(try connection.query("select 1 as one")[0]["one"].int() == 1)
+    }
+
+    @Test func transactionRollsBackWhenTheBodyThrows() throws {
+        let connection = try TestPostgres.connect(try TestPostgres.makeDatabase())
+        try connection.execute("create table t (id int)")
+        struct Boom: Error {}
+        #expect(throws: Boom.self) {
+            try connection.transaction {
+                try connection.query("insert into t values (1)")
+                throw Boom()
+            }
+        }
+        #expect(!connection.inTransaction)
+        try connection.transaction { try connection.query("insert into t values (2)") }
+        #expect(try connection.query("select array_agg(id)::text[] as ids from t")[0]["ids"].textArray() == ["2"])
+    }
+
+    @Test func savepointKeepsTheOuterTransaction() throws {
+        let connection = try TestPostgres.connect(try TestPostgres.makeDatabase())
+        try connection.execute("create table t (id int primary key)")
+        try connection.transaction {
+            try connection.query("insert into t values (1)")
+            #expect(throws: PostgresError.self) {
+                try connection.savepoint { try connection.query("insert into t values (1)") }
+            }
+            try connection.query("insert into t values (2)")
+        }
+        #expect(try connection.query("select count(*) as n from t")[0]["n"].int() == 2)
+    }
+
+    @Test func preparedStatementsAreReused() throws {
+        let connection = try TestPostgres.connect(try TestPostgres.makeDatabase())
+        let statement = PreparedStatement(name: "double_it", sql: "select $1::int * 2 as doubled")
+        for value in 1...5 {
+            #expect(try connection.query(statement, [value])[0]["doubled"].int() == value * 2)
+        }
+        let prepared = try connection.query("select count(*) as n from pg_prepared_statements where name = 'double_it'")
+        #expect(try prepared[0]["n"].int() == 1)
+    }
+
+    @Test func notificationsArriveWithoutPolling() throws {
+        let conninfo = try TestPostgres.makeDatabase()
+        let listener = try TestPostgres.connect(conninfo)
+        let sender = try TestPostgres.connect(conninfo)
+        try listener.listen("conveyor_test")
+        let started = Date()
+        #expect(try listener.waitForNotifications(timeout: 0.2).isEmpty)
+        #expect(Date().timeIntervalSince(started) >= 0.19)
+        try sender.query("select pg_notify('conveyor_test', $1)", ["hello"])
+        let received = try listener.waitForNotifications(timeout: 5)
+        #expect(received.map(\.payload) == ["hello"])
+        #expect(received.first?.channel == "conveyor_test")
+        #expect(received.first?.senderPID == sender.backendPID)
+    }
+
+    @Test func badConnectionStringsFailWithOneClearLine() throws {
+        for conninfo in ["host=/nonexistent/socket/dir user=nobody", "this is not a conninfo", "postgresql://[::1"] {
+            do {
+                _ = try PostgresConnection(conninfo: conninfo)
+                Issue.record("connecting with \(conninfo) must fail")
+            } catch let error as PostgresError {
+                #expect(error.kind == .connection)
+                #expect(!error.description.contains("\n"))
+                #expect(!error.description.isEmpty)
+            }
+        }
+    }
+
+    @Test func multiHostStringsPassThroughUntouched() throws {
+        let conninfo = try TestPostgres.makeDatabase()
+        let server = try TestPostgres.running()
+        guard let directory = server.directory else { return }
+        let database = conninfo.split(separator: " ").first { $0.hasPrefix("dbname=") }!
+        let multiHost = "host=/nonexistent,\(directory) port=5432,5432 user=postgres \(database) target_session_attrs=read-write"
+        let connection = try PostgresConnection(conninfo: multiHost)
+        #expect(try connection.query("select current_database() as db")[0]["db"].string() == database.dropFirst("dbname=".count).description)
+    }
+
+    @Test func lostConnectionIsDetected() throws {
+        let conninfo = try TestPostgres.makeDatabase()
+        let victim = try TestPostgres.connect(conninfo)
+        let killer = try TestPostgres.connect(conninfo)
+        try killer.query("select pg_terminate_backend($1)", [victim.backendPID])
+        do {
+            try victim.query("select 1")
+            Issue.record("a terminated connection must fail")
+        } catch let error as PostgresError {
+            #expect(error.isConnectionLoss)
+        }
+        #expect(victim.isBroken)
+    }
+}
