@@ -1,0 +1,53 @@
+import Foundation
+
+/// A real conveyord started for a scenario, on a temporary socket.
+final class BenchDaemon {
+    let process = Process()
+    let directory: String
+
+    init(conninfo: String, workers: Int, batchSize: Int) throws {
+        let binDirectory = ProcessInfo.processInfo.environment["CONVEYOR_BIN_DIR"]
+            ?? URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().path
+        let binary = binDirectory + "/conveyord"
+        guard FileManager.default.isExecutableFile(atPath: binary) else {
+            throw BenchError("conveyord not found at \(binary); build it or set CONVEYOR_BIN_DIR")
+        }
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("conveyor-bench-\(getpid())").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = ["run"]
+        var environment = ProcessInfo.processInfo.environment
+        environment["CONVEYOR_DATABASE_URL"] = conninfo
+        environment["CONVEYOR_ADMIN_SOCKET"] = directory + "/admin.sock"
+        environment["CONVEYOR_WORKERS"] = String(workers)
+        environment["CONVEYOR_BATCH_SIZE"] = String(batchSize)
+        environment["CONVEYOR_LOG_LEVEL"] = "warning"
+        process.environment = environment
+        _ = FileManager.default.createFile(atPath: directory + "/conveyord.log", contents: nil)
+        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: directory + "/conveyord.log"))
+        try process.run()
+        let deadline = Date().addingTimeInterval(20)
+        while !FileManager.default.fileExists(atPath: directory + "/admin.sock") {
+            guard process.isRunning, Date() < deadline else {
+                throw BenchError("conveyord did not start; see \(directory)/conveyord.log")
+            }
+            usleep(20_000)
+        }
+    }
+
+    /// Resident set size in bytes, from /proc.
+    var residentBytes: Int {
+        guard let status = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
+              let kilobytes = Int(line.split(separator: " ").dropFirst().first ?? "")
+        else { return 0 }
+        return kilobytes * 1024
+    }
+
+    /// SIGTERM, wait for a graceful exit, remove the temporary folder.
+    func stop() {
+        process.terminate()
+        process.waitUntilExit()
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+}

@@ -1,0 +1,74 @@
+import Foundation
+
+/// Command-line options of conveyor-bench.
+struct BenchOptions {
+    var scenarios: [String] = []
+    var jobs = 100_000
+    var rate = 200.0
+    var seconds = 10.0
+    var idleSeconds = 20.0
+    var workers = 2
+    var batchSize = 1000
+
+    static let usage = """
+        usage: conveyor-bench [options] [scenario ...]
+
+        Prepares its own data in the database named by CONVEYOR_DATABASE_URL
+        (its conveyor schema is migrated and its jobs are truncated) and prints
+        one JSON line per scenario, then a table. scripts/bench runs it against
+        a throwaway PostgreSQL. The daemon scenarios start the conveyord found
+        beside this binary (or CONVEYOR_BIN_DIR).
+
+        scenarios (default: noop noop-raw latency idle):
+          noop       burn down --jobs no-op jobs with the daemon's workers; jobs/s, peak RSS
+          noop-raw   the same row changes by hand-written set-based SQL, no daemon; jobs/s and
+                     the ratio noop/noop-raw (when both ran)
+          latency    enqueue probe jobs at --rate per second for --seconds; enqueue commit to
+                     completion notification p50/p99/max
+          idle       statements per second of an idle daemon over --idle-seconds
+
+        options:
+          --jobs N          jobs for noop and noop-raw (default 100000)
+          --rate R          enqueues per second for latency (default 200)
+          --seconds S       latency duration (default 10)
+          --idle-seconds S  idle duration (default 20)
+          --workers W       daemon workers (default 2)
+          --batch B         jobs per claim, daemon and raw (default 1000)
+        """
+
+    static func parse(_ arguments: [String]) throws -> BenchOptions {
+        var options = BenchOptions()
+        var remaining = arguments[...]
+        func value(_ flag: String) throws -> Double {
+            guard let text = remaining.popFirst(), let number = Double(text), number > 0, number.isFinite else {
+                throw BenchError("\(flag) needs a positive number")
+            }
+            return number
+        }
+        while let argument = remaining.popFirst() {
+            switch argument {
+            case "--help", "-h": throw BenchError(usage)
+            case "--jobs": options.jobs = Int(try value(argument))
+            case "--rate": options.rate = try value(argument)
+            case "--seconds": options.seconds = try value(argument)
+            case "--idle-seconds": options.idleSeconds = try value(argument)
+            case "--workers": options.workers = Int(try value(argument))
+            case "--batch": options.batchSize = Int(try value(argument))
+            case let name where Scenario.all.contains(name): options.scenarios.append(name)
+            default: throw BenchError("unknown argument \(argument.prefix(80)); see --help")
+            }
+        }
+        if options.scenarios.isEmpty { options.scenarios = ["noop", "noop-raw", "latency", "idle"] }
+        return options
+    }
+}
+
+/// The scenarios conveyor-bench knows.
+enum Scenario {
+    static let all = ["noop", "noop-raw", "latency", "idle"]
+}
+
+struct BenchError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,149 @@
+import ConveyorPostgres
+import ConveyorStore
+import Foundation
+import Histogram
+
+/// The work-queue scenarios: noop, noop-raw, latency, idle.
+struct QueueScenarios {
+    let conninfo: String
+    let options: BenchOptions
+
+    private func connect() throws -> PostgresConnection {
+        try PostgresConnection(conninfo: conninfo, applicationName: "conveyor-bench")
+    }
+
+    /// Empties the queue so each scenario starts from the same state.
+    private func reset(_ connection: PostgresConnection) throws {
+        try connection.execute("truncate conveyor.jobs, conveyor.probes")
+        try connection.execute("vacuum analyze conveyor.jobs")
+    }
+
+    private func enqueueNoops(_ connection: PostgresConnection) throws {
+        try connection.query(
+            "insert into conveyor.jobs (kind) select 'noop' from generate_series(1, $1)", [options.jobs])
+    }
+
+    private func pending(_ connection: PostgresConnection) throws -> Int {
+        try connection.query("select count(*)::int as n from conveyor.jobs where state in ('available', 'retryable')")[0]["n"].int()
+    }
+
+    /// The daemon's workers burn down `jobs` no-op jobs enqueued in one commit.
+    func noop() throws -> ScenarioResult {
+        let connection = try connect()
+        try reset(connection)
+        let daemon = try BenchDaemon(conninfo: conninfo, workers: options.workers, batchSize: options.batchSize)
+        defer { daemon.stop() }
+        var peakRSS = daemon.residentBytes
+        try enqueueNoops(connection)
+        let started = Date()
+        while try pending(connection) > 0 {
+            peakRSS = max(peakRSS, daemon.residentBytes)
+            usleep(10_000)
+        }
+        let seconds = Date().timeIntervalSince(started)
+        let done = try connection.query("select count(*)::int as n from conveyor.jobs where state = 'succeeded'")[0]["n"].int()
+        guard done == options.jobs else { throw BenchError("noop: \(done) of \(options.jobs) jobs succeeded") }
+        return ScenarioResult(scenario: "noop", figures: [
+            ("jobs", Double(options.jobs)), ("seconds", seconds), ("jobs_per_second", Double(options.jobs) / seconds),
+            ("workers", Double(options.workers)), ("peak_rss_mib", Double(peakRSS) / 1_048_576),
+        ])
+    }
+
+    /// The same row changes by hand-written set-based SQL on one connection.
+    func noopRaw() throws -> ScenarioResult {
+        let connection = try connect()
+        try reset(connection)
+        try enqueueNoops(connection)
+        let started = Date()
+        while true {
+            let changed = try connection.query("""
+                with due as (
+                    select id from conveyor.jobs
+                    where state in ('available', 'retryable') and run_at <= now()
+                    order by priority, run_at, id
+                    limit $1
+                    for update skip locked
+                )
+                update conveyor.jobs j
+                set state = 'succeeded', attempts = j.attempts + 1, attempted_at = now(), finished_at = now()
+                from due where j.id = due.id
+                """, [options.batchSize]).affectedRows
+            if changed == 0 { break }
+        }
+        let seconds = Date().timeIntervalSince(started)
+        return ScenarioResult(scenario: "noop-raw", figures: [
+            ("jobs", Double(options.jobs)), ("seconds", seconds), ("jobs_per_second", Double(options.jobs) / seconds),
+        ])
+    }
+
+    /// Enqueues probe jobs at a steady rate; each probe notifies on completion.
+    func latency() throws -> ScenarioResult {
+        let enqueuer = try connect()
+        let listener = try connect()
+        try reset(enqueuer)
+        try listener.listen("conveyor_probe")
+        let daemon = try BenchDaemon(conninfo: conninfo, workers: options.workers, batchSize: options.batchSize)
+        defer { daemon.stop() }
+        var committedAt: [Int64: UInt64] = [:]
+        var histogram = Histogram<UInt64>(highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .three)
+        let total = Int(options.rate * options.seconds)
+        let interval = 1.0 / options.rate
+        let start = DispatchTime.now().uptimeNanoseconds
+        var sent = 0
+        var received = 0
+        func record(_ notifications: [PostgresNotification]) {
+            let now = DispatchTime.now().uptimeNanoseconds
+            for notification in notifications {
+                guard let id = Int64(notification.payload), let committed = committedAt.removeValue(forKey: id) else { continue }
+                _ = histogram.record((now - committed) / 1000)
+                received += 1
+            }
+        }
+        let deadline = Date().addingTimeInterval(options.seconds + 30)
+        while received < total && Date() < deadline {
+            let now = DispatchTime.now().uptimeNanoseconds
+            let due = start + UInt64(Double(sent) * interval * 1e9)
+            if sent < total && now >= due {
+                let id = try JobStore.enqueue(enqueuer, kind: "probe")
+                committedAt[id] = DispatchTime.now().uptimeNanoseconds
+                sent += 1
+                continue
+            }
+            let wait = sent < total ? Double(due - min(due, now)) / 1e9 : 0.5
+            record(try listener.waitForNotifications(timeout: wait))
+        }
+        guard received == total else { throw BenchError("latency: \(received) of \(total) probes completed") }
+        func milliseconds(_ microseconds: UInt64) -> Double { Double(microseconds) / 1000 }
+        return ScenarioResult(scenario: "latency", figures: [
+            ("rate_per_second", options.rate), ("jobs", Double(total)),
+            ("p50_ms", milliseconds(histogram.valueAtPercentile(50))),
+            ("p99_ms", milliseconds(histogram.valueAtPercentile(99))),
+            ("max_ms", milliseconds(histogram.maxRecorded)),
+        ])
+    }
+
+    /// Statements per second an idle daemon sends, from pg_stat_statements
+    /// when loaded, else transactions from pg_stat_database.
+    func idle() throws -> ScenarioResult {
+        let connection = try connect()
+        try reset(connection)
+        let daemon = try BenchDaemon(conninfo: conninfo, workers: options.workers, batchSize: options.batchSize)
+        defer { daemon.stop() }
+        sleep(2)  // start-up queries are not idle ones
+        func transactions() throws -> Int64 {
+            try connection.query("select pg_stat_force_next_flush()")
+            return try connection.query("""
+                select (xact_commit + xact_rollback)::bigint as n from pg_stat_database where datname = current_database()
+                """)[0]["n"].int64()
+        }
+        let before = try transactions()
+        usleep(UInt32(options.idleSeconds * 1e6))
+        let after = try transactions()
+        // Our own two measuring rounds (flush + read, twice) are excluded.
+        let daemonTransactions = Double(after - before - 2)
+        return ScenarioResult(scenario: "idle", figures: [
+            ("seconds", options.idleSeconds), ("transactions_per_second", daemonTransactions / options.idleSeconds),
+            ("workers", Double(options.workers)),
+        ])
+    }
+}

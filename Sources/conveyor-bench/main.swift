@@ -1,0 +1,47 @@
+import ConveyorPostgres
+import ConveyorStore
+import Foundation
+
+// conveyor-bench: prepares its data in CONVEYOR_DATABASE_URL, runs the chosen
+// scenarios, prints one JSON line per scenario and then a readable table.
+
+func fail(_ message: String) -> Never {
+    FileHandle.standardError.write(Data("conveyor-bench: \(message)\n".utf8))
+    exit(1)
+}
+
+let options: BenchOptions
+do {
+    options = try BenchOptions.parse(Array(CommandLine.arguments.dropFirst()))
+} catch {
+    fail("\(error)")
+}
+let conninfo = ProcessInfo.processInfo.environment["CONVEYOR_DATABASE_URL"] ?? ""
+do {
+    try Migrator().migrate(try PostgresConnection(conninfo: conninfo, applicationName: "conveyor-bench"))
+} catch {
+    fail("cannot prepare the database: \(error)")
+}
+
+let queue = QueueScenarios(conninfo: conninfo, options: options)
+var results: [ScenarioResult] = []
+for scenario in options.scenarios {
+    do {
+        var result: ScenarioResult
+        switch scenario {
+        case "noop": result = try queue.noop()
+        case "noop-raw": result = try queue.noopRaw()
+        case "latency": result = try queue.latency()
+        default: result = try queue.idle()
+        }
+        if scenario == "noop-raw", let daemon = results.first(where: { $0.scenario == "noop" }) {
+            let ratio = daemon.figures.first { $0.0 == "jobs_per_second" }!.1 / result.figures.first { $0.0 == "jobs_per_second" }!.1
+            result.figures.append(("ratio_noop_to_raw", ratio))
+        }
+        print(result.jsonLine())
+        results.append(result)
+    } catch {
+        fail("\(scenario): \(error)")
+    }
+}
+print(ScenarioResult.table(results))
