@@ -135,7 +135,6 @@ create table conveyor.reps (
                      constraint reps_skills_check check (conveyor.tags_ok(skills, 100)),
     active           boolean not null default true,
     away_until       timestamptz,                             -- null = present
-    last_assigned_at timestamptz,                             -- routing tie-break
     created_at       timestamptz not null default now(),
     updated_at       timestamptz not null default now(),
     constraint reps_team_id_ref_key unique (team_id, ref),
@@ -147,7 +146,6 @@ create table conveyor.reps (
 comment on table conveyor.reps is 'sales people; acquisition roles (lead_generator, closer) hunt, account_manager farms';
 comment on column conveyor.reps.name is 'display name; defaults to ref when not given';
 comment on column conveyor.reps.capacity is 'how many accounts in stage active an account_manager may own';
-comment on column conveyor.reps.last_assigned_at is 'when routing last gave this rep an account (least-recently-assigned tie-break)';
 
 create index reps_team_id_role on conveyor.reps (team_id, role);
 
@@ -280,7 +278,8 @@ comment on table conveyor.handoffs is 'every change of an account''s owner';
 comment on column conveyor.handoffs.explanation is 'every candidate considered, why each was excluded, the rule that chose';
 
 create index handoffs_account_id_created_at on conveyor.handoffs (account_id, created_at desc);
-create index handoffs_to_rep_id on conveyor.handoffs (to_rep_id);
+-- routing's least-recently-assigned tie-break: max(created_at) per manager
+create index handoffs_to_rep_id_created_at on conveyor.handoffs (to_rep_id, created_at);
 create index handoffs_from_rep_id on conveyor.handoffs (from_rep_id);
 
 -- ---------------------------------------------------------------------------
@@ -368,7 +367,7 @@ create table conveyor.routing_epochs (
 );
 
 comment on table conveyor.routing_epochs is
-    'one row per team, bumped by requeue_waiting; a router re-reads it FOR SHARE before parking a job as waiting';
+    'one row per team: routers lock it FOR UPDATE while they route the team; requeue_waiting bumps it';
 
 -- ---------------------------------------------------------------------------
 -- admin_audit: every state-changing admin command (who, what, result)

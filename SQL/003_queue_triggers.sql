@@ -12,17 +12,12 @@
 -- Race with a router (the reason for conveyor.routing_epochs): a router that
 -- finds nobody eligible must not park the job as 'waiting' after a concurrent
 -- transaction added capacity but before that transaction's requeue could see
--- the waiting job. requeue_waiting therefore bumps the team's epoch first
--- (taking the row lock until commit), and a router parks a job like this:
---
---   select epoch from conveyor.routing_epochs where team_id = $1;   -- e0, before reading reps
---   ... read reps and accounts, nobody is eligible ...
---   select epoch from conveyor.routing_epochs
---    where team_id = $1 for share skip locked;                       -- e1
---   no row (a requeue is in flight) or e1 <> e0: something changed, make
---   the job 'available' again (run_at a second later) instead of 'waiting';
---   otherwise set 'waiting' and commit: a later requeue blocks on our share
---   lock until we commit, and then sees the waiting job.
+-- the waiting job. A router therefore holds the team's routing_epochs row
+-- FOR UPDATE from before it reads reps until it commits (which also keeps two
+-- routers from filling the same manager past capacity), and requeue_waiting
+-- bumps that row first: a requeue that started earlier makes the router wait,
+-- so it reads the new capacity; one that starts later waits for the router's
+-- commit and then, in a new statement, sees the job it parked.
 
 -- ---------------------------------------------------------------------------
 -- wake-up on insert
@@ -66,8 +61,8 @@ begin
     end if;
 
     -- Bump the team's routing epoch first. The row lock is held until commit
-    -- and waits for routers holding it FOR SHARE, so the update below (a new
-    -- statement, hence a new snapshot) sees any job they just parked.
+    -- and waits for a router holding it, so the update below (a new
+    -- statement, hence a new snapshot) sees any job it just parked.
     update conveyor.routing_epochs
     set epoch = epoch + 1, bumped_at = now()
     where team_id = p_team_id;
@@ -95,8 +90,7 @@ $$;
 comment on function conveyor.requeue_waiting(bigint) is
     'make the team''s waiting jobs available again (and notify); bumps routing_epochs; returns how many';
 
--- Every team has its epoch row from the start, so a router's FOR SHARE always
--- has a row to lock.
+-- Every team has its epoch row from the start, so a router always has a row to lock.
 create function conveyor.teams_create_epoch()
 returns trigger
 language plpgsql
@@ -155,8 +149,7 @@ create trigger reps_requeue_inserted
     for each statement execute function conveyor.reps_requeue_inserted();
 
 -- reps: capacity raised, back to active, away_until changed, role or skills
--- changed (a rep moved to another team counts for both teams). Routing's own
--- update of last_assigned_at does not match, so routing does not requeue.
+-- changed (a rep moved to another team counts for both teams).
 create function conveyor.reps_requeue_updated()
 returns trigger
 language plpgsql

@@ -36,7 +36,7 @@ public struct Daemon {
 
     /// The job handlers this daemon runs.
     static func handlers() -> [any JobHandler] {
-        [NoopHandler(), ProbeHandler()]
+        [NoopHandler(), ProbeHandler(), HandoffHandler()]
     }
 
     /// Applies pending migrations and returns those applied; one clear error when it cannot.
@@ -75,6 +75,7 @@ public struct Daemon {
         )
         var handlers = SystemCommands.handlers(context)
         handlers.merge(QueueCommands.handlers(context)) { first, _ in first }
+        handlers.merge(DirectoryCommands.handlers(context)) { first, _ in first }
         let served = CommandCatalog.all.filter { handlers[$0.name] != nil || $0.name == "help" }
         handlers["help"] = { _, _ in SystemCommands.help(served) }
         let dispatcher = AdminDispatcher(handlers: handlers, database: database, logger: logger)

@@ -17,8 +17,11 @@ enum PostgresTimestamp {
         )
     }
 
-    /// Parses `2026-11-29 06:02:40.123456+00` (offset may carry minutes).
+    /// Parses `2026-11-29 06:02:40.123456+00` (offset may carry minutes);
+    /// `infinity` and `-infinity` read as `Date.distantFuture`/`distantPast`.
     static func parse(_ text: String) -> Date? {
+        if text == "infinity" { return .distantFuture }
+        if text == "-infinity" { return .distantPast }
         let bytes = Array(text.utf8)
         guard bytes.count >= 19, bytes[4] == UInt8(ascii: "-"), bytes[10] == UInt8(ascii: " ") || bytes[10] == UInt8(ascii: "T") else {
             return nil

@@ -1,0 +1,99 @@
+-- Named queries behind the admin commands for teams, reps and accounts.
+
+-- name: list_teams
+select id, name, time_zone, scan_local_time::text as scan_local_time, paused, skills_fallback
+from conveyor.teams
+order by name
+
+-- name: add_team
+insert into conveyor.teams (name, time_zone, scan_local_time)
+values ($1, coalesce($2, 'UTC'), coalesce($3::time, '02:00'))
+returning id, name, time_zone, scan_local_time::text as scan_local_time, paused, skills_fallback
+
+-- name: update_team
+-- $2/$3/$4 null: keep.
+update conveyor.teams
+set time_zone = coalesce($2, time_zone),
+    scan_local_time = coalesce($3::time, scan_local_time),
+    paused = coalesce($4, paused)
+where name = $1
+returning id, name, time_zone, scan_local_time::text as scan_local_time, paused, skills_fallback
+
+-- name: team_id
+select id from conveyor.teams where name = $1
+
+-- name: list_reps
+-- $1 team name (null: all teams).
+select r.id, t.name as team, r.ref, r.name, r.role, r.capacity, r.skills, r.active, r.away_until,
+       (select count(*) from conveyor.accounts a where a.owner_id = r.id and a.stage = 'active')::int as owned
+from conveyor.reps r
+join conveyor.teams t on t.id = r.team_id
+where $1::text is null or t.name = $1
+order by t.name, r.ref
+
+-- name: add_rep
+insert into conveyor.reps (team_id, ref, name, role, capacity, skills)
+values ($1, $2, coalesce($3, $2), $4, coalesce($5::int, 0), coalesce($6::text[], '{}'))
+returning id
+
+-- name: update_rep
+-- $3..$8 null: keep. $7 away: 'keep' | 'set' | 'clear', $8 its time.
+update conveyor.reps
+set name = coalesce($3, name),
+    role = coalesce($4, role),
+    capacity = coalesce($5::int, capacity),
+    skills = coalesce($6::text[], skills),
+    away_until = case $7 when 'set' then $8::timestamptz when 'clear' then null else away_until end
+where team_id = $1 and ref = $2
+returning id
+
+-- name: rep_by_ref
+select r.id, t.name as team, r.ref, r.name, r.role, r.capacity, r.skills, r.active, r.away_until,
+       (select count(*) from conveyor.accounts a where a.owner_id = r.id and a.stage = 'active')::int as owned
+from conveyor.reps r
+join conveyor.teams t on t.id = r.team_id
+where r.team_id = $1 and r.ref = $2
+
+-- name: deactivate_rep
+update conveyor.reps set active = false where id = $1
+
+-- name: owned_accounts
+-- The accounts a rep owns in stage active, oldest handoff first.
+select id from conveyor.accounts
+where owner_id = $1 and stage = 'active'
+order by handed_off_at nulls first, id
+
+-- name: park_account
+-- An account that lost its owner and found no new one: back to won, with its
+-- handoff job waiting (re-armed, or created) for capacity to appear.
+with released as (
+    update conveyor.accounts set owner_id = null, stage = 'won' where id = $1 returning id, team_id
+)
+insert into conveyor.jobs (kind, payload, unique_key, team_id, state, run_at, last_error)
+select 'handoff', jsonb_build_object('account_id', id, 'kind', 'redistribution', 'from_rep_id', $2::bigint),
+       'handoff:' || id, team_id, 'waiting', coalesce($4::timestamptz, 'infinity'), $3
+from released
+on conflict (unique_key) where unique_key is not null do update
+set state = 'waiting', payload = excluded.payload, attempts = 0, finished_at = null,
+    run_at = excluded.run_at, last_error = excluded.last_error
+
+-- name: record_win
+select conveyor.record_win($1, $2, $3, $4, coalesce($5::text[], '{}'), coalesce($6::numeric, 0)) as job_id
+
+-- name: account_by_ref
+select a.id, a.ref, a.name, a.stage, a.needs, a.value::text as value, a.won_at, a.handed_off_at,
+       h.ref as hunter, o.ref as owner, t.name as team
+from conveyor.accounts a
+join conveyor.teams t on t.id = a.team_id
+left join conveyor.reps h on h.id = a.hunter_id
+left join conveyor.reps o on o.id = a.owner_id
+where a.team_id = $1 and a.ref = $2
+
+-- name: latest_handoff
+select h.id, h.kind, h.created_at, h.explanation::text as explanation, f.ref as from_ref, t.ref as to_ref
+from conveyor.handoffs h
+left join conveyor.reps f on f.id = h.from_rep_id
+join conveyor.reps t on t.id = h.to_rep_id
+where h.account_id = $1
+order by h.created_at desc, h.id desc
+limit 1

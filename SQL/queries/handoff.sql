@@ -1,0 +1,71 @@
+-- Named queries of routing: handoffs, redistributions, manual reassignments.
+
+-- name: lock_team_routing
+-- Serializes routing within a team (across workers and daemons) until commit,
+-- and orders it against conveyor.requeue_waiting (see 003_queue_triggers.sql).
+select t.id, t.name, t.paused, t.skills_fallback
+from conveyor.routing_epochs e
+join conveyor.teams t on t.id = e.team_id
+where e.team_id = $1
+for update of e
+
+-- name: routing_accounts
+-- The accounts to route, with their hunter and current owner.
+select id, team_id, ref, stage, hunter_id, owner_id, needs
+from conveyor.accounts
+where id = any($1::bigint[])
+
+-- name: routing_candidates
+-- The team's account managers as routing sees them: load (accounts owned in
+-- stage active) and when each was last handed an account.
+select r.id, r.ref, r.role, r.active, r.away_until, r.capacity, r.skills,
+       (select count(*) from conveyor.accounts a
+         where a.owner_id = r.id and a.stage = 'active')::int as owned,
+       (select max(h.created_at) from conveyor.handoffs h where h.to_rep_id = r.id) as last_assigned_at
+from conveyor.reps r
+where r.team_id = $1 and r.role = 'account_manager'
+order by r.id
+
+-- name: apply_handoffs
+-- Moves each account to its new owner and writes one handoffs row each, with
+-- its explanation. $1 accounts, $2 from reps (nullable), $3 to reps,
+-- $4 explanations, $5 kind. Returns the handoff ids.
+with moves as (
+    select * from unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::jsonb[])
+        as m(account_id, from_rep_id, to_rep_id, explanation)
+), moved as (
+    update conveyor.accounts a
+    set owner_id = m.to_rep_id, stage = 'active', handed_off_at = now()
+    from moves m
+    where a.id = m.account_id
+    returning a.id
+)
+insert into conveyor.handoffs (account_id, from_rep_id, to_rep_id, kind, explanation)
+select m.account_id, m.from_rep_id, m.to_rep_id, $5, m.explanation
+from moves m join moved on moved.id = m.account_id
+returning id
+
+-- name: open_no_eligible_alerts
+-- One open no_eligible_manager alert per waiting account; a repeat refreshes it.
+insert into conveyor.alerts as al (team_id, account_id, kind, severity, details)
+select $1, w.account_id, 'no_eligible_manager', 'medium', jsonb_build_object('reason', w.reason)
+from unnest($2::bigint[], $3::text[]) as w(account_id, reason)
+on conflict (team_id, coalesce(account_id, 0), kind) where status <> 'resolved'
+do update set last_seen_at = now(), details = excluded.details
+
+-- name: resolve_no_eligible_alerts
+update conveyor.alerts
+set status = 'resolved', resolved_at = now()
+where kind = 'no_eligible_manager' and status <> 'resolved' and account_id = any($1::bigint[])
+
+-- name: next_return_from_away
+-- When the next away manager of the team comes back (a waiting job's wake-up).
+select min(away_until) as next_return
+from conveyor.reps
+where team_id = $1 and role = 'account_manager' and active and away_until > now()
+
+-- name: publish_handoffs
+-- One notification per routed batch: listeners read the handoffs by id range.
+select pg_notify('conveyor_events', json_build_object(
+    'type', 'handoffs', 'team_id', $1::bigint, 'first_id', $2::bigint, 'last_id', $3::bigint,
+    'count', $4::int)::text)

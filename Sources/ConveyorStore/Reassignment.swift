@@ -1,0 +1,72 @@
+import ConveyorCore
+import ConveyorPostgres
+import Foundation
+
+/// Handoffs an admin asks for: a departing rep's accounts redistributed, or
+/// one account reassigned by hand. Both route under the team's routing lock
+/// in the caller's transaction, by the same policy as automatic handoffs.
+public enum Reassignment {
+    /// One account's new owner after a departure (nil: it waits for capacity).
+    public struct Move: Sendable, Equatable {
+        public let account: String
+        public let owner: String?
+        public let waitingReason: String?
+    }
+
+    /// Why a manual reassignment was refused.
+    public struct Refusal: Error, Sendable, CustomStringConvertible {
+        public let description: String
+    }
+
+    /// Marks the rep inactive and redistributes every account they own
+    /// (kind `redistribution`, never to them, never to an account's hunter).
+    /// Accounts nobody can take go back to `won` with a waiting handoff job.
+    public static func depart(_ connection: PostgresConnection, teamId: Int64, repId: Int64) throws -> [Move] {
+        guard let team = try HandoffRouter.lockTeam(connection, id: teamId) else { return [] }
+        try connection.query(Queries.deactivateRep, [repId])
+        let ids = try connection.query(Queries.ownedAccounts, [repId]).map { try $0["id"].int64() }
+        let accounts = try HandoffRouter.accounts(connection, ids: ids)
+        let ordered = ids.compactMap { accounts[$0] }
+        let routed = try HandoffRouter.route(
+            connection, team: team, accounts: ordered, kind: .redistribution, from: { _ in repId }, excluded: [repId]
+        )
+        let refs = Dictionary(uniqueKeysWithValues: try HandoffRouter.candidates(connection, teamId: teamId).map { ($0.id, $0.ref) })
+        var moves: [Move] = []
+        for (account, result) in zip(ordered, routed) {
+            if let chosen = result.decision.chosenRepId {
+                moves.append(Move(account: account.ref, owner: refs[chosen], waitingReason: nil))
+            } else {
+                let reason = result.decision.waitingReason ?? "no eligible account manager"
+                try connection.query(Queries.parkAccount, [account.id, repId, reason, result.retryAt])
+                moves.append(Move(account: account.ref, owner: nil, waitingReason: reason))
+            }
+        }
+        return moves
+    }
+
+    /// Hands one account to `toRepId` (kind `manual`) if the policy allows it
+    /// (an active, present account manager below capacity, not the hunter);
+    /// throws `Refusal` with the reasons otherwise.
+    public static func reassign(_ connection: PostgresConnection, teamId: Int64, accountId: Int64, toRepId: Int64) throws -> RoutingDecision {
+        guard let team = try HandoffRouter.lockTeam(connection, id: teamId),
+              let account = try HandoffRouter.accounts(connection, ids: [accountId])[accountId]
+        else { throw Refusal(description: "no such account") }
+        guard account.ownerId != toRepId else { throw Refusal(description: "the account already belongs to that rep") }
+        var candidates = try HandoffRouter.candidates(connection, teamId: teamId)
+        guard let target = candidates.first(where: { $0.id == toRepId }) else {
+            throw Refusal(description: "the target is not an account manager of team \(team.name)")
+        }
+        // The policy decides among the target alone, so every rule still holds.
+        let others = Set(candidates.map(\.id)).subtracting([toRepId])
+        let request = RoutingRequest(accountId: accountId, hunterId: account.hunterId, needs: account.needs, excludedRepIds: others)
+        let decision = RoutingPolicy(settings: team.settings).route(request, candidates: &candidates, now: Date())
+        guard decision.chosenRepId == toRepId else {
+            let reasons = decision.candidates.first { $0.repId == toRepId }?.excludedBecause.map(\.rawValue) ?? []
+            throw Refusal(description: "\(target.ref) cannot take this account: \(reasons.joined(separator: ", "))")
+        }
+        _ = try HandoffRouter.route(
+            connection, team: team, accounts: [account], kind: .manual, from: { $0.ownerId }, excluded: others
+        )
+        return decision
+    }
+}
