@@ -31,7 +31,7 @@ as $$
             and not exists (
                 select 1
                 from unnest(tags) as t(tag)
-                where tag is null or btrim(tag) = '' or length(tag) > 100))
+                where tag is null or tag !~ '[^[:space:]]' or length(tag) > 100))
 $$;
 
 comment on function conveyor.tags_ok(text[], integer) is
@@ -90,7 +90,7 @@ create table conveyor.teams (
     id                  bigserial primary key,
     name                text not null
                         constraint teams_name_check
-                        check (length(name) between 1 and 200 and btrim(name) <> ''),
+                        check (length(name) between 1 and 200 and name ~ '[^[:space:]]'),
     time_zone           text not null default 'UTC',          -- validated by trigger
     scan_local_time     time not null default '02:00'
                         constraint teams_scan_local_time_check
@@ -123,7 +123,7 @@ create table conveyor.reps (
     team_id          bigint not null references conveyor.teams (id) on delete cascade,
     ref              text not null
                      constraint reps_ref_check
-                     check (length(ref) between 1 and 200 and btrim(ref) <> ''),
+                     check (length(ref) between 1 and 200 and ref ~ '[^[:space:]]'),
     name             text not null                            -- defaults to ref (trigger)
                      constraint reps_name_check check (length(name) <= 1000),
     role             text not null
@@ -166,7 +166,7 @@ create table conveyor.accounts (
     team_id        bigint not null references conveyor.teams (id) on delete cascade,
     ref            text not null
                    constraint accounts_ref_check
-                   check (length(ref) between 1 and 200 and btrim(ref) <> ''),
+                   check (length(ref) between 1 and 200 and ref ~ '[^[:space:]]'),
     name           text not null                              -- defaults to ref (trigger)
                    constraint accounts_name_check check (length(name) <= 1000),
     stage          text not null default 'lead'

@@ -80,7 +80,7 @@ begin
             using errcode = 'null_value_not_allowed';
     end if;
 
-    if btrim(v_ref) = '' then
+    if v_ref !~ '[^[:space:]]' then
         raise exception 'record_win: account_ref must not be blank'
             using errcode = 'invalid_parameter_value';
     end if;
@@ -90,7 +90,7 @@ begin
     end if;
 
     -- a blank name counts as "not given": keep the existing name, or use the ref
-    if btrim(v_name) = '' then
+    if v_name !~ '[^[:space:]]' then
         v_name := null;
     end if;
     if length(v_name) > 1000 then
@@ -116,7 +116,7 @@ begin
         raise exception 'record_win: needs must not contain null'
             using errcode = 'invalid_parameter_value';
     end if;
-    select n into v_bad from unnest(v_needs) as u(n) where btrim(n) = '' limit 1;
+    select n into v_bad from unnest(v_needs) as u(n) where n !~ '[^[:space:]]' limit 1;
     if found then
         raise exception 'record_win: needs must not contain blank entries'
             using errcode = 'invalid_parameter_value';

@@ -97,3 +97,6 @@ join conveyor.reps t on t.id = h.to_rep_id
 where h.account_id = $1
 order by h.created_at desc, h.id desc
 limit 1
+
+-- name: rep_refs
+select id, ref from conveyor.reps where id = any($1::bigint[])

@@ -29,10 +29,12 @@ order by r.id
 -- name: apply_handoffs
 -- Moves each account to its new owner and writes one handoffs row each, with
 -- its explanation. $1 accounts, $2 from reps (nullable), $3 to reps,
--- $4 explanations, $5 kind. Returns the handoff ids.
+-- $4 a JSON array of the explanations in the same order, $5 kind. Returns
+-- the handoff ids.
 with moves as (
-    select * from unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::jsonb[])
-        as m(account_id, from_rep_id, to_rep_id, explanation)
+    select m.account_id, m.from_rep_id, m.to_rep_id, e.explanation
+    from unnest($1::bigint[], $2::bigint[], $3::bigint[]) with ordinality as m(account_id, from_rep_id, to_rep_id, n)
+    join jsonb_array_elements($4::jsonb) with ordinality as e(explanation, n) on e.n = m.n
 ), moved as (
     update conveyor.accounts a
     set owner_id = m.to_rep_id, stage = 'active', handed_off_at = now()

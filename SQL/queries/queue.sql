@@ -44,9 +44,14 @@ from unnest($1::bigint[], $2::timestamptz[], $3::text[]) as f(id, wake_at, reaso
 where j.id = f.id
 
 -- name: next_run_at
-select min(run_at) as next_run_at
-from conveyor.jobs
-where state in ('available', 'retryable')
+-- When a worker must look again without a notification: the next scheduled
+-- job, or a waiting job's wake-up time (due: wake_due_waiting). Due
+-- available jobs that a worker could not claim are locked by other workers,
+-- which will finish them: waiting for those would spin.
+select least(
+    (select min(run_at) from conveyor.jobs where state in ('available', 'retryable') and run_at > now()),
+    (select min(run_at) from conveyor.jobs where state = 'waiting')
+) as next_run_at
 
 -- name: wake_due_waiting
 with due as (
@@ -90,12 +95,16 @@ order by id desc
 limit $2
 
 -- name: retry_job
--- A dead, cancelled or retryable job back to available now.
-update conveyor.jobs
-set state = 'available', run_at = now(), finished_at = null,
-    max_attempts = greatest(max_attempts, attempts + 1)
-where id = $1 and state in ('dead', 'cancelled', 'retryable', 'waiting')
-returning id
+-- A dead, cancelled, retryable or waiting job back to available now (and
+-- wake the workers).
+with retried as (
+    update conveyor.jobs
+    set state = 'available', run_at = now(), finished_at = null,
+        max_attempts = greatest(max_attempts, attempts + 1)
+    where id = $1 and state in ('dead', 'cancelled', 'retryable', 'waiting')
+    returning id
+)
+select id, pg_notify('conveyor_jobs', '') from retried
 
 -- name: cancel_job
 update conveyor.jobs

@@ -5,6 +5,7 @@ import Foundation
 import Logging
 import Prometheus
 import ServiceLifecycle
+import UnixSignals
 
 /// A problem that stops the daemon from starting, said in one line.
 public struct StartupError: Error, CustomStringConvertible {
@@ -55,7 +56,21 @@ public struct Daemon {
     }
 
     public func run() async throws {
-        let applied = try Self.migrate(conninfo: config.databaseURL)
+        // The socket first: a second daemon on the same path stops here,
+        // before it migrates or claims anything.
+        let socket: AdminSocket
+        do {
+            socket = try AdminSocket(path: config.adminSocket, group: config.socketGroup)
+        } catch {
+            throw StartupError(description: "\(error)")
+        }
+        let applied: [Migration]
+        do {
+            applied = try Self.migrate(conninfo: config.databaseURL)
+        } catch {
+            socket.remove()
+            throw error
+        }
         if !applied.isEmpty {
             logger.notice("applied migrations", metadata: ["files": "\(applied.map(\.file))"])
         }
@@ -80,11 +95,12 @@ public struct Daemon {
         handlers["help"] = { _, _ in SystemCommands.help(served) }
         let dispatcher = AdminDispatcher(handlers: handlers, database: database, logger: logger)
         let notifier = SystemdNotifier(environment: environment)
-        let admin = AdminServer(config: config, dispatcher: dispatcher, logger: logger) {
+        let admin = AdminServer(config: config, socket: socket, dispatcher: dispatcher, logger: logger) {
             notifier.notify("READY=1\nSTATUS=serving")
         }
         let logger = self.logger
         let signals = SignalService(
+            signals: await UnixSignalsSequence(trapping: [.sigterm, .sigint, .sighup]),
             trigger: trigger,
             reload: {
                 do { _ = try context.reload() } catch { logger.error("reload failed; keeping the running configuration", metadata: ["error": "\(error)"]) }

@@ -89,7 +89,7 @@ public struct DaemonConfig: Sendable, Equatable {
 
     private mutating func set(_ key: String, _ value: String, source: String) throws {
         func fail(_ expected: String) -> ConfigError {
-            ConfigError("\(source): \(key) must be \(expected), got \"\(value.prefix(80))\"")
+            ConfigError("\(source): \(key) must be \(expected), got \(quoted(value))")
         }
         func integer(_ range: ClosedRange<Int>) throws -> Int {
             guard let number = Int(value), range.contains(number) else {
@@ -128,19 +128,20 @@ public struct DaemonConfig: Sendable, Equatable {
         case "max_line_bytes": maxLineBytes = try integer(256...(16 << 20))
         case "max_connections": maxConnections = try integer(1...10_000)
         case "idle_timeout": idleTimeout = try seconds(0.1...86_400)
-        default: throw ConfigError("\(source): unknown key \"\(key.prefix(80))\" (known: \(Self.keys.joined(separator: ", ")))")
+        default: throw ConfigError("\(source): unknown key \(quoted(key)) (known: \(Self.keys.joined(separator: ", ")))")
         }
     }
 
     /// Parses `key = value` lines into (line number, key, value).
     static func parse(_ text: String, path: String) throws -> [(Int, String, String)] {
         var entries: [(Int, String, String)] = []
-        for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        // Any line break counts (\r\n is one Character in Swift, so split on newlines, not "\n").
+        for (index, rawLine) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
             let number = index + 1
             let line = rawLine.trimmingCharacters(in: .whitespaces)
             if line.isEmpty || line.hasPrefix("#") { continue }
             guard let equals = line.firstIndex(of: "=") else {
-                throw ConfigError("\(path):\(number): expected key = value, got \"\(line.prefix(80))\"")
+                throw ConfigError("\(path):\(number): expected key = value, got \(quoted(line))")
             }
             let key = line[..<equals].trimmingCharacters(in: .whitespaces).lowercased()
             var value = line[line.index(after: equals)...].trimmingCharacters(in: .whitespaces)
@@ -153,12 +154,20 @@ public struct DaemonConfig: Sendable, Equatable {
                 value = value[..<hash].trimmingCharacters(in: .whitespaces)
             }
             guard !key.isEmpty, key.allSatisfy({ $0.isLetter || $0 == "_" }) else {
-                throw ConfigError("\(path):\(number): bad key \"\(key.prefix(80))\"")
+                throw ConfigError("\(path):\(number): bad key \(quoted(key))")
             }
             entries.append((number, key, value))
         }
         return entries
     }
+}
+
+/// Quotes a value for an error message: at most 80 characters, escaped so
+/// the message stays one line whatever the input.
+func quoted(_ value: String) -> String {
+    var text = String(value.prefix(80)).debugDescription
+    if value.count > 80 { text += "…" }
+    return text
 }
 
 /// A configuration problem, said in one line.

@@ -15,14 +15,17 @@ final class DaemonContext: Sendable {
     let logger: Logger
     private let configPath: String?
     private let environment: [String: String]
-    private let settings: Mutex<DaemonConfig>
+    /// What the config sources said at start (what runs) and at the last reload.
+    private let started: DaemonConfig
+    private let loaded: Mutex<DaemonConfig>
 
     init(
         config: DaemonConfig, configPath: String?, environment: [String: String], database: DedicatedConnection,
         workers: WorkerPool, shutdown: ShutdownTrigger, logLevel: LogLevelControl,
         metrics: PrometheusCollectorRegistry, logger: Logger
     ) {
-        settings = Mutex(config)
+        started = config
+        loaded = Mutex(config)
         self.configPath = configPath
         self.environment = environment
         self.database = database
@@ -33,27 +36,28 @@ final class DaemonContext: Sendable {
         self.logger = logger
     }
 
-    var config: DaemonConfig { settings.withLock { $0 } }
+    /// The configuration in force (a reload changes only the log level).
+    var config: DaemonConfig { started }
 
-    /// Rereads the config file and environment. The log level applies at
-    /// once; other changed keys are reported as needing a restart.
+    /// Rereads the config file and environment. A log level changed there
+    /// applies at once (a level set with `log.level` stays until then);
+    /// keys that differ from the running configuration are reported as
+    /// needing a restart.
     func reload() throws -> (applied: [String], restartRequired: [String]) {
         let fresh = try DaemonConfig.load(path: configPath, environment: environment)
-        let old = settings.withLock { old in
-            defer { old = fresh }
-            return old
+        let previous = loaded.withLock { last in
+            defer { last = fresh }
+            return last
         }
-        var applied: [String] = []
-        if fresh.logLevel != old.logLevel {
-            logLevel.current = fresh.logLevel
-            applied.append("log_level")
-        }
+        let applied = fresh.logLevel != previous.logLevel ? ["log_level"] : []
         let restartRequired = DaemonConfig.keys.filter { key in
-            key != "log_level" && fresh.value(of: key) != old.value(of: key)
+            key != "log_level" && fresh.value(of: key) != started.value(of: key)
         }
+        // Logged before a quieter level takes effect, so the reload is always on record.
         logger.notice("configuration reloaded", metadata: [
             "applied": "\(applied)", "restart_required": "\(restartRequired)",
         ])
+        if !applied.isEmpty { logLevel.current = fresh.logLevel }
         return (applied, restartRequired)
     }
 }

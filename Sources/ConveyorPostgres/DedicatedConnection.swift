@@ -53,6 +53,7 @@ public final class DedicatedConnection: @unchecked Sendable {
     }
 
     private func withConnection<T>(_ body: (PostgresConnection) throws -> T) throws -> T {
+        connection?.refreshStatus()
         if connection?.isBroken ?? true {
             connection = nil
             connection = try PostgresConnection(conninfo: conninfo, applicationName: applicationName)

@@ -56,6 +56,10 @@ public final class PostgresConnection {
             throw error
         }
         handle = connection
+        // libpq would print server notices (and the FATAL of a server that
+        // shuts down) straight to stderr, breaking structured logs; the
+        // errors that matter reach the caller as PostgresError anyway.
+        PQsetNoticeProcessor(connection, { _, _ in }, nil)
         // Timestamps are read back in one known format.
         try execute("SET TimeZone = 'UTC'; SET DateStyle = 'ISO, MDY'; SET IntervalStyle = 'iso_8601'; SET client_min_messages = warning")
     }
@@ -70,6 +74,18 @@ public final class PostgresConnection {
     public var backendPID: Int32 { PQbackendPID(handle) }
     /// True once libpq has seen the connection fail; it must be replaced.
     public var isBroken: Bool { PQstatus(handle) != CONNECTION_OK }
+
+    /// Reads whatever the server sent while the connection was idle, without
+    /// waiting, so a connection the server closed (a restart) shows as
+    /// broken before it is used; notifications stay queued.
+    public func refreshStatus() {
+        // A closing server sends its error first and the end of the stream
+        // after it: read until nothing more is waiting.
+        for _ in 0..<4 {
+            var descriptor = pollfd(fd: PQsocket(handle), events: Int16(POLLIN), revents: 0)
+            guard poll(&descriptor, 1, 0) > 0, PQconsumeInput(handle) == 1 else { return }
+        }
+    }
     /// True while a transaction is open or failed on this connection.
     public var inTransaction: Bool {
         let status = PQtransactionStatus(handle)

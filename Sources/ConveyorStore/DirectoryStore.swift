@@ -155,6 +155,13 @@ public enum DirectoryStore {
         }
     }
 
+    /// Refs of reps by id (for explanations, which store ids).
+    public static func repRefs(_ connection: PostgresConnection, ids: [Int64]) throws -> [Int64: String] {
+        var refs: [Int64: String] = [:]
+        for row in try connection.query(Queries.repRefs, [ids]) { refs[try row["id"].int64()] = try row["ref"].string() }
+        return refs
+    }
+
     private static func team(_ row: PostgresRow) throws -> TeamRecord {
         TeamRecord(
             id: try row["id"].int64(), name: try row["name"].string(), timeZone: try row["time_zone"].string(),

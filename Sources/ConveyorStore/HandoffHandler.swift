@@ -31,16 +31,17 @@ public struct HandoffHandler: JobHandler {
                 outcomes[job.id] = .dead(error: "\(error)")
             }
         }
-        let accounts = try HandoffRouter.accounts(connection, ids: payloads.map(\.payload.accountId))
-        var byTeam: [Int64: [(job: ClaimedJob, payload: Payload, account: RoutingAccount)]] = [:]
+        // Group by team from a first read; each team's accounts are read again
+        // under its routing lock, since another worker or a manual handoff may
+        // have moved them while we waited for it.
+        let firstRead = try HandoffRouter.accounts(connection, ids: payloads.map(\.payload.accountId))
+        var byTeam: [Int64: [(job: ClaimedJob, payload: Payload)]] = [:]
         for (job, payload) in payloads {
-            guard let account = accounts[payload.accountId] else {
+            guard let account = firstRead[payload.accountId] else {
                 outcomes[job.id] = .dead(error: "account \(payload.accountId) does not exist")
                 continue
             }
-            // Already handed off (or churned, or back to lead): nothing left to do.
-            guard account.stage == "won" else { continue }
-            byTeam[account.teamId, default: []].append((job, payload, account))
+            byTeam[account.teamId, default: []].append((job, payload))
         }
         // Teams in id order, so concurrent workers take team locks in one order.
         for teamId in byTeam.keys.sorted() {
@@ -50,16 +51,19 @@ public struct HandoffHandler: JobHandler {
                 for entry in entries { outcomes[entry.job.id] = .waiting(until: nil, reason: "team \(team.name) is paused") }
                 continue
             }
-            // A batch mixes kinds only across jobs; route each kind with its own rows.
+            let current = try HandoffRouter.accounts(connection, ids: entries.map(\.payload.accountId))
+            // Already handed off (or churned, or moved away): nothing left to do.
+            let due = entries.compactMap { entry in
+                current[entry.payload.accountId].flatMap { $0.stage == "won" && $0.teamId == teamId ? (entry.job, entry.payload, $0) : nil }
+            }
             for handoffKind in [HandoffKind.auto, .redistribution] {
-                let group = entries.filter { ($0.payload.kind ?? .auto) == handoffKind }
-                let fromRep = Dictionary(group.map { ($0.account.id, $0.payload.fromRepId ?? $0.account.hunterId) }) { first, _ in first }
+                let group = due.filter { ($0.1.kind ?? .auto) == handoffKind }
+                let fromRep = Dictionary(group.map { ($0.2.id, $0.1.fromRepId ?? $0.2.hunterId) }) { first, _ in first }
                 let routed = try HandoffRouter.route(
-                    connection, team: team, accounts: group.map(\.account), kind: handoffKind,
-                    from: { fromRep[$0.id] ?? nil }
+                    connection, team: team, accounts: group.map(\.2), kind: handoffKind, from: { fromRep[$0.id] ?? nil }
                 )
                 for (entry, result) in zip(group, routed) where result.decision.chosenRepId == nil {
-                    outcomes[entry.job.id] = .waiting(until: result.retryAt, reason: result.decision.waitingReason ?? "no eligible account manager")
+                    outcomes[entry.0.id] = .waiting(until: result.retryAt, reason: result.decision.waitingReason ?? "no eligible account manager")
                 }
             }
         }

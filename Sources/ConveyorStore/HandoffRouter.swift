@@ -88,7 +88,10 @@ public enum HandoffRouter {
     }
 
     /// Routes `accounts` (in order) of a locked team and applies the result.
-    /// `from` names each handoff's previous holder; `excluded` reps never receive.
+    /// `from` names each handoff's previous holder; `excluded` reps never
+    /// receive; `only` limits the candidates to one rep (manual handoffs).
+    /// Nothing is written for an account nobody may take, except its alert
+    /// (not for manual handoffs, which are refused instead).
     public static func route(
         _ connection: PostgresConnection,
         team: Team,
@@ -96,31 +99,31 @@ public enum HandoffRouter {
         kind: HandoffKind,
         from: (RoutingAccount) -> Int64?,
         excluded: Set<Int64> = [],
+        only: Int64? = nil,
         now: Date = Date()
     ) throws -> [Routed] {
         guard !accounts.isEmpty else { return [] }
-        var candidates = try candidates(connection, teamId: team.id)
+        var candidates = try candidates(connection, teamId: team.id).filter { only == nil || $0.id == only }
         let requests = accounts.map {
             RoutingRequest(accountId: $0.id, hunterId: $0.hunterId, needs: $0.needs, excludedRepIds: excluded)
         }
         let decisions = RoutingPolicy(settings: team.settings).route(batch: requests, candidates: &candidates, now: now)
         var moves: (accounts: [Int64], from: [Int64?], to: [Int64], explanations: [String]) = ([], [], [], [])
         var waiting: (accounts: [Int64], reasons: [String]) = ([], [])
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
         for (account, decision) in zip(accounts, decisions) {
             if let chosen = decision.chosenRepId {
                 moves.accounts.append(account.id)
                 moves.from.append(from(account))
                 moves.to.append(chosen)
-                moves.explanations.append(String(decoding: try encoder.encode(Explanation(kind: kind, decision: decision)), as: UTF8.self))
+                moves.explanations.append(Explanation.json(kind: kind, decision: decision))
             } else {
                 waiting.accounts.append(account.id)
                 waiting.reasons.append(decision.waitingReason ?? "no eligible account manager")
             }
         }
         if !moves.accounts.isEmpty {
-            let ids = try connection.query(Queries.applyHandoffs, [moves.accounts, moves.from, moves.to, moves.explanations, kind.rawValue])
+            let explanations = "[" + moves.explanations.joined(separator: ",") + "]"
+            let ids = try connection.query(Queries.applyHandoffs, [moves.accounts, moves.from, moves.to, explanations, kind.rawValue])
                 .map { try $0["id"].int64() }
             try connection.query(Queries.resolveNoEligibleAlerts, [moves.accounts])
             if let first = ids.min(), let last = ids.max() {
@@ -128,7 +131,7 @@ public enum HandoffRouter {
             }
         }
         var retryAt: Date?
-        if !waiting.accounts.isEmpty {
+        if !waiting.accounts.isEmpty && kind != .manual {
             try connection.query(Queries.openNoEligibleAlerts, [team.id, waiting.accounts, waiting.reasons])
             retryAt = try connection.query(Queries.nextReturnFromAway, [team.id])[0]["next_return"].optionalDate()
         }
@@ -138,18 +141,41 @@ public enum HandoffRouter {
     }
 }
 
-/// The stored explanation of a handoff (`handoffs.explanation`): the routing
-/// decision (every candidate, why each was excluded, their loads, the rule
-/// that chose, whether a fallback was used) and the kind of handoff.
-struct Explanation: Encodable {
-    let kind: HandoffKind
-    let decision: RoutingDecision
+/// The stored explanation of a handoff (`handoffs.explanation`). It is on
+/// the hot path (one per handoff, one entry per account manager of the
+/// team), so it is written by hand and keeps each candidate as a row of
+/// `candidate_fields`:
+///
+///     {"kind": "auto", "account_id": 7, "chosen_rep_id": 3, "rule": "lowest_utilization",
+///      "fallback_used": false, "decided_at": "2026-11-29T06:40:00.000Z",
+///      "candidate_fields": ["rep_id", "owned", "capacity", "last_assigned_ms", "excluded_because"],
+///      "candidates": [[3, 4, 30, 1795932000000, []], [5, 30, 30, null, ["at_capacity"]], …]}
+///
+/// That is every account manager considered, their load (`owned`, with
+/// utilization = owned / capacity) when the decision was made, when each was
+/// last assigned (Unix milliseconds, null for never), why each was excluded,
+/// the rule that chose and whether the skills fallback was used.
+/// `account.explain` shows it as a table.
+enum Explanation {
+    static let candidateFields = #"["rep_id","owned","capacity","last_assigned_ms","excluded_because"]"#
 
-    func encode(to encoder: any Encoder) throws {
-        try decision.encode(to: encoder)
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(kind, forKey: .kind)
+    static func json(kind: HandoffKind, decision: RoutingDecision) -> String {
+        var text = "{\"kind\":\"\(kind.rawValue)\",\"account_id\":\(decision.accountId)"
+        text += ",\"chosen_rep_id\":" + (decision.chosenRepId.map(String.init) ?? "null")
+        text += ",\"rule\":" + (decision.rule.map { "\"\($0.rawValue)\"" } ?? "null")
+        text += ",\"fallback_used\":\(decision.fallbackUsed),\"decided_at\":\""
+        text += decision.decidedAt.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
+        text += "\",\"candidate_fields\":" + candidateFields + ",\"candidates\":["
+        for (index, candidate) in decision.candidates.enumerated() {
+            if index > 0 { text += "," }
+            text += "[" + String(candidate.repId) + "," + String(candidate.owned) + "," + String(candidate.capacity) + ","
+            text += candidate.lastAssignedAt.map { String(Int64(($0.timeIntervalSince1970 * 1000).rounded())) } ?? "null"
+            text += ",["
+            for (position, reason) in candidate.excludedBecause.enumerated() {
+                text += (position > 0 ? ",\"" : "\"") + reason.rawValue + "\""
+            }
+            text += "]]"
+        }
+        return text + "]}"
     }
-
-    enum CodingKeys: String, CodingKey { case kind }
 }

@@ -6,6 +6,12 @@ public struct Migration: Sendable, Equatable {
     public let file: String
     public let text: String
 
+    public init(version: Int, file: String, text: String) {
+        self.version = version
+        self.file = file
+        self.text = text
+    }
+
     /// FNV-1a 64 of the text: detects an applied migration whose file changed.
     public var checksum: String {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
@@ -40,8 +46,10 @@ public struct Migrator: Sendable {
 
     public let migrations: [Migration]
 
+    /// Versions must be unique (the build's migrations are, see the tests).
     public init(migrations: [Migration] = Migrator.embedded) {
         self.migrations = migrations.sorted { $0.version < $1.version }
+        precondition(Set(migrations.map(\.version)).count == migrations.count, "two migrations share a version")
     }
 
     /// The newest version this binary knows.

@@ -52,21 +52,17 @@ public enum Reassignment {
               let account = try HandoffRouter.accounts(connection, ids: [accountId])[accountId]
         else { throw Refusal(description: "no such account") }
         guard account.ownerId != toRepId else { throw Refusal(description: "the account already belongs to that rep") }
-        var candidates = try HandoffRouter.candidates(connection, teamId: teamId)
-        guard let target = candidates.first(where: { $0.id == toRepId }) else {
-            throw Refusal(description: "the target is not an account manager of team \(team.name)")
-        }
-        // The policy decides among the target alone, so every rule still holds.
-        let others = Set(candidates.map(\.id)).subtracting([toRepId])
-        let request = RoutingRequest(accountId: accountId, hunterId: account.hunterId, needs: account.needs, excludedRepIds: others)
-        let decision = RoutingPolicy(settings: team.settings).route(request, candidates: &candidates, now: Date())
+        // The policy decides among the target alone, so every rule still holds for it.
+        let decision = try HandoffRouter.route(
+            connection, team: team, accounts: [account], kind: .manual, from: { $0.ownerId }, only: toRepId
+        )[0].decision
         guard decision.chosenRepId == toRepId else {
-            let reasons = decision.candidates.first { $0.repId == toRepId }?.excludedBecause.map(\.rawValue) ?? []
-            throw Refusal(description: "\(target.ref) cannot take this account: \(reasons.joined(separator: ", "))")
+            guard let evaluation = decision.candidates.first else {
+                throw Refusal(description: "the target is not an account manager of team \(team.name)")
+            }
+            let reasons = evaluation.excludedBecause.map(\.rawValue).joined(separator: ", ")
+            throw Refusal(description: "\(evaluation.ref) cannot take this account: \(reasons)")
         }
-        _ = try HandoffRouter.route(
-            connection, team: team, accounts: [account], kind: .manual, from: { $0.ownerId }, excluded: others
-        )
         return decision
     }
 }

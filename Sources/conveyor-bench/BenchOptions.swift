@@ -19,13 +19,19 @@ struct BenchOptions {
         a throwaway PostgreSQL. The daemon scenarios start the conveyord found
         beside this binary (or CONVEYOR_BIN_DIR).
 
-        scenarios (default: noop noop-raw latency idle):
+        scenarios (default: all of them, in this order):
           noop       burn down --jobs no-op jobs with the daemon's workers; jobs/s, peak RSS
           noop-raw   the same row changes by hand-written set-based SQL, no daemon; jobs/s and
                      the ratio noop/noop-raw (when both ran)
           latency    enqueue probe jobs at --rate per second for --seconds; enqueue commit to
                      completion notification p50/p99/max
-          idle       statements per second of an idle daemon over --idle-seconds
+          idle       transactions per second of an idle daemon over --idle-seconds
+          handoff    --jobs won accounts over 3 teams of 50 account managers (mixed skills),
+                     handed off by the daemon; handoffs/s, peak RSS
+          handoff-raw      the same row changes by hand-written set-based SQL; handoffs/s
+                           and the ratio handoff/handoff-raw (when both ran)
+          handoff-latency  wins through record_win at --rate per second for --seconds;
+                           win commit to handoff notification p50/p99/max
 
         options:
           --jobs N          jobs for noop and noop-raw (default 100000)
@@ -58,14 +64,14 @@ struct BenchOptions {
             default: throw BenchError("unknown argument \(argument.prefix(80)); see --help")
             }
         }
-        if options.scenarios.isEmpty { options.scenarios = ["noop", "noop-raw", "latency", "idle"] }
+        if options.scenarios.isEmpty { options.scenarios = Scenario.all }
         return options
     }
 }
 
 /// The scenarios conveyor-bench knows.
 enum Scenario {
-    static let all = ["noop", "noop-raw", "latency", "idle"]
+    static let all = ["noop", "noop-raw", "latency", "idle", "handoff", "handoff-raw", "handoff-latency"]
 }
 
 struct BenchError: Error, CustomStringConvertible {

@@ -5,6 +5,17 @@ struct ScenarioResult {
     let scenario: String
     var figures: [(String, Double)]
 
+    /// For a `-raw` scenario, the ratio daemon/raw of their per-second figures
+    /// when the daemon scenario ran first.
+    mutating func appendRatio(to earlier: [ScenarioResult]) {
+        guard scenario.hasSuffix("-raw"),
+              let daemon = earlier.first(where: { $0.scenario == String(scenario.dropLast(4)) }),
+              let (name, fast) = daemon.figures.first(where: { $0.0.hasSuffix("_per_second") }),
+              let raw = figures.first(where: { $0.0 == name })?.1
+        else { return }
+        figures.append(("ratio_\(daemon.scenario)_to_raw", fast / raw))
+    }
+
     func jsonLine() -> String {
         var object: [String: Any] = ["scenario": scenario]
         for (name, value) in figures { object[name] = (value * 1000).rounded() / 1000 }

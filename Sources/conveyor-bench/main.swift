@@ -24,6 +24,7 @@ do {
 }
 
 let queue = QueueScenarios(conninfo: conninfo, options: options)
+let handoffs = HandoffScenarios(conninfo: conninfo, options: options)
 var results: [ScenarioResult] = []
 for scenario in options.scenarios {
     do {
@@ -32,12 +33,12 @@ for scenario in options.scenarios {
         case "noop": result = try queue.noop()
         case "noop-raw": result = try queue.noopRaw()
         case "latency": result = try queue.latency()
-        default: result = try queue.idle()
+        case "idle": result = try queue.idle()
+        case "handoff": result = try handoffs.handoff()
+        case "handoff-raw": result = try handoffs.handoffRaw()
+        default: result = try handoffs.handoffLatency()
         }
-        if scenario == "noop-raw", let daemon = results.first(where: { $0.scenario == "noop" }) {
-            let ratio = daemon.figures.first { $0.0 == "jobs_per_second" }!.1 / result.figures.first { $0.0 == "jobs_per_second" }!.1
-            result.figures.append(("ratio_noop_to_raw", ratio))
-        }
+        result.appendRatio(to: results)
         print(result.jsonLine())
         results.append(result)
     } catch {

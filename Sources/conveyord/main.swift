@@ -21,8 +21,10 @@ let usage = """
     CONVEYOR_ADMIN_SOCKET, CONVEYOR_WORKERS, CONVEYOR_LOG_LEVEL, CONVEYOR_LOG_FORMAT.
     """
 
+/// One line on stderr, whatever the message holds, and a non-zero exit.
 func fail(_ message: String, code: Int32 = 1) -> Never {
-    FileHandle.standardError.write(Data("conveyord: \(message)\n".utf8))
+    let line = message.split(whereSeparator: \.isNewline).joined(separator: " ")
+    FileHandle.standardError.write(Data("conveyord: \(line)\n".utf8))
     exit(code)
 }
 
@@ -43,7 +45,7 @@ while let argument = arguments.popFirst() {
     case "run", "migrate", "check-config":
         command = argument
     default:
-        fail("unknown argument \"\(argument.prefix(100))\"; see conveyord --help", code: 2)
+        fail("unknown argument \(String(argument.prefix(100)).debugDescription); see conveyord --help", code: 2)
     }
 }
 
@@ -73,6 +75,10 @@ case "migrate":
         fail("\(error)")
     }
 default:
+    // SIGHUP's default action would end the daemon if it came before the
+    // signal service takes over (the socket accepts early); until then a
+    // reload has nothing to do.
+    signal(SIGHUP, SIG_IGN)
     let daemon = Daemon(
         config: config, configPath: configPath, environment: environment, logger: logger,
         logLevel: logLevel, metrics: registry

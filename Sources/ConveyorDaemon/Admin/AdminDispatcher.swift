@@ -40,21 +40,25 @@ final class AdminDispatcher: Sendable {
 
     private func run(_ request: Request, caller: Caller) async throws -> JSONValue {
         guard let spec = CommandCatalog.spec(named: request.cmd), let handler = handlers[request.cmd] else {
-            throw ProtocolError(.unknownCommand, "unknown command \"\(request.cmd.prefix(100))\"; try help")
+            throw ProtocolError(.unknownCommand, "unknown command \"\(JSONValue.excerpt(request.cmd))\"; try help")
         }
-        guard caller.role >= spec.minimumRole else {
-            throw ProtocolError(.permissionDenied, "\(spec.name) needs role \(spec.minimumRole.rawValue); you are \(caller.role.rawValue)")
+        let execute = {
+            guard caller.role >= spec.minimumRole else {
+                throw ProtocolError(.permissionDenied, "\(spec.name) needs role \(spec.minimumRole.rawValue); you are \(caller.role.rawValue)")
+            }
+            let known = Set(spec.args.map(\.name))
+            if let unknown = request.args.keys.sorted().first(where: { !known.contains($0) }) {
+                throw ProtocolError(.invalidArgument, "\(spec.name) takes no argument \"\(JSONValue.excerpt(unknown))\"; usage: \(spec.usage)")
+            }
+            for arg in spec.args where arg.required && (request.args[arg.name] == nil || request.args[arg.name] == .null) {
+                throw ProtocolError(.invalidArgument, "\(spec.name) needs \(arg.name); usage: \(spec.usage)")
+            }
+            return try await handler(Arguments(request.args), caller)
         }
-        let known = Set(spec.args.map(\.name))
-        if let unknown = request.args.keys.sorted().first(where: { !known.contains($0) }) {
-            throw ProtocolError(.invalidArgument, "\(spec.name) takes no argument \"\(unknown.prefix(100))\"; usage: \(spec.usage)")
-        }
-        for arg in spec.args where arg.required && (request.args[arg.name] == nil || request.args[arg.name] == .null) {
-            throw ProtocolError(.invalidArgument, "\(spec.name) needs \(arg.name); usage: \(spec.usage)")
-        }
-        guard spec.minimumRole > .viewer else { return try await handler(Arguments(request.args), caller) }
+        // Reads are not audited; every attempt to change state is, refused or not.
+        guard spec.minimumRole > .viewer else { return try await execute() }
         do {
-            let result = try await handler(Arguments(request.args), caller)
+            let result = try await execute()
             await audit(spec.name, request.args, caller: caller, error: nil)
             return result
         } catch {

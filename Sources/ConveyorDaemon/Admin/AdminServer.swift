@@ -13,17 +13,28 @@ import Synchronization
 /// order (pipelining works). Limits: a line over `maxLineBytes` gets
 /// `too_large` and the connection closes; at most `maxConnections` at once;
 /// idle connections close after `idleTimeout`; writes wait for the client to
-/// read (NIO back-pressure), so a slow reader cannot grow our memory.
+/// read (NIO back-pressure), so a slow reader cannot grow our memory. On
+/// graceful shutdown idle connections close at once and busy ones right
+/// after their answer, so `shutdown` itself is answered.
 public final class AdminServer: Service, @unchecked Sendable {
     private let config: DaemonConfig
+    private let socket: AdminSocket
     private let dispatcher: AdminDispatcher
     private let logger: Logger
     private let roles: RoleResolver
     private let onListening: @Sendable () -> Void
-    private let open = Mutex<[ObjectIdentifier: any Channel]>([:])
+    private let connections = Mutex(Connections())
 
-    init(config: DaemonConfig, dispatcher: AdminDispatcher, logger: Logger, onListening: @escaping @Sendable () -> Void) {
+    /// Open connections and whether each is answering a request.
+    private struct Connections {
+        var channels: [ObjectIdentifier: (channel: any Channel, busy: Bool)] = [:]
+        var closing = false
+    }
+
+    /// `socket` holds the path's lock (see `AdminSocket`); the server listens on it and removes it.
+    init(config: DaemonConfig, socket: AdminSocket, dispatcher: AdminDispatcher, logger: Logger, onListening: @escaping @Sendable () -> Void) {
         self.config = config
+        self.socket = socket
         self.dispatcher = dispatcher
         self.logger = logger
         self.onListening = onListening
@@ -31,12 +42,12 @@ public final class AdminServer: Service, @unchecked Sendable {
     }
 
     public func run() async throws {
-        let socket = try AdminSocket(path: config.adminSocket, group: config.socketGroup)
         defer { socket.remove() }
         let idleTimeout = TimeAmount.nanoseconds(Int64(config.idleTimeout * 1e9))
         let maxLineBytes = config.maxLineBytes
+        let descriptor = try socket.listen()
         let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .bind(socket.descriptor) { channel in
+            .bind(descriptor) { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(IdleStateHandler(allTimeout: idleTimeout))
                     try channel.pipeline.syncOperations.addHandler(IdleCloser())
@@ -56,20 +67,31 @@ public final class AdminServer: Service, @unchecked Sendable {
             }
         } onGracefulShutdown: {
             server.channel.close(promise: nil)
-            self.open.withLock { channels in channels.values.forEach { $0.close(promise: nil) } }
+            self.connections.withLock { state in
+                state.closing = true
+                for entry in state.channels.values where !entry.busy { entry.channel.close(promise: nil) }
+            }
         }
         logger.info("admin socket closed", metadata: ["path": "\(config.adminSocket)"])
+    }
+
+    /// Marks a connection busy or idle; false when it should close now.
+    private func setBusy(_ key: ObjectIdentifier, _ busy: Bool) -> Bool {
+        connections.withLock { state in
+            state.channels[key]?.busy = busy
+            return !state.closing
+        }
     }
 
     private func serve(_ connection: NIOAsyncChannel<AdminLine, ByteBuffer>) async {
         let channel = connection.channel
         let key = ObjectIdentifier(channel)
-        let admitted = open.withLock { channels -> Bool in
-            guard channels.count < config.maxConnections else { return false }
-            channels[key] = channel
+        let admitted = connections.withLock { state -> Bool in
+            guard state.channels.count < config.maxConnections, !state.closing else { return false }
+            state.channels[key] = (channel, false)
             return true
         }
-        defer { open.withLock { _ = $0.removeValue(forKey: key) } }
+        defer { connections.withLock { _ = $0.channels.removeValue(forKey: key) } }
         do {
             try await connection.executeThenClose { inbound, outbound in
                 func send(_ line: String) async throws {
@@ -88,9 +110,13 @@ public final class AdminServer: Service, @unchecked Sendable {
                         let error = ProtocolError(.tooLarge, "request line exceeds \(config.maxLineBytes) bytes; closing")
                         try await send(Response.error(id: nil, error).encodedLine())
                         return
+                    case .invalidUTF8:
+                        try await send(Response.error(id: nil, ProtocolError(.parseError, "request line is not valid UTF-8")).encodedLine())
                     case .line(let text):
                         if text.allSatisfy(\.isWhitespace) { continue }
+                        guard setBusy(key, true) else { return }
                         try await dispatcher.respond(to: text, from: caller, send: send)
+                        guard setBusy(key, false) else { return }
                     }
                 }
             }

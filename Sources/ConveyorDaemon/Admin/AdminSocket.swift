@@ -4,12 +4,12 @@ import Glibc
 #endif
 
 /// Creates the admin socket the safe way: directory 0750, a lock file so two
-/// daemons never share a path, a connect probe before removing a leftover
-/// socket (a live one is never unlinked), then bind → chmod/chown → listen.
-struct AdminSocket {
-    /// The listening descriptor, handed to SwiftNIO.
-    let descriptor: Int32
+/// daemons never share a path (taken first, at start-up), a connect probe
+/// before removing a leftover socket (a live one is never unlinked), then
+/// bind → chmod/chown → listen when the server starts.
+struct AdminSocket: Sendable {
     let path: String
+    private let group: String?
     private let lockDescriptor: Int32
 
     struct Failure: Error, CustomStringConvertible {
@@ -18,6 +18,7 @@ struct AdminSocket {
 
     init(path: String, group: String?) throws {
         self.path = path
+        self.group = group
         let directory = (path as NSString).deletingLastPathComponent
         try Self.ensureDirectory(directory.isEmpty ? "." : directory)
         lockDescriptor = open(path + ".lock", O_CREAT | O_RDWR | O_CLOEXEC, 0o600)
@@ -28,11 +29,15 @@ struct AdminSocket {
         }
         do {
             try Self.removeStaleSocket(path)
-            descriptor = try Self.bindAndListen(path: path, group: group)
         } catch {
             close(lockDescriptor)
             throw error
         }
+    }
+
+    /// Binds, sets mode and group, listens; returns the descriptor for SwiftNIO.
+    func listen() throws -> Int32 {
+        try Self.bindAndListen(path: path, group: group)
     }
 
     /// Removes the socket file and releases the lock (the listener is closed by NIO).
@@ -80,7 +85,7 @@ struct AdminSocket {
                     throw Failure(description: "cannot chown \(path) to group \(group): \(lastError)")
                 }
             }
-            guard listen(fd, 128) == 0 else { throw Failure(description: "cannot listen on \(path): \(lastError)") }
+            guard Glibc.listen(fd, 128) == 0 else { throw Failure(description: "cannot listen on \(path): \(lastError)") }
             return fd
         } catch {
             close(fd)

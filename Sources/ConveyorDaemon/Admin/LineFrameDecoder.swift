@@ -1,9 +1,11 @@
 import NIOCore
 
-/// One framed input line, or the fact that a line grew past the limit.
+/// One framed input line, or what was wrong with it.
 enum AdminLine: Sendable {
     case line(String)
     case tooLong
+    /// The line's bytes are not UTF-8 (never silently replaced).
+    case invalidUTF8
 }
 
 /// Splits the byte stream on `\n` (a trailing `\r` is dropped) and refuses a
@@ -42,7 +44,7 @@ struct LineFrameDecoder: ByteToMessageDecoder {
         if length > 0, bytes.getInteger(at: bytes.writerIndex - 1, as: UInt8.self) == UInt8(ascii: "\r") {
             bytes.moveWriterIndex(to: bytes.writerIndex - 1)
         }
-        context.fireChannelRead(Self.wrapInboundOut(.line(String(decoding: bytes.readableBytesView, as: UTF8.self))))
+        context.fireChannelRead(Self.wrapInboundOut(Self.line(bytes.readableBytesView)))
         return .continue
     }
 
@@ -50,9 +52,13 @@ struct LineFrameDecoder: ByteToMessageDecoder {
         // A final line without a newline is still a request.
         while try decode(context: context, buffer: &buffer) == .continue {}
         if buffer.readableBytes > 0, !overflowed {
-            let text = buffer.readString(length: buffer.readableBytes) ?? ""
-            context.fireChannelRead(Self.wrapInboundOut(.line(text)))
+            context.fireChannelRead(Self.wrapInboundOut(Self.line(buffer.readableBytesView)))
+            buffer.moveReaderIndex(to: buffer.writerIndex)
         }
         return .needMoreData
+    }
+
+    private static func line(_ bytes: ByteBufferView) -> AdminLine {
+        String(validating: bytes, as: UTF8.self).map(AdminLine.line) ?? .invalidUTF8
     }
 }

@@ -91,8 +91,10 @@ enum DirectoryCommands {
                 let name = try args.optionalString("name")
                 let needs = try valid { try args.optionalString("needs").map { try Validate.skills($0, field: "needs") } }
                 let value = try args.optionalString("value").map { text throws(ProtocolError) -> Decimal in
-                    guard let value = Decimal(string: text, locale: Locale(identifier: "en_US_POSIX")), !value.isNaN else {
-                        throw ProtocolError(.invalidArgument, "value must be a number, got \(JSONValue.excerpt(text))")
+                    guard text.wholeMatch(of: /[0-9]{1,15}(\.[0-9]{1,6})?/) != nil,
+                          let value = Decimal(string: text, locale: Locale(identifier: "en_US_POSIX"))
+                    else {
+                        throw ProtocolError(.invalidArgument, "value must be a plain number >= 0 such as 120000.50, got \(JSONValue.excerpt(text))")
                     }
                     return value
                 }
@@ -113,7 +115,10 @@ enum DirectoryCommands {
                     return try DirectoryStore.latestHandoff(connection, accountId: account.id)
                 }
                 guard let handoff else { throw ProtocolError(.notFound, "account \(ref) has not been handed off yet") }
-                return try explain(handoff)
+                let explanation = try JSONValue(parsing: handoff.explanation)
+                let repIds = (explanation["candidates"]?.arrayValue ?? []).compactMap { $0.arrayValue?.first?.intValue }
+                let refs = try await database.run { try DirectoryStore.repRefs($0, ids: repIds) }
+                return explain(handoff, explanation, refs: refs)
             },
             "account.reassign": { args, caller in
                 let (team, ref, to) = (try args.string("team"), try args.string("ref"), try args.string("to"))
@@ -190,16 +195,21 @@ enum DirectoryCommands {
             ?? (try? Date.ISO8601FormatStyle().parse(text))
     }
 
-    /// The stored explanation, reshaped for reading: the handoff, the rule,
-    /// and one row per candidate with its load and why it was excluded.
-    private static func explain(_ handoff: HandoffRecord) throws -> JSONValue {
-        let explanation = try JSONValue(parsing: handoff.explanation)
-        let candidates = (explanation["candidates"]?.arrayValue ?? []).map { candidate -> JSONValue in
-            let reasons = candidate["excluded_because"]?.arrayValue?.compactMap(\.stringValue) ?? []
+    /// The stored explanation (see `Explanation` in ConveyorStore), reshaped
+    /// for reading: the handoff, the rule, and one row per candidate with its
+    /// load, utilization and why it was excluded.
+    private static func explain(_ handoff: HandoffRecord, _ explanation: JSONValue, refs: [Int64: String]) -> JSONValue {
+        let fields = explanation["candidate_fields"]?.arrayValue?.compactMap(\.stringValue) ?? []
+        let candidates = (explanation["candidates"]?.arrayValue ?? []).map { row -> JSONValue in
+            let values = Dictionary(zip(fields, row.arrayValue ?? []), uniquingKeysWith: { first, _ in first })
+            let id = values["rep_id"]?.intValue ?? 0
+            let (owned, capacity) = (values["owned"]?.intValue ?? 0, values["capacity"]?.intValue ?? 0)
+            let reasons = values["excluded_because"]?.arrayValue?.compactMap(\.stringValue) ?? []
+            let chosen = explanation["chosen_rep_id"]?.intValue == id
             return [
-                "rep": candidate["ref"] ?? .null, "owned": candidate["owned"] ?? .null, "capacity": candidate["capacity"] ?? .null,
-                "utilization": candidate["utilization"] ?? .null,
-                "verdict": .string(candidate["rep_id"] == explanation["chosen_rep_id"] ? "chosen" : reasons.isEmpty ? "eligible" : reasons.joined(separator: ", ")),
+                "rep": .string(refs[id] ?? "#\(id)"), "owned": .int(owned), "capacity": .int(capacity),
+                "utilization": capacity > 0 ? .double((Double(owned) / Double(capacity) * 1000).rounded() / 1000) : .null,
+                "verdict": .string(chosen ? "chosen" : reasons.isEmpty ? "eligible" : reasons.joined(separator: ", ")),
             ]
         }
         return [

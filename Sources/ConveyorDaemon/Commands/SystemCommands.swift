@@ -49,6 +49,7 @@ enum SystemCommands {
                 "name": .string(spec.name),
                 "summary": .string(spec.summary),
                 "min_role": .string(spec.minimumRole.rawValue),
+                "usage": .string(spec.usage),
                 "args": .array(spec.args.map { ["name": .string($0.name), "required": .bool($0.required), "summary": .string($0.summary)] }),
             ])
         })])

@@ -7,13 +7,14 @@ import UnixSignals
 /// batches, close the socket, exit 0); a second one exits at once (open
 /// transactions roll back when their connections drop). SIGHUP: reload.
 struct SignalService: Service {
+    /// Created before the other services start, so no signal is missed.
+    let signals: UnixSignalsSequence
     let trigger: ShutdownTrigger
     let reload: @Sendable () async -> Void
     let socketPath: String
     let logger: Logger
 
     func run() async throws {
-        let signals = await UnixSignalsSequence(trapping: [.sigterm, .sigint, .sighup])
         // Ends when the group reaches this service, which is last to be shut
         // down (first in the group), so a second signal is seen meanwhile.
         for await signal in signals.cancelOnGracefulShutdown() {

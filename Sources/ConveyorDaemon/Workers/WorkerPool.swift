@@ -102,6 +102,7 @@ public final class WorkerPool: Service, @unchecked Sendable {
                 pipe.sleep(pollInterval)
                 continue
             }
+            if connection != nil { setPhase(index, .connected) }
             guard let current = connection, !current.isBroken else {
                 connection = nil
                 do {
@@ -151,6 +152,9 @@ public final class WorkerPool: Service, @unchecked Sendable {
         }
         if timeout > 0 {
             _ = try connection.waitForNotifications(timeout: timeout, wakeDescriptor: pipe.readDescriptor)
+        } else {
+            // Only a waiting job's wake-up time (an away manager's return) can be due here.
+            try JobStore.wakeDueWaiting(connection)
         }
     }
 }

@@ -1,0 +1,205 @@
+import ConveyorPostgres
+import ConveyorStore
+import Foundation
+import Histogram
+
+/// The handoff scenarios: handoff (the daemon), handoff-raw (hand-written
+/// set-based SQL), handoff-latency (wins at a steady rate).
+///
+/// Data: 3 teams of 50 account managers (half with `customs`, capacity
+/// enough for every win), one hunter each; `--jobs` won accounts spread over
+/// the teams, a quarter needing `customs`, each with its handoff job, as
+/// `conveyor.record_win` leaves them.
+struct HandoffScenarios {
+    let conninfo: String
+    let options: BenchOptions
+    static let teams = ["china-rail", "sea-freight", "euro-road"]
+    static let managersPerTeam = 50
+
+    private func connect() throws -> PostgresConnection {
+        try PostgresConnection(conninfo: conninfo, applicationName: "conveyor-bench")
+    }
+
+    /// Fresh teams, reps and (unless `wins == 0`) won accounts with their jobs.
+    private func prepare(_ connection: PostgresConnection, wins: Int) throws {
+        try connection.execute("truncate conveyor.teams, conveyor.jobs, conveyor.probes cascade")
+        let capacity = max(100, wins / (Self.teams.count * Self.managersPerTeam) * 2)
+        try connection.query("""
+            with teams as (
+                insert into conveyor.teams (name) select unnest($1::text[]) returning id
+            ), hunters as (
+                insert into conveyor.reps (team_id, ref, role) select id, 'hunter', 'closer' from teams
+            )
+            insert into conveyor.reps (team_id, ref, role, capacity, skills)
+            select t.id, 'am-' || n, 'account_manager', $2,
+                   case when n % 2 = 0 then '{customs,rail}'::text[] else '{rail}'::text[] end
+            from teams t cross join generate_series(1, $3) as n
+            """, [Self.teams, capacity, Self.managersPerTeam])
+        guard wins > 0 else { return }
+        try connection.query("""
+            with hunters as (
+                select r.team_id, r.id, row_number() over (order by r.team_id) - 1 as slot
+                from conveyor.reps r where r.ref = 'hunter'
+            ), accounts as (
+                insert into conveyor.accounts (team_id, ref, stage, hunter_id, won_at, needs)
+                select h.team_id, 'acc-' || n, 'won', h.id, now(),
+                       case when n % 4 = 0 then '{customs}'::text[] else '{}'::text[] end
+                from generate_series(1, $1) as n
+                join hunters h on h.slot = n % 3
+                returning id, team_id
+            )
+            insert into conveyor.jobs (kind, payload, unique_key, team_id)
+            select 'handoff', jsonb_build_object('account_id', id), 'handoff:' || id, team_id
+            from accounts order by id
+            """, [wins])
+        try connection.execute("vacuum analyze")
+    }
+
+
+    /// Checks that every win was handed off exactly once and nobody is over capacity.
+    private func verify(_ connection: PostgresConnection, wins: Int, scenario: String) throws {
+        let row = try connection.query("""
+            select (select count(*) from conveyor.accounts where stage = 'active')::int as active,
+                   (select count(*) from conveyor.handoffs)::int as handoffs,
+                   (select count(*) from conveyor.reps r where r.capacity <
+                       (select count(*) from conveyor.accounts a where a.owner_id = r.id and a.stage = 'active'))::int as over
+            """)[0]
+        let (active, handoffs, over) = (try row["active"].int(), try row["handoffs"].int(), try row["over"].int())
+        guard active == wins, handoffs == wins, over == 0 else {
+            throw BenchError("\(scenario): \(active) active, \(handoffs) handoffs for \(wins) wins, \(over) managers over capacity")
+        }
+    }
+
+    func handoff() throws -> ScenarioResult {
+        let connection = try connect()
+        try prepare(connection, wins: 0)
+        let daemon = try BenchDaemon(conninfo: conninfo, workers: options.workers, batchSize: options.batchSize)
+        defer { daemon.stop() }
+        try prepare(connection, wins: options.jobs)  // its job inserts wake the daemon
+        let started = Date()
+        var peakRSS = daemon.residentBytes
+        while try QueueScenarios.anyDue(connection) {
+            peakRSS = max(peakRSS, daemon.residentBytes)
+            usleep(10_000)
+        }
+        let seconds = Date().timeIntervalSince(started)
+        try verify(connection, wins: options.jobs, scenario: "handoff")
+        return ScenarioResult(scenario: "handoff", figures: [
+            ("handoffs", Double(options.jobs)), ("seconds", seconds), ("handoffs_per_second", Double(options.jobs) / seconds),
+            ("workers", Double(options.workers)), ("peak_rss_mib", Double(peakRSS) / 1_048_576),
+        ])
+    }
+
+    /// The same row changes by hand-written SQL on one connection: claim a
+    /// batch, spread its accounts over the team's managers with the skills
+    /// and room, least loaded first (loads counted once per batch), move the
+    /// accounts, write the handoffs with an explanation of the same shape,
+    /// complete the jobs.
+    func handoffRaw() throws -> ScenarioResult {
+        let connection = try connect()
+        try prepare(connection, wins: options.jobs)
+        let started = Date()
+        while true {
+            let done = try connection.query("""
+                with due as (
+                    select id, (payload ->> 'account_id')::bigint as account_id from conveyor.jobs
+                    where state in ('available', 'retryable') and run_at <= now()
+                    order by priority, run_at, id limit $1 for update skip locked
+                ), accounts as (
+                    select a.id, a.team_id, a.hunter_id, a.needs,
+                           row_number() over (partition by a.team_id, a.needs order by a.id) as n
+                    from conveyor.accounts a join due on due.account_id = a.id
+                ), managers as (
+                    select r.id, r.ref, r.team_id, r.skills, r.capacity,
+                           (select count(*) from conveyor.accounts o where o.owner_id = r.id and o.stage = 'active') as owned
+                    from conveyor.reps r
+                    where r.role = 'account_manager' and r.active and r.team_id in (select team_id from accounts)
+                ), ranked as (
+                    select a.id as account_id, a.team_id, a.hunter_id, a.n, m.id as rep_id,
+                           row_number() over (partition by a.id order by m.owned, m.id) as rank,
+                           count(*) over (partition by a.id) as choices
+                    from accounts a
+                    join managers m on m.team_id = a.team_id and m.skills @> a.needs and m.owned < m.capacity
+                ), chosen as (
+                    select account_id, team_id, hunter_id, rep_id from ranked where rank = (n - 1) % choices + 1
+                ), moved as (
+                    update conveyor.accounts a set owner_id = c.rep_id, stage = 'active', handed_off_at = now()
+                    from chosen c where a.id = c.account_id returning a.id
+                ), written as (
+                    insert into conveyor.handoffs (account_id, from_rep_id, to_rep_id, kind, explanation)
+                    select c.account_id, c.hunter_id, c.rep_id, 'auto', jsonb_build_object(
+                        'kind', 'auto', 'account_id', c.account_id, 'chosen_rep_id', c.rep_id,
+                        'rule', 'lowest_utilization', 'fallback_used', false, 'decided_at', now(),
+                        'candidate_fields', '["rep_id","owned","capacity","last_assigned_ms","excluded_because"]'::jsonb,
+                        'candidates', (select jsonb_agg(jsonb_build_array(m.id, m.owned, m.capacity, null, '[]'::jsonb))
+                            from managers m where m.team_id = c.team_id))
+                    from chosen c
+                    returning 1
+                ), completed as (
+                    update conveyor.jobs j set state = 'succeeded', attempts = j.attempts + 1, attempted_at = now(), finished_at = now()
+                    from due where j.id = due.id
+                    returning 1
+                )
+                select (select count(*) from completed)::int as done, (select count(*) from written)::int as written
+                """, [options.batchSize])[0]["done"].int()
+            if done == 0 { break }
+        }
+        let seconds = Date().timeIntervalSince(started)
+        return ScenarioResult(scenario: "handoff-raw", figures: [
+            ("handoffs", Double(options.jobs)), ("seconds", seconds), ("handoffs_per_second", Double(options.jobs) / seconds),
+        ])
+    }
+
+    /// Wins at `--rate` per second through record_win; pickup latency from
+    /// the win's commit to the handoff batch's notification.
+    func handoffLatency() throws -> ScenarioResult {
+        let connection = try connect()
+        let listener = try connect()
+        try prepare(connection, wins: 0)
+        try listener.listen("conveyor_events")
+        let daemon = try BenchDaemon(conninfo: conninfo, workers: options.workers, batchSize: options.batchSize)
+        defer { daemon.stop() }
+        var committedAt: [String: UInt64] = [:]
+        var histogram = Histogram<UInt64>(highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .three)
+        let total = Int(options.rate * options.seconds)
+        let interval = 1.0 / options.rate
+        let start = DispatchTime.now().uptimeNanoseconds
+        var sent = 0
+        var received = 0
+        let deadline = Date().addingTimeInterval(options.seconds + 30)
+        while received < total && Date() < deadline {
+            let now = DispatchTime.now().uptimeNanoseconds
+            let due = start + UInt64(Double(sent) * interval * 1e9)
+            if sent < total && now >= due {
+                let ref = "live-\(sent)"
+                try connection.query("select conveyor.record_win($1, $2, 'hunter')", [Self.teams[sent % 3], ref])
+                committedAt[ref] = DispatchTime.now().uptimeNanoseconds
+                sent += 1
+                continue
+            }
+            let wait = sent < total ? Double(due - min(due, now)) / 1e9 : 0.5
+            let events = try listener.waitForNotifications(timeout: wait)
+            let arrived = DispatchTime.now().uptimeNanoseconds
+            for event in events {
+                struct Range: Decodable { let first_id: Int64; let last_id: Int64 }
+                guard let range = try? JSONDecoder().decode(Range.self, from: Data(event.payload.utf8)) else { continue }
+                let refs = try connection.query("""
+                    select a.ref from conveyor.handoffs h join conveyor.accounts a on a.id = h.account_id
+                    where h.id between $1 and $2
+                    """, [range.first_id, range.last_id]).map { try $0["ref"].string() }
+                for ref in refs {
+                    guard let committed = committedAt.removeValue(forKey: ref) else { continue }
+                    _ = histogram.record((arrived - committed) / 1000)
+                    received += 1
+                }
+            }
+        }
+        guard received == total else { throw BenchError("handoff-latency: \(received) of \(total) wins handed off") }
+        return ScenarioResult(scenario: "handoff-latency", figures: [
+            ("rate_per_second", options.rate), ("wins", Double(total)),
+            ("p50_ms", Double(histogram.valueAtPercentile(50)) / 1000),
+            ("p99_ms", Double(histogram.valueAtPercentile(99)) / 1000),
+            ("max_ms", Double(histogram.maxRecorded) / 1000),
+        ])
+    }
+}
