@@ -1,0 +1,575 @@
+import ConveyorDaemon
+import ConveyorPostgres
+import ConveyorProtocol
+import Foundation
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The admin protocol against the real `conveyord`: framing, requests, errors, limits,
+/// roles from kernel credentials, auditing, and `conveyorctl` on top of it.
+@Suite struct AdminSocketTests {
+    /// A daemon on a fresh database; stopped when `body` returns.
+    private func withDaemon(
+        _ environment: [String: String] = [:], socketPath: String? = nil, _ body: (DaemonProcess) throws -> Void
+    ) throws {
+        let daemon = try DaemonProcess(database: try TestPostgres.makeDatabase(), environment: environment, socketPath: socketPath)
+        defer { daemon.stop() }
+        try body(daemon)
+    }
+
+    private func expectError(
+        _ response: Response, _ code: ErrorCode, _ comment: Comment? = nil, sourceLocation: SourceLocation = #_sourceLocation
+    ) {
+        #expect(response.errorCode == code, "\(comment.map { "\($0): " } ?? "")\(response.encodedLine())", sourceLocation: sourceLocation)
+    }
+
+    // MARK: - Greeting and requests
+
+    @Test func greetingNamesDaemonProtocolVersionAndAdminRole() throws {
+        try withDaemon { daemon in
+            let client = try daemon.connect()
+            let line = try #require(client.greeting)
+            #expect(line == #"{"hello":"conveyord","proto":1,"version":"\#(ConveyorVersion.current)","role":"admin"}"#)
+            let greeting = try Greeting.parse(line: line)
+            #expect(greeting.proto == 1)
+            #expect(greeting.role == .admin)
+        }
+    }
+
+    @Test func jsonPingEchoesStringAndNumberIDs() throws {
+        try withDaemon { daemon in
+            let client = try daemon.connect()
+            #expect(try client.send(#"{"id":"c1","cmd":"ping"}"#) == #"{"id":"c1","ok":true,"result":{"pong":true}}"#)
+            #expect(try client.send(#"{"id":42,"cmd":"ping","args":{}}"#) == #"{"id":42,"ok":true,"result":{"pong":true}}"#)
+            #expect(try client.response(#"{"id":-7,"cmd":"ping","args":null}"#) == .ok(id: .int(-7), result: ["pong": true]))
+            // No id: none echoed.
+            #expect(try client.send(#"{"cmd":"ping"}"#) == #"{"ok":true,"result":{"pong":true}}"#)
+            // Unknown members are ignored; leading blanks are fine.
+            #expect(try client.response(#"   {"id":"x","cmd":"ping","future":[1,2]}"#) == .ok(id: "x", result: ["pong": true]))
+        }
+    }
+
+    @Test func wordsFormWithQuotedValues() throws {
+        try withDaemon { daemon in
+            let client = try daemon.connect()
+            #expect(try client.send("ping") == #"{"ok":true,"result":{"pong":true}}"#)
+            #expect(try client.send("  ping  \r") == #"{"ok":true,"result":{"pong":true}}"#)
+            #expect(try client.response("job.list state=dead") == .ok(id: nil, result: ["jobs": []]))
+            #expect(try client.response(#"job.list state="dead""#) == .ok(id: nil, result: ["jobs": []]))
+            #expect(try client.response(#"job.list "state=dead""#) == .ok(id: nil, result: ["jobs": []]))
+            // Quotes keep a value with spaces together: the value is checked (invalid_argument),
+            // it is not split into stray words (which would be bad_request).
+            let spaced = try client.response(#"job.list state="dead or alive""#)
+            expectError(spaced, .invalidArgument)
+            if case .error(_, let error) = spaced { #expect(error.message.contains("state")) }
+            expectError(try client.response(#"job.list state="dead"#), .parseError, "unterminated quote")
+            #expect(try client.response("ping").isOK)
+        }
+    }
+
+    @Test func fiftyPipelinedRequestsInOneWriteAnswerInOrder() throws {
+        try withDaemon { daemon in
+            let client = try daemon.connect()
+            let commands = ["ping", "status", "job.list", "version", "no.such.command", "help", "queue.stats"]
+            let lines = (0..<50).map { index in
+                Request(id: .int(Int64(index)), cmd: commands[index % commands.count]).encodedLine() + "\n"
+            }
+            #expect(try client.writeRaw(Array(lines.joined().utf8)))
+            let answers = try client.readLines(50, timeout: .seconds(20)).map { try Response.parse(line: $0) }
+            #expect(answers.map(\.id) == (0..<50).map { .int(Int64($0)) })
+            for (index, answer) in answers.enumerated() {
+                if commands[index % commands.count] == "no.such.command" {
+                    expectError(answer, .unknownCommand)
+                } else {
+                    #expect(answer.isOK, "\(index): \(answer.encodedLine())")
+                }
+            }
+            // Words-form requests pipelined too (no ids): ping answers come back in order with job.list's.
+            #expect(try client.writeRaw(Array("ping\njob.list state=dead\nping\n".utf8)))
+            let words = try client.readLines(3).map { try Response.parse(line: $0) }
+            #expect(words == [
+                .ok(id: nil, result: ["pong": true]), .ok(id: nil, result: ["jobs": []]), .ok(id: nil, result: ["pong": true]),
+            ])
+        }
+    }
+
+    @Test func helpListsCommandsWithArgsAndMinimumRoles() throws {
+        try withDaemon { daemon in
+            let result = try daemon.connect().result("help")
+            let commands = try #require(result["commands"]?.arrayValue)
+            var roles: [String: String] = [:]
+            for command in commands {
+                let name = try #require(command["name"]?.stringValue)
+                roles[name] = command["min_role"]?.stringValue
+                #expect(command["args"]?.arrayValue != nil, "\(name) lists its args")
+            }
+            #expect(roles["ping"] == "viewer")
+            #expect(roles["status"] == "viewer")
+            #expect(roles["version"] == "viewer")
+            #expect(roles["help"] == "viewer")
+            #expect(roles["job.cancel"] == "operator")
+            #expect(roles["drain"] == "admin")
+            #expect(roles["shutdown"] == "admin")
+            let logLevel = try #require(commands.first { $0["name"] == "log.level" })
+            #expect(logLevel["args"]?.arrayValue?.contains { $0["name"] == "level" && $0["required"] == true } == true)
+        }
+    }
+
+    @Test func statusReportsUptimeWorkersDatabaseAndQueue() throws {
+        try withDaemon { daemon in
+            let status = try daemon.connect().result("status")
+            let uptime = try #require(status["uptime_seconds"]?.doubleValue)
+            #expect(uptime >= 0 && uptime < 600)
+            #expect(status["workers"]?["configured"] == .int(2))
+            #expect(status["workers"]?["draining"] == false)
+            #expect(status["database"]?["reachable"] == true)
+            #expect(status["queue"]?.objectValue != nil)
+            #expect(status["pid"] == .int(Int64(daemon.pid)))
+        }
+    }
+
+    @Test func versionReportsDaemonProtocolLibpqAndServer() throws {
+        try withDaemon { daemon in
+            let version = try daemon.connect().result("version")
+            #expect(version["version"] == .string(ConveyorVersion.current))
+            #expect(version["proto"] == 1)
+            let libpq = try #require(version["libpq"]?.stringValue)
+            #expect(libpq.first?.isNumber == true && libpq.contains("."), "libpq \(libpq)")
+            let server = try #require(version["server"]?.stringValue)
+            let database = try TestPostgres.connect(daemon.databaseURL)
+            let actual = try database.query("show server_version")[0]["server_version"].string()
+            #expect(server == actual)
+        }
+    }
+
+    @Test func metricsAreAPrometheusExposition() throws {
+        try withDaemon { daemon in
+            let text = try #require(try daemon.connect().result("metrics")["text"]?.stringValue)
+            #expect(text.contains("# TYPE "))
+            #expect(text.contains("conveyor_"))
+        }
+    }
+
+    // MARK: - Bad input
+
+    @Test func garbageGetsAnErrorAndTheConnectionStaysUsable() throws {
+        try withDaemon { daemon in
+            let client = try daemon.connect()
+            let garbage: [[UInt8]] = [
+                [0x00, 0x01, 0x02, 0x7F, 0x1B, 0x5B, 0x32, 0x4A],  // control bytes, an ANSI escape
+                Array("\u{7}\u{8}\u{0} ping".utf8),
+                Array("}}}{{{".utf8),
+                Array(#""ping"#.utf8),
+                Array((0..<255).map { UInt8($0) }.filter { $0 != 0x0A }),  // every byte but the newline
+            ]
+            for bytes in garbage {
+                #expect(try client.writeRaw(bytes + [0x0A]))
+                let answer = try Response.parse(line: try #require(try client.readLine()))
+                #expect([.parseError, .badRequest].contains(answer.errorCode), "\(bytes.prefix(16)): \(answer.encodedLine())")
+                #expect(answer.id == nil)
+                #expect(try client.response("ping").isOK, "usable after \(bytes.prefix(16))")
+            }
+        }
+    }
+
+    /// The protocol is UTF-8: bytes that are not UTF-8 are a parse error, never silently
+    /// replaced by U+FFFD and taken as a (different) request.
+    @Test func invalidUTF8IsAParseError() throws {
+        try withDaemon { daemon in
+            let client = try daemon.connect()
+            let lines: [[UInt8]] = [
+                [0xFF, 0xFE, 0xFD, 0x80],
+                Array("ping ".utf8) + [0xC3, 0x28],
+                Array(#"{"id":"u","cmd":"job.list","args":{"state":"dead"#.utf8) + [0xFF] + Array(#""}}"#.utf8),
+            ]
+            for bytes in lines {
+                #expect(try client.writeRaw(bytes + [0x0A]))
+                let answer = try Response.parse(line: try #require(try client.readLine()))
+                expectError(answer, .parseError, "\(bytes.suffix(8))")
+                #expect(try client.response("ping").isOK)
+            }
+        }
+    }
+
+    @Test func malformedRequestsAreParseErrorsOrBadRequests() throws {
+        try withDaemon { daemon in
+            let client = try daemon.connect()
+            expectError(try client.response("{"), .parseError)
+            expectError(try client.response(#"{"id":"a","cmd":"ping""#), .parseError)
+            expectError(try client.response("[]"), .badRequest)
+            expectError(try client.response(#"{"cmd":5}"#), .badRequest)
+            expectError(try client.response(#"{"id":"a"}"#), .badRequest)
+            expectError(try client.response(#"{"cmd":"ping","args":[]}"#), .badRequest)
+            expectError(try client.response(#"{"id":[1],"cmd":"ping"}"#), .badRequest)
+            expectError(try client.response(#"{"cmd":"PING"}"#), .badRequest)
+            expectError(try client.response("ping loose-word"), .badRequest)
+            expectError(try client.response("job.list state=dead state=dead"), .badRequest)
+            // A rejected JSON request still gets its id back when it has a usable one.
+            #expect(try client.response(#"{"id":"x","cmd":5}"#) == .error(id: "x", ProtocolError(.badRequest, #""cmd" must be a string"#)))
+            #expect(try client.response("ping").isOK)
+        }
+    }
+
+    @Test func commandAndArgumentErrors() throws {
+        try withDaemon { daemon in
+            let client = try daemon.connect()
+            expectError(try client.response("frobnicate"), .unknownCommand)
+            expectError(try client.request("team.frobnicate", id: "u"), .unknownCommand)
+            expectError(try client.response("ping x=1"), .invalidArgument)
+            expectError(try client.response("job.retry id=abc"), .invalidArgument)
+            expectError(try client.response("job.retry id=0"), .invalidArgument)
+            expectError(try client.response("job.retry id=99999999999999999999999"), .invalidArgument)
+            expectError(try client.response("job.retry"), .invalidArgument)
+            expectError(try client.response("job.list state=exploded"), .invalidArgument)
+            expectError(try client.response("log.level"), .invalidArgument)
+            expectError(try client.response("job.retry id=99999"), .notFound)
+            expectError(try client.request("job.cancel", ["id": 99_999], id: 3), .notFound)
+            #expect(try client.request("job.cancel", ["id": 99_999], id: 3).id == .int(3))
+        }
+    }
+
+    @Test func anOversizedLineGetsTooLargeAndTheConnectionCloses() throws {
+        try withDaemon { daemon in
+            // With a newline at the end.
+            let client = try daemon.connect()
+            let line = Array(#"{"id":"big","cmd":"ping","pad":""#.utf8) + [UInt8](repeating: 0x61, count: 100_000) + Array("\"}\n".utf8)
+            _ = try client.writeRaw(line)  // the daemon may close before we finish: that is fine
+            let lines = try #require(client.linesUntilClosed(timeout: .seconds(5)), "the connection must close")
+            #expect(lines.count == 1, "\(lines)")
+            expectError(try Response.parse(line: try #require(lines.first)), .tooLarge)
+
+            // Without ever sending a newline: refused as soon as it passes the limit.
+            let endless = try daemon.connect()
+            _ = try endless.writeRaw([UInt8](repeating: 0x62, count: 100_000))
+            let answer = try #require(endless.linesUntilClosed(timeout: .seconds(5)), "the connection must close")
+            #expect(answer.count == 1)
+            expectError(try Response.parse(line: try #require(answer.first)), .tooLarge)
+
+            // A line just under the limit is still served.
+            let fits = try daemon.connect()
+            let padding = String(repeating: "c", count: 65_000)
+            #expect(try fits.response(#"{"id":"fits","cmd":"ping","pad":"\#(padding)"}"#) == .ok(id: "fits", result: ["pong": true]))
+            #expect(try daemon.connect().response("ping").isOK)
+        }
+    }
+
+    @Test func aLineSplitAcrossManySmallWritesIsOneRequest() throws {
+        try withDaemon { daemon in
+            let client = try daemon.connect()
+            // One byte per write.
+            for byte in Array(#"{"id":"split","cmd":"ping"}"#.utf8) + [0x0A] {
+                #expect(try client.writeRaw([byte]))
+                usleep(1_000)
+            }
+            #expect(try Response.parse(line: try #require(try client.readLine())) == .ok(id: "split", result: ["pong": true]))
+            // An 8 KB line (CRLF-terminated) in 97-byte pieces.
+            let padding = String(repeating: "p", count: 8_000)
+            let big = Array(#"{"id":"chunks","cmd":"job.list","args":{"state":"dead"},"pad":"\#(padding)"}"#.utf8) + Array("\r\n".utf8)
+            var offset = 0
+            while offset < big.count {
+                let end = min(offset + 97, big.count)
+                #expect(try client.writeRaw(Array(big[offset..<end])))
+                offset = end
+                usleep(200)
+            }
+            #expect(try Response.parse(line: try #require(try client.readLine())) == .ok(id: "chunks", result: ["jobs": []]))
+            // A words-form line in two writes, the newline alone in the second.
+            #expect(try client.writeRaw(Array("pi".utf8)))
+            usleep(20_000)
+            #expect(try client.writeRaw(Array("ng\n".utf8)))
+            #expect(try client.readLine() == #"{"ok":true,"result":{"pong":true}}"#)
+        }
+    }
+
+    @Test func connectionsBeyondSixtyFourAreRefused() throws {
+        try withDaemon { daemon in
+            // Let the start-up probe's connection be gone before counting.
+            #expect(try daemon.connect().response("ping").isOK)
+            usleep(200_000)
+            var clients: [AdminClient] = []
+            defer { clients.forEach { $0.close() } }
+            for _ in 0..<70 {
+                clients.append(try AdminClient(path: daemon.socketPath, readGreeting: false, timeout: .seconds(10)))
+            }
+            var greeted: [AdminClient] = []
+            var refused = 0
+            for client in clients {
+                let first = try #require(try client.readLine(), "every connection gets a first line")
+                if (try? Greeting.parse(line: first)) != nil {
+                    greeted.append(client)
+                } else {
+                    expectError(try Response.parse(line: first), .tooManyConnections)
+                    refused += 1
+                    #expect(client.linesUntilClosed(timeout: .seconds(5)) == [], "a refused connection is closed")
+                }
+            }
+            #expect(greeted.count == 64)
+            #expect(refused == 6)
+            // The admitted ones still work.
+            #expect(try greeted.last?.response("ping").isOK == true)
+            // Once they close, newcomers are admitted again.
+            clients.forEach { $0.close() }
+            let deadline = ContinuousClock.now + .seconds(5)
+            var admitted = false
+            while !admitted, ContinuousClock.now < deadline {
+                let client = try AdminClient(path: daemon.socketPath, readGreeting: false)
+                let first = try client.readLine() ?? ""
+                admitted = (try? Greeting.parse(line: first)) != nil
+                if !admitted { usleep(50_000) }
+            }
+            #expect(admitted)
+        }
+    }
+
+    @Test func idleConnectionsAreClosedAfterTheIdleTimeout() throws {
+        try withDaemon(["CONVEYOR_IDLE_TIMEOUT": "1"]) { daemon in
+            let idle = try daemon.connect()
+            let started = ContinuousClock.now
+            let lines = idle.linesUntilClosed(timeout: .seconds(6))
+            let elapsed = ContinuousClock.now - started
+            #expect(lines == [], "the idle connection is closed without another line")
+            #expect(elapsed >= .milliseconds(700) && elapsed < .seconds(5), "closed after \(elapsed)")
+
+            // A connection in use is not idle.
+            let busy = try daemon.connect()
+            for _ in 0..<8 {
+                usleep(300_000)
+                #expect(try busy.response("ping").isOK)
+            }
+        }
+    }
+
+    @Test func aSlowReaderCannotGrowTheDaemonsMemory() throws {
+        try withDaemon { daemon in
+            let before = try #require(daemon.residentKilobytes)
+            let slow = try daemon.connect()
+            // `help` answers are ~3 KB: write requests for 4 s and never read an answer.
+            let burst = Array(String(repeating: "help\n", count: 2_000).utf8)
+            var sent = 0
+            var stalledSince: ContinuousClock.Instant?
+            let deadline = ContinuousClock.now + .seconds(4)
+            while ContinuousClock.now < deadline {
+                let count = try slow.writeSome(burst)
+                sent += count
+                if count == 0 {
+                    if stalledSince == nil { stalledSince = .now }
+                    if let stalledSince, ContinuousClock.now - stalledSince > .seconds(1) { break }
+                    usleep(5_000)
+                } else {
+                    stalledSince = nil
+                }
+            }
+            #expect(sent > 100_000, "the test really pushed requests (\(sent) bytes)")
+            let other = try daemon.connect()
+            #expect(try other.response("ping", timeout: .seconds(5)).isOK)
+            let after = try #require(daemon.residentKilobytes)
+            #expect(after < 200 * 1024, "RSS grew from \(before) KiB to \(after) KiB")
+            #expect(after - before < 100 * 1024, "RSS grew from \(before) KiB to \(after) KiB")
+            // The slow reader's answers were kept (back-pressure, not dropped): the first ones are there, in order.
+            for _ in 0..<3 {
+                let answer = try Response.parse(line: try #require(try slow.readLine(timeout: .seconds(10))))
+                #expect(answer.result?["commands"] != nil)
+            }
+            #expect(daemon.isRunning)
+        }
+    }
+
+    // MARK: - Roles, modes, audit
+
+    @Test func socketDirectoryIsCreated0750AndSocketIs0660() throws {
+        let parent = try TemporaryDirectory.make("cvy-mode")
+        defer { TemporaryDirectory.remove(parent) }
+        let socket = parent + "/run/admin.sock"
+        try withDaemon(socketPath: socket) { daemon in
+            let directory = try #require(Files.mode(parent + "/run"))
+            #expect(directory.mode == 0o750, "directory mode \(String(directory.mode, radix: 8))")
+            let file = try #require(Files.mode(socket))
+            #expect(file.isSocket)
+            #expect(file.mode == 0o660, "socket mode \(String(file.mode, radix: 8))")
+            #expect(file.gid == getgid())
+            #expect(try daemon.connect().response("ping").isOK)
+        }
+    }
+
+    @Test func anotherUserIsViewerThroughTheSocketGroup() throws {
+        try OtherUser.requireNobody()
+        let directory = try TemporaryDirectory.make("cvy-role")
+        defer { TemporaryDirectory.remove(directory) }
+        #expect(chmod(directory, 0o755) == 0)
+        let socket = directory + "/admin.sock"
+        try withDaemon(["CONVEYOR_SOCKET_GROUP": "nogroup"], socketPath: socket) { daemon in
+            let file = try #require(Files.mode(socket))
+            #expect(file.mode == 0o660, "socket mode \(String(file.mode, radix: 8))")
+            #expect(file.gid == OtherUser.nogroupGID)
+
+            let greeting = try Greeting.parse(line: try OtherUser.greeting(socket: socket, as: OtherUser.nobody))
+            #expect(greeting.role == .viewer)
+
+            let ping = try daemon.ctl(["--json", "ping"], asUser: OtherUser.nobody)
+            #expect(ping.status == 0, "\(ping)")
+            #expect(ping.stdout == "{\"pong\":true}\n")
+            let status = try daemon.ctl(["--json", "status"], asUser: OtherUser.nobody)
+            #expect(status.status == 0, "viewers read: \(status)")
+
+            let drain = try daemon.ctl(["drain"], asUser: OtherUser.nobody)
+            #expect(drain.status == 16, "\(drain)")
+            #expect(drain.stderr.contains("permission_denied"))
+            let cancel = try daemon.ctl(["job.cancel", "id=1"], asUser: OtherUser.nobody)
+            #expect(cancel.status == 16, "a viewer cannot change data: \(cancel)")
+            // Nothing was drained.
+            #expect(try daemon.connect().result("status")["workers"]?["draining"] == false)
+        }
+    }
+
+    @Test func operatorGroupsMakeAnotherUserOperator() throws {
+        try OtherUser.requireNobody()
+        let directory = try TemporaryDirectory.make("cvy-role")
+        defer { TemporaryDirectory.remove(directory) }
+        #expect(chmod(directory, 0o755) == 0)
+        let socket = directory + "/admin.sock"
+        try withDaemon(["CONVEYOR_SOCKET_GROUP": "nogroup", "CONVEYOR_OPERATOR_GROUPS": "staff, nogroup"], socketPath: socket) { daemon in
+            let greeting = try Greeting.parse(line: try OtherUser.greeting(socket: socket, as: OtherUser.nobody))
+            #expect(greeting.role == .operator)
+            let cancel = try daemon.ctl(["job.cancel", "id=1"], asUser: OtherUser.nobody)
+            #expect(cancel.status == 14, "an operator reaches the command (not_found, not permission_denied): \(cancel)")
+            #expect(cancel.stderr.contains("not_found"))
+            let drain = try daemon.ctl(["drain"], asUser: OtherUser.nobody)
+            #expect(drain.status == 16, "drain stays admin-only: \(drain)")
+
+            let database = try TestPostgres.connect(daemon.databaseURL)
+            let audit = try database.query(
+                "select uid, role, command, ok, error_code from conveyor.admin_audit where command = 'job.cancel'")
+            #expect(audit.count == 1)
+            if let row = audit.first {
+                #expect(try row["uid"].int64() == Int64(OtherUser.nobodyUID))
+                #expect(try row["role"].string() == "operator")
+                #expect(try row["ok"].bool() == false)
+                #expect(try row["error_code"].optionalString() == "not_found")
+            }
+        }
+    }
+
+    @Test func stateChangingCommandsAreAudited() throws {
+        try withDaemon { daemon in
+            let client = try daemon.connect()
+            #expect(try client.response("drain").isOK)
+            #expect(try client.response("resume").isOK)
+            expectError(try client.response("job.cancel id=424242"), .notFound)
+            #expect(try client.response("log.level level=info").isOK)
+            // Reads are not audited.
+            #expect(try client.response("ping").isOK)
+            #expect(try client.response("status").isOK)
+            #expect(try client.response("job.list").isOK)
+
+            let database = try TestPostgres.connect(daemon.databaseURL)
+            let rows = try database.query(
+                "select uid, pid, role, command, args::text as args, ok, error_code from conveyor.admin_audit order by id")
+            let commands = try rows.map { try $0["command"].string() }
+            #expect(commands == ["drain", "resume", "job.cancel", "log.level"])
+            for row in rows {
+                #expect(try row["uid"].int64() == Int64(getuid()))
+                #expect(try row["pid"].int64() == Int64(getpid()), "pid of the connecting process")
+                #expect(try row["role"].string() == "admin")
+            }
+            if rows.count == 4 {
+                #expect(try rows[0]["ok"].bool() == true)
+                #expect(try rows[0]["error_code"].optionalString() == nil)
+                #expect(try rows[2]["ok"].bool() == false)
+                #expect(try rows[2]["error_code"].optionalString() == "not_found")
+                #expect(try rows[2]["args"].string() == #"{"id": "424242"}"#)
+                #expect(try rows[3]["args"].string() == #"{"level": "info"}"#)
+            }
+        }
+    }
+
+    /// A refused attempt at a state-changing command is exactly what an audit trail is for.
+    @Test func deniedStateChangingCommandsAreAudited() throws {
+        try OtherUser.requireNobody()
+        let directory = try TemporaryDirectory.make("cvy-role")
+        defer { TemporaryDirectory.remove(directory) }
+        #expect(chmod(directory, 0o755) == 0)
+        let socket = directory + "/admin.sock"
+        try withDaemon(["CONVEYOR_SOCKET_GROUP": "nogroup"], socketPath: socket) { daemon in
+            let drain = try daemon.ctl(["drain"], asUser: OtherUser.nobody)
+            #expect(drain.status == 16, "\(drain)")
+            let database = try TestPostgres.connect(daemon.databaseURL)
+            let rows = try database.query("select uid, role, command, ok, error_code from conveyor.admin_audit")
+            #expect(rows.count == 1, "the denied drain is audited")
+            if let row = rows.first {
+                #expect(try row["uid"].int64() == Int64(OtherUser.nobodyUID))
+                #expect(try row["role"].string() == "viewer")
+                #expect(try row["command"].string() == "drain")
+                #expect(try row["ok"].bool() == false)
+                #expect(try row["error_code"].optionalString() == "permission_denied")
+            }
+        }
+    }
+
+    // MARK: - conveyorctl
+
+    @Test func conveyorctlPingPrintsPong() throws {
+        try withDaemon { daemon in
+            let human = try daemon.ctl(["ping"])
+            #expect(human.status == 0, "\(human)")
+            #expect(human.stdout.contains("pong"))
+            #expect(human.stderr.isEmpty)
+            let json = try daemon.ctl(["--json", "ping"])
+            #expect(json.stdout == "{\"pong\":true}\n")
+            // The socket from CONVEYOR_ADMIN_SOCKET when --socket is not given.
+            let fromEnvironment = try Conveyorctl.run(["--json", "ping"], socket: nil, environment: ["CONVEYOR_ADMIN_SOCKET": daemon.socketPath])
+            #expect(fromEnvironment.status == 0, "\(fromEnvironment)")
+            #expect(fromEnvironment.stdout == "{\"pong\":true}\n")
+        }
+    }
+
+    @Test func conveyorctlJSONStatusIsOneJSONObject() throws {
+        try withDaemon { daemon in
+            let result = try daemon.ctl(["--json", "status"])
+            #expect(result.status == 0, "\(result)")
+            #expect(result.stdout.hasSuffix("\n") && result.stdout.filter { $0 == "\n" }.count == 1)
+            let status = try JSONValue(parsing: result.stdout)
+            #expect(status["database"]?["reachable"] == true)
+            #expect(status["workers"]?["configured"] == 2)
+            // Words after the command are arguments.
+            let jobs = try daemon.ctl(["--json", "job.list", "state=dead"])
+            #expect(jobs.status == 0, "\(jobs)")
+            #expect(try JSONValue(parsing: jobs.stdout) == ["jobs": []])
+        }
+    }
+
+    @Test func conveyorctlExitCodeFollowsTheErrorCode() throws {
+        try withDaemon { daemon in
+            let notFound = try daemon.ctl(["job.retry", "id=99999"])
+            #expect(notFound.status == ErrorCode.notFound.exitCode)
+            #expect(notFound.status == 14)
+            #expect(notFound.stderrLines.count == 1 && notFound.stderr.contains("not_found"), "\(notFound)")
+            #expect(notFound.stdout.isEmpty)
+            #expect(try daemon.ctl(["job.retry", "id=abc"]).status == 13)
+            #expect(try daemon.ctl(["no.such.command"]).status == 12)
+            #expect(try daemon.ctl(["ping", "extra=1"]).status == 13)
+        }
+    }
+
+    @Test func conveyorctlWithoutADaemonExits3WithOneLine() throws {
+        let directory = try TemporaryDirectory.make("cvy-none")
+        defer { TemporaryDirectory.remove(directory) }
+        let result = try Conveyorctl.run(["ping"], socket: directory + "/admin.sock")
+        #expect(result.status == 3, "\(result)")
+        #expect(result.stderrLines.count == 1, "\(result)")
+        #expect(result.stderr.hasPrefix("conveyorctl: ") && result.stderr.contains(directory + "/admin.sock"))
+        #expect(result.stdout.isEmpty)
+    }
+
+    @Test func conveyorctlWordWithoutEqualsIsAUsageError() throws {
+        let directory = try TemporaryDirectory.make("cvy-none")
+        defer { TemporaryDirectory.remove(directory) }
+        let result = try Conveyorctl.run(["job.retry", "42"], socket: directory + "/admin.sock")
+        #expect(result.status == 2, "\(result)")
+        #expect(result.stderr.hasPrefix("conveyorctl: "))
+        #expect(result.stderr.contains("42"))
+        let missing = try Conveyorctl.run([], socket: directory + "/admin.sock")
+        #expect(missing.status == 2, "\(missing)")
+    }
+}

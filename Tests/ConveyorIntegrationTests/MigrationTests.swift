@@ -1,0 +1,203 @@
+import ConveyorPostgres
+// @testable: `Migration` has no public initializer, so a custom migration
+// list for `Migrator(migrations:)` cannot be built otherwise.
+@testable import ConveyorStore
+import Foundation
+import Testing
+
+@Suite struct MigrationTests {
+    /// Everything the migrations made, and the bookkeeping, in one value: the
+    /// relations with their oids (a drop and re-create changes them), columns,
+    /// indexes, constraints, functions with their bodies, triggers, and every
+    /// schema_migrations row with its applied_at.
+    static func fingerprint(_ connection: PostgresConnection) throws -> String {
+        try connection.query("""
+            select string_agg(item, E'\\n' order by item) as fingerprint from (
+                select 'rel ' || c.relname || ' ' || c.relkind::text || ' ' || c.oid as item
+                from pg_class as c where c.relnamespace = 'conveyor'::regnamespace
+                union all
+                select 'col ' || table_name || '.' || column_name || ' ' || udt_name || ' '
+                       || is_nullable || ' ' || coalesce(column_default, '-')
+                from information_schema.columns where table_schema = 'conveyor'
+                union all
+                select 'idx ' || indexname || ' ' || indexdef from pg_indexes where schemaname = 'conveyor'
+                union all
+                select 'con ' || conname || ' ' || pg_get_constraintdef(oid)
+                from pg_constraint where connamespace = 'conveyor'::regnamespace
+                union all
+                select 'fn ' || p.oid::regprocedure::text || ' ' || p.oid || ' ' || md5(p.prosrc)
+                from pg_proc as p where p.pronamespace = 'conveyor'::regnamespace
+                union all
+                select 'trg ' || t.tgname || ' ' || t.tgrelid::regclass::text || ' ' || t.oid
+                from pg_trigger as t join pg_class as c on c.oid = t.tgrelid
+                where c.relnamespace = 'conveyor'::regnamespace and not t.tgisinternal
+                union all
+                select 'mig ' || version || ' ' || file || ' ' || checksum || ' ' || applied_at
+                from conveyor.schema_migrations
+            ) as everything
+            """)[0]["fingerprint"].string()
+    }
+
+    static func appliedRows(_ connection: PostgresConnection) throws -> [(version: Int, file: String, checksum: String)] {
+        try connection.query("select version, file, checksum from conveyor.schema_migrations order by version").map {
+            (try $0["version"].int(), try $0["file"].string(), try $0["checksum"].string())
+        }
+    }
+
+    static func relationExists(_ connection: PostgresConnection, _ name: String) throws -> Bool {
+        try connection.query("select to_regclass($1) is not null as present", [name])[0]["present"].bool()
+    }
+
+    @Test func embeddedMigrationsAreNumberedFromTheSQLFolder() throws {
+        let versions = Migrator.embedded.map(\.version)
+        #expect(!versions.isEmpty)
+        #expect(versions == versions.sorted())
+        #expect(Set(versions).count == versions.count, "two embedded migrations share a version: \(versions)")
+        #expect(Migrator.embedded.first?.file == "001_schema.sql")
+        #expect(Migrator.embedded.contains { $0.file == "002_record_win.sql" })
+        #expect(Migrator().latestVersion == versions.last)
+    }
+
+    @Test func migratingAnEmptyDatabaseAppliesAndRecordsEveryEmbeddedMigration() throws {
+        let connection = try TestPostgres.connect(try TestPostgres.makeEmptyDatabase())
+        #expect(try !Self.relationExists(connection, "conveyor.schema_migrations"))
+        #expect(try Migrator().pendingMigrations(connection).map(\.version) == Migrator.embedded.map(\.version))
+
+        let applied = try Migrator().migrate(connection)
+
+        #expect(applied.map(\.version) == Migrator.embedded.map(\.version))
+        let rows = try Self.appliedRows(connection)
+        #expect(rows.map(\.version) == Migrator.embedded.map(\.version))
+        #expect(rows.map(\.file) == Migrator.embedded.map(\.file))
+        #expect(rows.map(\.checksum) == Migrator.embedded.map(\.checksum))
+        #expect(try Migrator().pendingMigrations(connection).isEmpty)
+        // the schema is really there
+        for table in ["teams", "reps", "accounts", "interactions", "deals", "handoffs", "alerts", "jobs"] {
+            #expect(try Self.relationExists(connection, "conveyor.\(table)"), "conveyor.\(table) is missing")
+        }
+        #expect(try connection.query("select to_regprocedure('conveyor.record_win(text,text,text,text,text[],numeric)') is not null as present")[0]["present"].bool())
+        // the advisory lock was released
+        let locks = try connection.query("select count(*) as n from pg_locks where locktype = 'advisory' and pid = pg_backend_pid()")
+        #expect(try locks[0]["n"].int() == 0)
+    }
+
+    @Test func migratingAgainAppliesNothingAndChangesNothing() throws {
+        // makeDatabase clones a template the harness already migrated
+        let conninfo = try TestPostgres.makeDatabase()
+        let connection = try TestPostgres.connect(conninfo)
+        let before = try Self.fingerprint(connection)
+        #expect(try Self.appliedRows(connection).count == Migrator.embedded.count)
+
+        #expect(try Migrator().migrate(connection).isEmpty)
+        #expect(try Migrator().migrate(TestPostgres.connect(conninfo)).isEmpty)
+
+        #expect(try Self.fingerprint(connection) == before)
+    }
+
+    @Test func migratingAFreshDatabaseTwiceIsIdempotent() throws {
+        let connection = try TestPostgres.connect(try TestPostgres.makeEmptyDatabase())
+        #expect(try Migrator().migrate(connection).count == Migrator.embedded.count)
+        let before = try Self.fingerprint(connection)
+        #expect(try Migrator().migrate(connection).isEmpty)
+        #expect(try Self.fingerprint(connection) == before)
+    }
+
+    @Test func concurrentMigrationsOfOneEmptyDatabaseApplyEachVersionOnce() throws {
+        let conninfo = try TestPostgres.makeEmptyDatabase()
+        let results = TestPostgres.onThreads(4, connect: { try TestPostgres.connect(conninfo) }) { _, connection in
+            try Migrator().migrate(connection).map(\.version)
+        }
+
+        var appliedVersions: [Int] = []
+        for (index, result) in results.enumerated() {
+            switch result {
+            case .success(let versions): appliedVersions += versions
+            case .failure(let error): Issue.record("migrate on thread \(index) failed: \(error)")
+            }
+        }
+        // one runner applied them all (in order); the others found nothing to do
+        #expect(appliedVersions == Migrator.embedded.map(\.version))
+        #expect(results.compactMap { try? $0.get() }.filter { !$0.isEmpty }.count == 1)
+
+        let connection = try TestPostgres.connect(conninfo)
+        let rows = try Self.appliedRows(connection)
+        #expect(rows.map(\.version) == Migrator.embedded.map(\.version))
+        #expect(rows.map(\.checksum) == Migrator.embedded.map(\.checksum))
+        #expect(try Migrator().pendingMigrations(connection).isEmpty)
+    }
+
+    @Test func aMigrationChangedAfterItWasAppliedIsRefused() throws {
+        let conninfo = try TestPostgres.makeDatabase()
+        let connection = try TestPostgres.connect(conninfo)
+        let changed = try #require(Migrator.embedded.first { $0.version == 2 } ?? Migrator.embedded.first)
+        try connection.query("update conveyor.schema_migrations set checksum = 'x' where version = $1", [changed.version])
+        let before = try Self.fingerprint(connection)
+
+        do {
+            let applied = try Migrator().migrate(connection)
+            Issue.record("migrate must refuse a changed migration, applied \(applied.map(\.file))")
+        } catch let error as MigrationError {
+            #expect(error.description.contains(changed.file), "names the file: \(error)")
+            #expect(error.description.contains("changed"), "says it was changed: \(error)")
+            #expect(!error.description.contains("\n"))
+        }
+        #expect(throws: MigrationError.self) { try Migrator().pendingMigrations(connection) }
+        #expect(try Self.fingerprint(connection) == before)
+        // the refusal released the advisory lock: another session can take it
+        let other = try TestPostgres.connect(conninfo)
+        #expect(try other.query("select pg_try_advisory_lock($1) as locked", [Migrator.lockKey])[0]["locked"].bool())
+    }
+
+    @Test func anAppliedMigrationUnknownToThisBinaryIsRefused() throws {
+        let connection = try TestPostgres.connect(try TestPostgres.makeDatabase())
+        try connection.query(
+            "insert into conveyor.schema_migrations (version, file, checksum) values ($1, $2, $3)",
+            [9999, "9999_from_the_future.sql", "0"]
+        )
+        let before = try Self.fingerprint(connection)
+
+        do {
+            let applied = try Migrator().migrate(connection)
+            Issue.record("migrate must refuse a database newer than the binary, applied \(applied.map(\.file))")
+        } catch let error as MigrationError {
+            #expect(error.description.contains("9999"), "names the version: \(error)")
+            #expect(error.description.contains("does not know"), "says it is unknown: \(error)")
+            #expect(error.description.contains("upgrade"), "says what to do: \(error)")
+        }
+        #expect(try Self.fingerprint(connection) == before)
+    }
+
+    @Test func aFailingMigrationThrowsAndLeavesNoTraceOfItself() throws {
+        let connection = try TestPostgres.connect(try TestPostgres.makeEmptyDatabase())
+        let good = Migration(version: 1, file: "001_good.sql", text: "create schema if not exists conveyor; create table conveyor.good (id int);")
+        let bad = Migration(version: 2, file: "002_bad.sql", text: """
+            create table conveyor.half_done (id int);
+            insert into conveyor.good values (1);
+            select 1 / 0;
+            """)
+        let later = Migration(version: 3, file: "003_later.sql", text: "create table conveyor.later (id int);")
+
+        do {
+            let applied = try Migrator(migrations: [later, bad, good]).migrate(connection)
+            Issue.record("a failing migration must throw, applied \(applied.map(\.file))")
+        } catch let error as MigrationError {
+            #expect(error.description.contains("002_bad.sql"), "names the file: \(error)")
+            #expect(error.description.contains("division by zero"), "carries the server's reason: \(error)")
+        }
+
+        // the good one before it stays applied; the bad one rolled back whole; the later one never ran
+        #expect(try Self.appliedRows(connection).map(\.version) == [1])
+        #expect(try Self.relationExists(connection, "conveyor.good"))
+        #expect(try connection.query("select count(*) as n from conveyor.good")[0]["n"].int() == 0)
+        #expect(try !Self.relationExists(connection, "conveyor.half_done"))
+        #expect(try !Self.relationExists(connection, "conveyor.later"))
+        #expect(!connection.inTransaction)
+        #expect(try connection.query("select count(*) as n from pg_locks where locktype = 'advisory' and pid = pg_backend_pid()")[0]["n"].int() == 0)
+
+        // once fixed, the next run applies exactly what is pending
+        let fixed = Migration(version: 2, file: "002_bad.sql", text: "create table conveyor.half_done (id int);")
+        let applied = try Migrator(migrations: [good, fixed, later]).migrate(connection)
+        #expect(applied.map(\.version) == [2, 3])
+        #expect(try Self.appliedRows(connection).map(\.version) == [1, 2, 3])
+    }
+}

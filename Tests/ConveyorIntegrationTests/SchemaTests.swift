@@ -1,0 +1,339 @@
+import ConveyorPostgres
+// @testable only to compare the copied claim query with the one the workers run.
+@testable import ConveyorStore
+import Foundation
+import Testing
+
+/// The "SQL surface" of SPEC.md, checked against the migrated schema.
+@Suite struct SchemaTests {
+    /// SPEC.md's table, written out: table → [(column, udt_name)].
+    static let specColumns: [(table: String, columns: [(name: String, type: String)])] = [
+        ("teams", [("id", "int8"), ("name", "text"), ("time_zone", "text"), ("scan_local_time", "time"), ("paused", "bool")]),
+        ("reps", [("id", "int8"), ("team_id", "int8"), ("ref", "text"), ("name", "text"), ("role", "text"),
+                  ("capacity", "int4"), ("skills", "_text"), ("active", "bool"), ("away_until", "timestamptz")]),
+        ("accounts", [("id", "int8"), ("team_id", "int8"), ("ref", "text"), ("name", "text"), ("stage", "text"),
+                      ("needs", "_text"), ("value", "numeric"), ("hunter_id", "int8"), ("owner_id", "int8"),
+                      ("won_at", "timestamptz"), ("handed_off_at", "timestamptz")]),
+        ("interactions", [("id", "int8"), ("account_id", "int8"), ("rep_id", "int8"), ("occurred_at", "timestamptz"),
+                          ("kind", "text"), ("contact", "text")]),
+        ("deals", [("id", "int8"), ("account_id", "int8"), ("rep_id", "int8"), ("closed_at", "timestamptz"),
+                   ("amount", "numeric"), ("margin", "numeric")]),
+        ("handoffs", [("id", "int8"), ("account_id", "int8"), ("from_rep_id", "int8"), ("to_rep_id", "int8"),
+                      ("kind", "text"), ("created_at", "timestamptz"), ("explanation", "jsonb")]),
+        ("alerts", [("id", "int8"), ("team_id", "int8"), ("account_id", "int8"), ("rep_id", "int8"), ("kind", "text"),
+                    ("severity", "text"), ("status", "text"), ("first_seen_at", "timestamptz"),
+                    ("last_seen_at", "timestamptz"), ("resolved_at", "timestamptz"), ("details", "jsonb")]),
+        ("jobs", [("id", "int8"), ("kind", "text"), ("state", "text"), ("attempts", "int4"), ("run_at", "timestamptz"),
+                  ("last_error", "text")]),
+    ]
+
+    /// Expects `body` to fail with `sqlState`; returns the error.
+    @discardableResult
+    static func expectFailure(
+        _ sqlState: String, _ what: String, sourceLocation: SourceLocation = #_sourceLocation, _ body: () throws -> Void
+    ) -> PostgresError? {
+        do {
+            try body()
+            Issue.record("\(what) must fail with SQLSTATE \(sqlState)", sourceLocation: sourceLocation)
+        } catch let error as PostgresError {
+            #expect(error.sqlState == sqlState, "\(what): \(error)", sourceLocation: sourceLocation)
+            return error
+        } catch {
+            Issue.record("\(what): unexpected \(error)", sourceLocation: sourceLocation)
+        }
+        return nil
+    }
+
+    static func count(_ connection: PostgresConnection, _ table: String) throws -> Int {
+        try connection.query("select count(*) as n from conveyor.\(table)")[0]["n"].int()
+    }
+
+    @Test func everySpecColumnExistsWithItsType() throws {
+        let connection = try TestPostgres.connect(try TestPostgres.makeDatabase())
+        for (table, columns) in Self.specColumns {
+            let rows = try connection.query(
+                "select column_name, udt_name from information_schema.columns where table_schema = 'conveyor' and table_name = $1",
+                [table])
+            var actual: [String: String] = [:]
+            for row in rows { actual[try row["column_name"].string()] = try row["udt_name"].string() }
+            #expect(!actual.isEmpty, "table conveyor.\(table) is missing")
+            for (column, type) in columns {
+                #expect(actual[column] == type, "conveyor.\(table).\(column): expected \(type), found \(actual[column] ?? "no column")")
+            }
+        }
+        // named uniqueness and defaults from the spec
+        let defaults = try connection.query("""
+            select column_name, column_default from information_schema.columns
+            where table_schema = 'conveyor' and table_name = 'teams' and column_name in ('scan_local_time', 'paused')
+            order by column_name
+            """)
+        #expect(try defaults[0]["column_default"].optionalString()?.contains("false") == true)
+        #expect(try defaults[1]["column_default"].optionalString()?.contains("02:00") == true)
+    }
+
+    @Test func everyColumnBeyondTheSpecHasADefaultOrIsNullable() throws {
+        let connection = try TestPostgres.connect(try TestPostgres.makeDatabase())
+        for (table, columns) in Self.specColumns {
+            let rows = try connection.query("""
+                select column_name from information_schema.columns
+                where table_schema = 'conveyor' and table_name = $1
+                  and not (column_name = any($2::text[]))
+                  and is_nullable = 'NO' and column_default is null
+                  and is_identity = 'NO' and is_generated = 'NEVER'
+                """, [table, columns.map(\.name)])
+            let offenders = try rows.map { try $0["column_name"].string() }
+            #expect(offenders.isEmpty, "conveyor.\(table) has columns beyond the spec that an INSERT of spec columns cannot fill: \(offenders)")
+        }
+    }
+
+    @Test func minimalInsertsNamingOnlySpecColumnsWork() throws {
+        let connection = try TestPostgres.connect(try TestPostgres.makeDatabase())
+        let team = try connection.query("insert into conveyor.teams (name) values ('rail') returning id, time_zone, scan_local_time::text as at, paused")[0]
+        let teamID = try team["id"].int64()
+        #expect(try team["time_zone"].string() == "UTC")
+        #expect(try team["at"].string() == "02:00:00")
+        #expect(try team["paused"].bool() == false)
+
+        let rep = try connection.query(
+            "insert into conveyor.reps (team_id, ref, role) values ($1, 'ivan', 'closer') returning id, name, capacity, skills, active, away_until",
+            [teamID])[0]
+        let repID = try rep["id"].int64()
+        #expect(try rep["name"].string() == "ivan")   // name defaults to ref
+        #expect(try rep["capacity"].int() == 0)
+        #expect(try rep["skills"].textArray() == [])
+        #expect(try rep["active"].bool() == true)
+        #expect(rep["away_until"].isNull)
+
+        let account = try connection.query(
+            "insert into conveyor.accounts (team_id, ref) values ($1, 'acme') returning id, name, stage, needs, value::text as value, hunter_id, owner_id, won_at",
+            [teamID])[0]
+        let accountID = try account["id"].int64()
+        #expect(try account["name"].string() == "acme")
+        #expect(try account["stage"].string() == "lead")
+        #expect(try account["needs"].textArray() == [])
+        #expect(try account["value"].string() == "0")
+        #expect(account["hunter_id"].isNull && account["owner_id"].isNull && account["won_at"].isNull)
+
+        let interaction = try connection.query(
+            "insert into conveyor.interactions (account_id, rep_id, kind) values ($1, $2, 'call') returning occurred_at, contact",
+            [accountID, repID])[0]
+        #expect(abs(try interaction["occurred_at"].date().timeIntervalSinceNow) < 300)
+        #expect(interaction["contact"].isNull)
+
+        let deal = try connection.query(
+            "insert into conveyor.deals (account_id, amount, margin) values ($1, 1000, -12.5) returning closed_at, rep_id",
+            [accountID])[0]
+        #expect(abs(try deal["closed_at"].date().timeIntervalSinceNow) < 300)
+
+        let manager = try connection.query(
+            "insert into conveyor.reps (team_id, ref, role) values ($1, 'olga', 'account_manager') returning id", [teamID])[0]["id"].int64()
+        let handoff = try connection.query(
+            "insert into conveyor.handoffs (account_id, to_rep_id, kind) values ($1, $2, 'manual') returning explanation::text as explanation, from_rep_id",
+            [accountID, manager])[0]
+        #expect(try handoff["explanation"].string() == "{}")
+        #expect(handoff["from_rep_id"].isNull)
+
+        let alert = try connection.query(
+            "insert into conveyor.alerts (team_id, kind, severity) values ($1, 'no_eligible_manager', 'medium') returning status, first_seen_at, last_seen_at, resolved_at, details::text as details",
+            [teamID])[0]
+        #expect(try alert["status"].string() == "open")
+        #expect(alert["resolved_at"].isNull)
+        #expect(try alert["details"].string() == "{}")
+
+        let job = try connection.query("insert into conveyor.jobs (kind) values ('probe') returning state, attempts, run_at, last_error")[0]
+        #expect(try job["state"].string() == "available")
+        #expect(try job["attempts"].int() == 0)
+        #expect(abs(try job["run_at"].date().timeIntervalSinceNow) < 300)
+        #expect(job["last_error"].isNull)
+    }
+
+    @Test func insertsNamingEverySpecColumnWork() throws {
+        let connection = try TestPostgres.connect(try TestPostgres.makeDatabase())
+        let teamID = try connection.query("""
+            insert into conveyor.teams (name, time_zone, scan_local_time, paused)
+            values ('sea', 'Europe/Berlin', '03:30', true) returning id
+            """)[0]["id"].int64()
+        let hunter = try connection.query("""
+            insert into conveyor.reps (team_id, ref, name, role, capacity, skills, active, away_until)
+            values ($1, 'ivan', 'Ivan Petrov', 'closer', 0, '{}', true, null) returning id
+            """, [teamID])[0]["id"].int64()
+        let manager = try connection.query("""
+            insert into conveyor.reps (team_id, ref, name, role, capacity, skills, active, away_until)
+            values ($1, 'olga', 'Olga', 'account_manager', 40, '{customs,rail}', true, now() + interval '1 day') returning id
+            """, [teamID])[0]["id"].int64()
+        let accountID = try connection.query("""
+            insert into conveyor.accounts (team_id, ref, name, stage, needs, value, hunter_id, owner_id, won_at, handed_off_at)
+            values ($1, 'acme', 'ACME', 'active', '{customs}', 5000.25, $2, $3, now() - interval '20 days', now() - interval '19 days')
+            returning id
+            """, [teamID, hunter, manager])[0]["id"].int64()
+        try connection.query("""
+            insert into conveyor.interactions (account_id, rep_id, occurred_at, kind, contact)
+            values ($1, $2, now(), 'shipment', 'Mrs. Smith')
+            """, [accountID, manager])
+        try connection.query("""
+            insert into conveyor.deals (account_id, rep_id, closed_at, amount, margin) values ($1, $2, now(), 100, 10)
+            """, [accountID, manager])
+        try connection.query("""
+            insert into conveyor.handoffs (account_id, from_rep_id, to_rep_id, kind, created_at, explanation)
+            values ($1, $2, $3, 'auto', now(), '{"rule": "lowest utilization"}')
+            """, [accountID, hunter, manager])
+        try connection.query("""
+            insert into conveyor.alerts (team_id, account_id, rep_id, kind, severity, status, first_seen_at, last_seen_at, resolved_at, details)
+            values ($1, $2, $3, 'single_threaded', 'high', 'acknowledged', now(), now(), null, '{"share": 0.9}')
+            """, [teamID, accountID, manager])
+        try connection.query("""
+            insert into conveyor.jobs (kind, state, attempts, run_at, last_error) values ('probe', 'retryable', 3, now(), 'boom')
+            """)
+        for table in ["teams", "accounts", "interactions", "deals", "handoffs", "alerts", "jobs"] {
+            #expect(try Self.count(connection, table) == 1, "conveyor.\(table)")
+        }
+        #expect(try Self.count(connection, "reps") == 2)
+    }
+
+    @Test func enumChecksAcceptTheSpecValuesAndRejectOthers() throws {
+        let connection = try TestPostgres.connect(try TestPostgres.makeDatabase())
+        let team = try connection.query("insert into conveyor.teams (name) values ('rail') returning id")[0]["id"].int64()
+        for role in ["lead_generator", "closer", "account_manager"] {
+            try connection.query("insert into conveyor.reps (team_id, ref, role) values ($1, $2, $2)", [team, role])
+        }
+        let rep = try connection.query("select id from conveyor.reps where ref = 'closer'")[0]["id"].int64()
+        let manager = try connection.query("select id from conveyor.reps where ref = 'account_manager'")[0]["id"].int64()
+        for stage in ["lead", "qualified", "won", "active", "churned"] {
+            try connection.query("insert into conveyor.accounts (team_id, ref, stage) values ($1, $2, $2)", [team, stage])
+        }
+        let account = try connection.query("select id from conveyor.accounts where ref = 'won'")[0]["id"].int64()
+        for severity in ["low", "medium", "high"] {
+            for status in ["open", "acknowledged", "snoozed", "resolved"] {
+                try connection.query(
+                    "insert into conveyor.alerts (team_id, account_id, kind, severity, status) values ($1, $2, $3, $4, $5)",
+                    [team, account, "\(severity)-\(status)", severity, status])
+            }
+        }
+        for kind in ["auto", "manual", "redistribution"] {
+            try connection.query("insert into conveyor.handoffs (account_id, to_rep_id, kind) values ($1, $2, $3)", [account, manager, kind])
+        }
+        for state in ["available", "running", "waiting", "succeeded", "retryable", "dead", "cancelled"] {
+            try connection.query("insert into conveyor.jobs (kind, state) values ('probe', $1)", [state])
+        }
+
+        let rejected: [(what: String, sql: String, binds: [any PostgresBindable], column: String)] = [
+            ("role ceo", "insert into conveyor.reps (team_id, ref, role) values ($1, 'boss', 'ceo')", [team], "role"),
+            ("stage maybe", "insert into conveyor.accounts (team_id, ref, stage) values ($1, 'x', 'maybe')", [team], "stage"),
+            ("severity extreme", "insert into conveyor.alerts (team_id, kind, severity) values ($1, 'k', 'extreme')", [team], "severity"),
+            ("alert status done", "insert into conveyor.alerts (team_id, kind, severity, status) values ($1, 'k', 'low', 'done')", [team], "status"),
+            ("handoff kind magic", "insert into conveyor.handoffs (account_id, to_rep_id, kind) values ($1, $2, 'magic')", [account, manager], "kind"),
+            ("job state done", "insert into conveyor.jobs (kind, state) values ('probe', 'done')", [], "state"),
+            ("role changed to ceo", "update conveyor.reps set role = 'ceo' where id = $1", [rep], "role"),
+            ("upper-case stage", "update conveyor.accounts set stage = 'WON' where id = $1", [account], "stage"),
+        ]
+        for (what, sql, binds, column) in rejected {
+            let error = Self.expectFailure("23514", what) { try connection.query(sql, binds) }
+            #expect(error?.message.contains(column) == true, "\(what): the message names the constraint: \(String(describing: error))")
+        }
+        #expect(try Self.count(connection, "reps") == 3)
+        #expect(try Self.count(connection, "accounts") == 5)
+        #expect(try Self.count(connection, "alerts") == 12)
+        #expect(try Self.count(connection, "handoffs") == 3)
+        #expect(try Self.count(connection, "jobs") == 7)
+        #expect(try connection.query("select role from conveyor.reps where id = $1", [rep])[0]["role"].string() == "closer")
+    }
+
+    @Test func uniquenessWithinTeams() throws {
+        let connection = try TestPostgres.connect(try TestPostgres.makeDatabase())
+        let rail = try connection.query("insert into conveyor.teams (name) values ('rail') returning id")[0]["id"].int64()
+        let sea = try connection.query("insert into conveyor.teams (name) values ('sea') returning id")[0]["id"].int64()
+        Self.expectFailure("23505", "a second team named rail") {
+            try connection.query("insert into conveyor.teams (name) values ('rail')")
+        }
+        Self.expectFailure("23505", "renaming sea to rail") {
+            try connection.query("update conveyor.teams set name = 'rail' where id = $1", [sea])
+        }
+
+        try connection.query("insert into conveyor.reps (team_id, ref, role) values ($1, 'ivan', 'closer')", [rail])
+        // the same ref in another team is another person
+        try connection.query("insert into conveyor.reps (team_id, ref, role) values ($1, 'ivan', 'closer')", [sea])
+        let repError = Self.expectFailure("23505", "a second ivan in rail") {
+            try connection.query("insert into conveyor.reps (team_id, ref, role) values ($1, 'ivan', 'account_manager')", [rail])
+        }
+        #expect(repError?.message.contains("reps") == true)
+
+        try connection.query("insert into conveyor.accounts (team_id, ref) values ($1, 'acme')", [rail])
+        try connection.query("insert into conveyor.accounts (team_id, ref) values ($1, 'acme')", [sea])
+        Self.expectFailure("23505", "a second acme in rail") {
+            try connection.query("insert into conveyor.accounts (team_id, ref) values ($1, 'acme')", [rail])
+        }
+        #expect(try Self.count(connection, "teams") == 2)
+        #expect(try Self.count(connection, "reps") == 2)
+        #expect(try Self.count(connection, "accounts") == 2)
+    }
+
+    @Test func teamTimeZonesMustBeKnownIANANames() throws {
+        let connection = try TestPostgres.connect(try TestPostgres.makeDatabase())
+        for zone in ["UTC", "Europe/Berlin", "America/Argentina/Buenos_Aires", "Asia/Kolkata"] {
+            try connection.query("insert into conveyor.teams (name, time_zone) values ($1, $1)", [zone])
+        }
+        for zone in ["Mars/Olympus_Mons", "", "europe/berlin ", "+03:00"] {
+            let error = Self.expectFailure("22023", "time zone \"\(zone)\"") {
+                try connection.query("insert into conveyor.teams (name, time_zone) values ($1, $2)", ["t-\(zone)", zone])
+            }
+            #expect(error?.message.contains("unknown time zone") == true, "\(String(describing: error))")
+            #expect(error?.message.contains("\"\(zone)\"") == true, "names the value: \(String(describing: error))")
+            #expect(error?.hint?.contains("IANA") == true)
+        }
+        Self.expectFailure("22023", "changing a team's zone to an unknown one") {
+            try connection.query("update conveyor.teams set time_zone = 'Atlantis/Capital' where name = 'UTC'")
+        }
+        try connection.query("update conveyor.teams set time_zone = 'Asia/Tokyo' where name = 'UTC'")
+        #expect(try Self.count(connection, "teams") == 4)
+        #expect(try connection.query("select time_zone from conveyor.teams where name = 'UTC'")[0]["time_zone"].string() == "Asia/Tokyo")
+    }
+
+    /// SQL/queries/queue.sql `claim_jobs`, with `limit 100` for `$1`.
+    static let claimQuery = """
+        select id, kind, payload::text as payload, attempts, max_attempts, team_id
+        from conveyor.jobs
+        where state in ('available', 'retryable') and run_at <= now()
+        order by priority, run_at, id
+        limit 100
+        for update skip locked
+        """
+
+    @Test func theClaimQueryUsesTheClaimIndexOnALargeQueue() throws {
+        // the copy above is what the workers run
+        #expect(Queries.claimJobs.sql.components(separatedBy: .newlines).filter { !$0.hasPrefix("--") }.joined(separator: "\n")
+                .replacingOccurrences(of: "limit $1", with: "limit 100") == Self.claimQuery)
+
+        let connection = try TestPostgres.connect(try TestPostgres.makeDatabase())
+        try connection.execute("""
+            insert into conveyor.jobs (kind, state, attempts, run_at, created_at, attempted_at, finished_at)
+            select 'probe', 'succeeded', 1, now() - make_interval(secs => g), now() - make_interval(secs => g),
+                   now() - make_interval(secs => g), now() - make_interval(secs => g)
+            from generate_series(1, 200000) as g;
+            insert into conveyor.jobs (kind, state, run_at, priority) values
+                ('probe', 'available', now() - interval '1 minute', 0),
+                ('probe', 'available', now() - interval '2 minutes', 0),
+                ('probe', 'retryable', now() - interval '3 minutes', 0),
+                ('probe', 'available', now() - interval '1 hour', 5),
+                ('probe', 'available', now() + interval '1 hour', 0),
+                ('probe', 'waiting', now() - interval '1 day', 0);
+            analyze conveyor.jobs;
+            """)
+
+        let plan = try connection.query("explain " + Self.claimQuery).map { try $0[0].string() }.joined(separator: "\n")
+        #expect(plan.contains("jobs_claim"), "the claim must use index jobs_claim:\n\(plan)")
+        #expect(!plan.contains("Seq Scan"), "the claim must not scan the jobs table:\n\(plan)")
+        #expect(!plan.contains("Sort"), "jobs_claim already gives the claim order:\n\(plan)")
+
+        // and it claims the due jobs in order: priority, then oldest run_at
+        let claimed = try connection.transaction {
+            try connection.query(Self.claimQuery).map { try $0["id"].int64() }
+        }
+        let expected = try connection.query("""
+            select id from conveyor.jobs
+            where state in ('available', 'retryable') and run_at <= now()
+            order by priority, run_at, id
+            """).map { try $0["id"].int64() }
+        #expect(claimed.count == 4)
+        #expect(claimed == expected)
+    }
+}
