@@ -91,9 +91,12 @@ public struct Daemon {
         var handlers = SystemCommands.handlers(context)
         handlers.merge(QueueCommands.handlers(context)) { first, _ in first }
         handlers.merge(DirectoryCommands.handlers(context)) { first, _ in first }
-        let served = CommandCatalog.all.filter { handlers[$0.name] != nil || $0.name == "help" }
+        handlers.merge(AlertCommands.handlers(context)) { first, _ in first }
+        let heartbeat = min(30, config.idleTimeout / 2)
+        let streams: [String: StreamHandler] = ["watch": WatchCommand.handler(conninfo: config.databaseURL, heartbeat: heartbeat)]
+        let served = CommandCatalog.all.filter { handlers[$0.name] != nil || streams[$0.name] != nil || $0.name == "help" }
         handlers["help"] = { _, _ in SystemCommands.help(served) }
-        let dispatcher = AdminDispatcher(handlers: handlers, database: database, logger: logger)
+        let dispatcher = AdminDispatcher(handlers: handlers, streams: streams, database: database, logger: logger)
         let notifier = SystemdNotifier(environment: environment)
         let admin = AdminServer(config: config, socket: socket, dispatcher: dispatcher, logger: logger) {
             notifier.notify("READY=1\nSTATUS=serving")

@@ -6,16 +6,21 @@ import Logging
 /// Runs one admin command for a caller and returns its result.
 public typealias CommandHandler = @Sendable (Arguments, Caller) async throws -> JSONValue
 
+/// Starts a streaming command (`watch`): its events until the client goes.
+typealias StreamHandler = @Sendable (Arguments, Caller) throws -> AsyncThrowingStream<JSONValue, Error>
+
 /// Parses request lines, checks the caller's role and the arguments against
 /// `CommandCatalog`, runs the command, answers, and audits every
 /// state-changing command (who, what, result) in `conveyor.admin_audit`.
 final class AdminDispatcher: Sendable {
     private let handlers: [String: CommandHandler]
+    private let streams: [String: StreamHandler]
     private let database: DedicatedConnection
     private let logger: Logger
 
-    init(handlers: [String: CommandHandler], database: DedicatedConnection, logger: Logger) {
+    init(handlers: [String: CommandHandler], streams: [String: StreamHandler], database: DedicatedConnection, logger: Logger) {
         self.handlers = handlers
+        self.streams = streams
         self.database = database
         self.logger = logger
     }
@@ -26,6 +31,23 @@ final class AdminDispatcher: Sendable {
             request = try Request.parse(line: line)
         } catch {
             try await send(Response.error(id: Request.echoID(fromLine: line), error).encodedLine())
+            return
+        }
+        if let stream = streams[request.cmd], let spec = CommandCatalog.spec(named: request.cmd) {
+            let events: AsyncThrowingStream<JSONValue, Error>
+            do {
+                try check(request, spec, caller)
+                events = try stream(Arguments(request.args), caller)
+            } catch {
+                try await send(Response.error(id: request.id, Self.protocolError(error)).encodedLine())
+                return
+            }
+            try await send(Response.ok(id: request.id, result: ["streaming": true]).encodedLine())
+            do {
+                for try await event in events { try await send(Response.event(id: request.id, event).encodedLine()) }
+            } catch let error as PostgresError {
+                try await send(Response.error(id: request.id, Self.protocolError(error)).encodedLine())
+            }
             return
         }
         let response: Response
@@ -43,16 +65,7 @@ final class AdminDispatcher: Sendable {
             throw ProtocolError(.unknownCommand, "unknown command \"\(JSONValue.excerpt(request.cmd))\"; try help")
         }
         let execute = {
-            guard caller.role >= spec.minimumRole else {
-                throw ProtocolError(.permissionDenied, "\(spec.name) needs role \(spec.minimumRole.rawValue); you are \(caller.role.rawValue)")
-            }
-            let known = Set(spec.args.map(\.name))
-            if let unknown = request.args.keys.sorted().first(where: { !known.contains($0) }) {
-                throw ProtocolError(.invalidArgument, "\(spec.name) takes no argument \"\(JSONValue.excerpt(unknown))\"; usage: \(spec.usage)")
-            }
-            for arg in spec.args where arg.required && (request.args[arg.name] == nil || request.args[arg.name] == .null) {
-                throw ProtocolError(.invalidArgument, "\(spec.name) needs \(arg.name); usage: \(spec.usage)")
-            }
+            try self.check(request, spec, caller)
             return try await handler(Arguments(request.args), caller)
         }
         // Reads are not audited; every attempt to change state is, refused or not.
@@ -64,6 +77,20 @@ final class AdminDispatcher: Sendable {
         } catch {
             await audit(spec.name, request.args, caller: caller, error: Self.protocolError(error))
             throw error
+        }
+    }
+
+    /// The caller's role and the arguments against the command's spec.
+    private func check(_ request: Request, _ spec: CommandSpec, _ caller: Caller) throws {
+        guard caller.role >= spec.minimumRole else {
+            throw ProtocolError(.permissionDenied, "\(spec.name) needs role \(spec.minimumRole.rawValue); you are \(caller.role.rawValue)")
+        }
+        let known = Set(spec.args.map(\.name))
+        if let unknown = request.args.keys.sorted().first(where: { !known.contains($0) }) {
+            throw ProtocolError(.invalidArgument, "\(spec.name) takes no argument \"\(JSONValue.excerpt(unknown))\"; usage: \(spec.usage)")
+        }
+        for arg in spec.args where arg.required && (request.args[arg.name] == nil || request.args[arg.name] == .null) {
+            throw ProtocolError(.invalidArgument, "\(spec.name) needs \(arg.name); usage: \(spec.usage)")
         }
     }
 

@@ -40,21 +40,14 @@ enum QueueCommands {
             "job.retry": { args, _ in
                 let id = try args.int("id", in: 1...Int64.max)
                 let (job, state) = try await database.run { (try JobStore.retry($0, id: id), try JobStore.state($0, id: id)) }
-                return try changed(job, id: id, state: state, allowed: "dead, cancelled, retryable or waiting")
+                return try StateChange.result(job.map(encode), noun: "job", id: id, state: state, allowed: "dead, cancelled, retryable or waiting")
             },
             "job.cancel": { args, _ in
                 let id = try args.int("id", in: 1...Int64.max)
                 let (job, state) = try await database.run { (try JobStore.cancel($0, id: id), try JobStore.state($0, id: id)) }
-                return try changed(job, id: id, state: state, allowed: "available, retryable or waiting")
+                return try StateChange.result(job.map(encode), noun: "job", id: id, state: state, allowed: "available, retryable or waiting")
             },
         ]
-    }
-
-    /// The changed job, or why nothing changed: no such job, or a state the command does not apply to.
-    private static func changed(_ job: JobSummary?, id: Int64, state: String?, allowed: String) throws -> JSONValue {
-        if let job { return ["job": encode(job)] }
-        guard let state else { throw ProtocolError(.notFound, "no job \(id)") }
-        throw ProtocolError(.conflict, "job \(id) is \(state); this applies only to \(allowed) jobs")
     }
 
     static func encode(_ job: JobSummary) -> JSONValue {

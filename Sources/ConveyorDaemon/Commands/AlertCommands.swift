@@ -1,0 +1,36 @@
+import ConveyorProtocol
+import ConveyorStore
+import Foundation
+
+/// alert.list, alert.ack, alert.snooze.
+enum AlertCommands {
+    static let statuses = ["open", "acknowledged", "snoozed", "resolved"]
+
+    static func handlers(_ context: DaemonContext) -> [String: CommandHandler] {
+        let database = context.database
+        return [
+            "alert.list": { args, _ in
+                let team = try args.optionalString("team")
+                let status = try args.optionalString("status")
+                if let status, !statuses.contains(status) {
+                    throw ProtocolError(.invalidArgument, "status must be one of \(statuses.joined(separator: ", "))")
+                }
+                return ["alerts": try DirectoryCommands.encode(try await database.run { try AlertStore.list($0, team: team, status: status) })]
+            },
+            "alert.ack": { args, _ in
+                let id = try args.int("id", in: 1...Int64.max)
+                let (alert, status) = try await database.run { (try AlertStore.acknowledge($0, id: id), try AlertStore.status($0, id: id)) }
+                return try StateChange.result(alert.map(DirectoryCommands.encode), noun: "alert", id: id, state: status, allowed: "open or snoozed")
+            },
+            "alert.snooze": { args, _ in
+                let id = try args.int("id", in: 1...Int64.max)
+                let text = try args.string("until")
+                guard let until = DirectoryCommands.parseTimestamp(text), until > Date() else {
+                    throw ProtocolError(.invalidArgument, "until must be a future ISO 8601 time such as 2026-12-24T18:00:00Z")
+                }
+                let (alert, status) = try await database.run { (try AlertStore.snooze($0, id: id, until: until), try AlertStore.status($0, id: id)) }
+                return try StateChange.result(alert.map(DirectoryCommands.encode), noun: "alert", id: id, state: status, allowed: "unresolved")
+            },
+        ]
+    }
+}
