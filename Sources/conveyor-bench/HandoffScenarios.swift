@@ -80,7 +80,7 @@ struct HandoffScenarios {
         var peakRSS = daemon.residentBytes
         while try QueueScenarios.anyDue(connection) {
             peakRSS = max(peakRSS, daemon.residentBytes)
-            usleep(10_000)
+            usleep(20_000)
         }
         let seconds = Date().timeIntervalSince(started)
         try verify(connection, wins: options.jobs, scenario: "handoff")

@@ -41,7 +41,7 @@ struct QueueScenarios {
         let started = Date()
         while try Self.anyDue(connection) {
             peakRSS = max(peakRSS, daemon.residentBytes)
-            usleep(10_000)
+            usleep(20_000)
         }
         let seconds = Date().timeIntervalSince(started)
         let done = try connection.query("select count(*)::int as n from conveyor.jobs where state = 'succeeded'")[0]["n"].int()
