@@ -128,17 +128,15 @@ returns trigger
 language plpgsql
 set search_path = pg_catalog, pg_temp
 as $$
-declare
-    v_team bigint;
 begin
-    for v_team in
-        select distinct n.team_id
-        from new_rows as n
-        where n.role = 'account_manager' and n.active and n.capacity > 0
-        order by n.team_id
-    loop
-        perform conveyor.requeue_waiting(v_team);
-    end loop;
+    -- one requeue per affected team, in id order
+    perform conveyor.requeue_waiting(t.team_id)
+    from (
+            select distinct n.team_id as team_id
+            from new_rows as n
+            where n.role = 'account_manager' and n.active and n.capacity > 0
+            order by n.team_id
+    ) as t;
     return null;
 end
 $$;
@@ -155,28 +153,26 @@ returns trigger
 language plpgsql
 set search_path = pg_catalog, pg_temp
 as $$
-declare
-    v_team bigint;
 begin
-    for v_team in
-        select t.team_id
-        from (
-            select n.team_id, o.team_id as old_team_id
-            from new_rows as n
-            join old_rows as o on o.id = n.id
-            where n.capacity > o.capacity
-               or (n.active and not o.active)
-               or n.away_until is distinct from o.away_until
-               or n.role is distinct from o.role
-               or n.skills is distinct from o.skills
-               or n.team_id is distinct from o.team_id
-        ) as changed
-        cross join lateral (values (changed.team_id), (changed.old_team_id)) as t(team_id)
-        group by t.team_id
-        order by t.team_id
-    loop
-        perform conveyor.requeue_waiting(v_team);
-    end loop;
+    -- one requeue per affected team, in id order
+    perform conveyor.requeue_waiting(t.team_id)
+    from (
+            select t.team_id as team_id
+            from (
+                select n.team_id, o.team_id as old_team_id
+                from new_rows as n
+                join old_rows as o on o.id = n.id
+                where n.capacity > o.capacity
+                   or (n.active and not o.active)
+                   or n.away_until is distinct from o.away_until
+                   or n.role is distinct from o.role
+                   or n.skills is distinct from o.skills
+                   or n.team_id is distinct from o.team_id
+            ) as changed
+            cross join lateral (values (changed.team_id), (changed.old_team_id)) as t(team_id)
+            group by t.team_id
+            order by t.team_id
+    ) as t;
     return null;
 end
 $$;
@@ -193,19 +189,17 @@ returns trigger
 language plpgsql
 set search_path = pg_catalog, pg_temp
 as $$
-declare
-    v_team bigint;
 begin
-    for v_team in
-        select n.id
-        from new_rows as n
-        join old_rows as o on o.id = n.id
-        where (o.paused and not n.paused)
-           or (n.skills_fallback and not o.skills_fallback)
-        order by n.id
-    loop
-        perform conveyor.requeue_waiting(v_team);
-    end loop;
+    -- one requeue per affected team, in id order
+    perform conveyor.requeue_waiting(t.team_id)
+    from (
+            select n.id as team_id
+            from new_rows as n
+            join old_rows as o on o.id = n.id
+            where (o.paused and not n.paused)
+               or (n.skills_fallback and not o.skills_fallback)
+            order by n.id
+    ) as t;
     return null;
 end
 $$;
@@ -225,21 +219,19 @@ returns trigger
 language plpgsql
 set search_path = pg_catalog, pg_temp
 as $$
-declare
-    v_team bigint;
 begin
-    for v_team in
-        select distinct o.team_id
-        from new_rows as n
-        join old_rows as o on o.id = n.id
-        where (o.stage = 'active' and o.owner_id is not null
-               and (n.stage <> 'active' or n.owner_id is distinct from o.owner_id
-                    or n.team_id <> o.team_id))
-           or (n.needs is distinct from o.needs and n.stage <> 'active')
-        order by o.team_id
-    loop
-        perform conveyor.requeue_waiting(v_team);
-    end loop;
+    -- one requeue per affected team, in id order
+    perform conveyor.requeue_waiting(t.team_id)
+    from (
+            select distinct o.team_id as team_id
+            from new_rows as n
+            join old_rows as o on o.id = n.id
+            where (o.stage = 'active' and o.owner_id is not null
+                   and (n.stage <> 'active' or n.owner_id is distinct from o.owner_id
+                        or n.team_id <> o.team_id))
+               or (n.needs is distinct from o.needs and n.stage <> 'active')
+            order by o.team_id
+    ) as t;
     return null;
 end
 $$;
@@ -255,17 +247,15 @@ returns trigger
 language plpgsql
 set search_path = pg_catalog, pg_temp
 as $$
-declare
-    v_team bigint;
 begin
-    for v_team in
-        select distinct o.team_id
-        from old_rows as o
-        where o.stage = 'active' and o.owner_id is not null
-        order by o.team_id
-    loop
-        perform conveyor.requeue_waiting(v_team);
-    end loop;
+    -- one requeue per affected team, in id order
+    perform conveyor.requeue_waiting(t.team_id)
+    from (
+            select distinct o.team_id as team_id
+            from old_rows as o
+            where o.stage = 'active' and o.owner_id is not null
+            order by o.team_id
+    ) as t;
     return null;
 end
 $$;

@@ -1,7 +1,6 @@
 import ConveyorPostgres
 import ConveyorStore
 import Foundation
-import Histogram
 
 /// The handoff scenarios: handoff (the daemon), handoff-raw (hand-written
 /// set-based SQL), handoff-latency (wins at a steady rate).
@@ -159,47 +158,25 @@ struct HandoffScenarios {
         try listener.listen("conveyor_events")
         let daemon = try BenchDaemon(conninfo: conninfo, workers: options.workers, batchSize: options.batchSize)
         defer { daemon.stop() }
-        var committedAt: [String: UInt64] = [:]
-        var histogram = Histogram<UInt64>(highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .three)
-        let total = Int(options.rate * options.seconds)
-        let interval = 1.0 / options.rate
-        let start = DispatchTime.now().uptimeNanoseconds
-        var sent = 0
-        var received = 0
-        let deadline = Date().addingTimeInterval(options.seconds + 30)
-        while received < total && Date() < deadline {
-            let now = DispatchTime.now().uptimeNanoseconds
-            let due = start + UInt64(Double(sent) * interval * 1e9)
-            if sent < total && now >= due {
-                let ref = "live-\(sent)"
-                try connection.query("select conveyor.record_win($1, $2, 'hunter')", [Self.teams[sent % 3], ref])
-                committedAt[ref] = DispatchTime.now().uptimeNanoseconds
-                sent += 1
-                continue
-            }
-            let wait = sent < total ? Double(due - min(due, now)) / 1e9 : 0.5
-            let events = try listener.waitForNotifications(timeout: wait)
-            let arrived = DispatchTime.now().uptimeNanoseconds
-            for event in events {
-                struct Range: Decodable { let first_id: Int64; let last_id: Int64 }
-                guard let range = try? JSONDecoder().decode(Range.self, from: Data(event.payload.utf8)) else { continue }
-                let refs = try connection.query("""
-                    select a.ref from conveyor.handoffs h join conveyor.accounts a on a.id = h.account_id
-                    where h.id between $1 and $2
-                    """, [range.first_id, range.last_id]).map { try $0["ref"].string() }
-                for ref in refs {
-                    guard let committed = committedAt.removeValue(forKey: ref) else { continue }
-                    _ = histogram.record((arrived - committed) / 1000)
-                    received += 1
+        let driver = SteadyRate<String>(rate: options.rate, seconds: options.seconds, listener: listener)
+        let result = try driver.run(
+            send: { n in
+                let ref = "live-\(n)"
+                try connection.query("select conveyor.record_win($1, $2, 'hunter')", [Self.teams[n % 3], ref])
+                return ref
+            },
+            completed: { events in
+                try events.flatMap { event -> [String] in
+                    struct Range: Decodable { let team_id: Int64; let first_id: Int64; let last_id: Int64 }
+                    guard let range = try? JSONDecoder().decode(Range.self, from: Data(event.payload.utf8)) else { return [] }
+                    return try EventStore.handoffs(connection, teamId: range.team_id, firstId: range.first_id, lastId: range.last_id)
+                        .map(\.account)
                 }
             }
-        }
-        guard received == total else { throw BenchError("handoff-latency: \(received) of \(total) wins handed off") }
+        )
         return ScenarioResult(scenario: "handoff-latency", figures: [
-            ("rate_per_second", options.rate), ("wins", Double(total)),
-            ("p50_ms", Double(histogram.valueAtPercentile(50)) / 1000),
-            ("p99_ms", Double(histogram.valueAtPercentile(99)) / 1000),
-            ("max_ms", Double(histogram.maxRecorded) / 1000),
+            ("rate_per_second", options.rate), ("wins", Double(result.count)),
+            ("p50_ms", result.p50), ("p99_ms", result.p99), ("max_ms", result.max),
         ])
     }
 }

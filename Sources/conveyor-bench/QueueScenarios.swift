@@ -1,7 +1,6 @@
 import ConveyorPostgres
 import ConveyorStore
 import Foundation
-import Histogram
 
 /// The work-queue scenarios: noop, noop-raw, latency, idle.
 struct QueueScenarios {
@@ -87,41 +86,14 @@ struct QueueScenarios {
         try listener.listen("conveyor_probe")
         let daemon = try BenchDaemon(conninfo: conninfo, workers: options.workers, batchSize: options.batchSize)
         defer { daemon.stop() }
-        var committedAt: [Int64: UInt64] = [:]
-        var histogram = Histogram<UInt64>(highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .three)
-        let total = Int(options.rate * options.seconds)
-        let interval = 1.0 / options.rate
-        let start = DispatchTime.now().uptimeNanoseconds
-        var sent = 0
-        var received = 0
-        func record(_ notifications: [PostgresNotification]) {
-            let now = DispatchTime.now().uptimeNanoseconds
-            for notification in notifications {
-                guard let id = Int64(notification.payload), let committed = committedAt.removeValue(forKey: id) else { continue }
-                _ = histogram.record((now - committed) / 1000)
-                received += 1
-            }
-        }
-        let deadline = Date().addingTimeInterval(options.seconds + 30)
-        while received < total && Date() < deadline {
-            let now = DispatchTime.now().uptimeNanoseconds
-            let due = start + UInt64(Double(sent) * interval * 1e9)
-            if sent < total && now >= due {
-                let id = try JobStore.enqueue(enqueuer, kind: "probe")
-                committedAt[id] = DispatchTime.now().uptimeNanoseconds
-                sent += 1
-                continue
-            }
-            let wait = sent < total ? Double(due - min(due, now)) / 1e9 : 0.5
-            record(try listener.waitForNotifications(timeout: wait))
-        }
-        guard received == total else { throw BenchError("latency: \(received) of \(total) probes completed") }
-        func milliseconds(_ microseconds: UInt64) -> Double { Double(microseconds) / 1000 }
+        let driver = SteadyRate<Int64>(rate: options.rate, seconds: options.seconds, listener: listener)
+        let result = try driver.run(
+            send: { _ in try JobStore.enqueue(enqueuer, kind: "probe") },
+            completed: { $0.compactMap { Int64($0.payload) } }
+        )
         return ScenarioResult(scenario: "latency", figures: [
-            ("rate_per_second", options.rate), ("jobs", Double(total)),
-            ("p50_ms", milliseconds(histogram.valueAtPercentile(50))),
-            ("p99_ms", milliseconds(histogram.valueAtPercentile(99))),
-            ("max_ms", milliseconds(histogram.maxRecorded)),
+            ("rate_per_second", options.rate), ("jobs", Double(result.count)),
+            ("p50_ms", result.p50), ("p99_ms", result.p99), ("max_ms", result.max),
         ])
     }
 
