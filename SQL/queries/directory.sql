@@ -63,19 +63,30 @@ select id from conveyor.accounts
 where owner_id = $1 and stage = 'active'
 order by handed_off_at nulls first, id
 
--- name: park_account
--- An account that lost its owner and found no new one: back to won, with its
--- handoff job waiting (re-armed, or created) for capacity to appear.
-with released as (
-    update conveyor.accounts set owner_id = null, stage = 'won' where id = $1 returning id, team_id
-)
+-- name: release_account
+-- An account that lost its owner and found no new one goes back to won
+-- (its own statement, so the requeue trigger it fires runs before its job is parked).
+update conveyor.accounts set owner_id = null, stage = 'won' where id = $1
+
+-- name: park_account_job
+-- ...and its handoff job waits (re-armed, or created) for capacity to appear.
 insert into conveyor.jobs (kind, payload, unique_key, team_id, state, run_at, last_error)
 select 'handoff', jsonb_build_object('account_id', id, 'kind', 'redistribution', 'from_rep_id', $2::bigint),
        'handoff:' || id, team_id, 'waiting', coalesce($4::timestamptz, 'infinity'), $3
-from released
+from conveyor.accounts where id = $1
 on conflict (unique_key) where unique_key is not null do update
 set state = 'waiting', payload = excluded.payload, attempts = 0, finished_at = null,
     run_at = excluded.run_at, last_error = excluded.last_error
+
+-- name: settle_account_job
+-- A manual handoff settles the account's pending handoff job, unless a
+-- worker holds it (that worker rereads the account and finds it routed).
+update conveyor.jobs set state = 'succeeded', finished_at = now(), last_error = null
+where id in (
+    select id from conveyor.jobs
+    where unique_key = 'handoff:' || $1::bigint and state in ('available', 'retryable', 'waiting')
+    for update skip locked
+)
 
 -- name: record_win
 select conveyor.record_win($1, $2, $3, $4, coalesce($5::text[], '{}'), coalesce($6::numeric, 0)) as job_id

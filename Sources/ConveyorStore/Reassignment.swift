@@ -27,17 +27,20 @@ public enum Reassignment {
         let ids = try connection.query(Queries.ownedAccounts, [repId]).map { try $0["id"].int64() }
         let accounts = try HandoffRouter.accounts(connection, ids: ids)
         let ordered = ids.compactMap { accounts[$0] }
-        let routed = try HandoffRouter.route(
+        // A paused team's handoffs wait, redistributions included.
+        let routed = team.paused ? [] : try HandoffRouter.route(
             connection, team: team, accounts: ordered, kind: .redistribution, from: { _ in repId }, excluded: [repId]
         )
         let refs = Dictionary(uniqueKeysWithValues: try HandoffRouter.candidates(connection, teamId: teamId).map { ($0.id, $0.ref) })
         var moves: [Move] = []
-        for (account, result) in zip(ordered, routed) {
-            if let chosen = result.decision.chosenRepId {
+        for (index, account) in ordered.enumerated() {
+            let result = index < routed.count ? routed[index] : nil
+            if let chosen = result?.decision.chosenRepId {
                 moves.append(Move(account: account.ref, owner: refs[chosen], waitingReason: nil))
             } else {
-                let reason = result.decision.waitingReason ?? "no eligible account manager"
-                try connection.query(Queries.parkAccount, [account.id, repId, reason, result.retryAt])
+                let reason = result?.decision.waitingReason ?? "team \(team.name) is paused"
+                try connection.query(Queries.releaseAccount, [account.id])
+                try connection.query(Queries.parkAccountJob, [account.id, repId, reason, result?.retryAt])
                 moves.append(Move(account: account.ref, owner: nil, waitingReason: reason))
             }
         }
@@ -51,6 +54,9 @@ public enum Reassignment {
         guard let team = try HandoffRouter.lockTeam(connection, id: teamId),
               let account = try HandoffRouter.accounts(connection, ids: [accountId])[accountId]
         else { throw Refusal(description: "no such account") }
+        guard account.stage == "won" || account.stage == "active" else {
+            throw Refusal(description: "only won or active accounts are handed off; this one is \(account.stage)")
+        }
         guard account.ownerId != toRepId else { throw Refusal(description: "the account already belongs to that rep") }
         // The policy decides among the target alone, so every rule still holds for it.
         let decision = try HandoffRouter.route(
@@ -63,6 +69,7 @@ public enum Reassignment {
             let reasons = evaluation.excludedBecause.map(\.rawValue).joined(separator: ", ")
             throw Refusal(description: "\(evaluation.ref) cannot take this account: \(reasons)")
         }
+        try connection.query(Queries.settleAccountJob, [accountId])
         return decision
     }
 }

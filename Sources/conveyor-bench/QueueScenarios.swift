@@ -97,14 +97,17 @@ struct QueueScenarios {
         ])
     }
 
-    /// Statements per second an idle daemon sends, from pg_stat_statements
-    /// when loaded, else transactions from pg_stat_database.
+    /// Transactions per second an idle daemon runs (pg_stat_database). Each
+    /// idle worker wakes once per poll interval for a claim and a look at
+    /// the schedule: two transactions, four statements.
     func idle() throws -> ScenarioResult {
         let connection = try connect()
         try reset(connection)
         let daemon = try BenchDaemon(conninfo: conninfo, workers: options.workers, batchSize: options.batchSize)
         defer { daemon.stop() }
-        sleep(2)  // start-up queries are not idle ones
+        // Start-up work is not idle work, and backends flush their statistics
+        // at most every second (idle ones within 10 s): let both settle.
+        sleep(11)
         func transactions() throws -> Int64 {
             try connection.query("select pg_stat_force_next_flush()")
             return try connection.query("""

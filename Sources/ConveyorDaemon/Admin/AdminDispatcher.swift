@@ -2,12 +2,23 @@ import ConveyorPostgres
 import ConveyorProtocol
 import Foundation
 import Logging
+import NIOCore
 
 /// Runs one admin command for a caller and returns its result.
 public typealias CommandHandler = @Sendable (Arguments, Caller) async throws -> JSONValue
 
-/// Starts a streaming command (`watch`): its events until the client goes.
+/// Starts a streaming command (`watch`). Its first element is the command's
+/// result, sent once the stream is ready (so no event after the answer is
+/// missed); the rest are events, until the client goes.
 typealias StreamHandler = @Sendable (Arguments, Caller) throws -> AsyncThrowingStream<JSONValue, Error>
+
+/// What a streaming command needs from its connection.
+struct StreamHooks: Sendable {
+    /// Completes when the client closes the connection (or the server closes it).
+    let closed: EventLoopFuture<Void>
+    /// Called when streaming starts: the connection may be closed at shutdown.
+    let started: @Sendable () -> Void
+}
 
 /// Parses request lines, checks the caller's role and the arguments against
 /// `CommandCatalog`, runs the command, answers, and audits every
@@ -25,7 +36,7 @@ final class AdminDispatcher: Sendable {
         self.logger = logger
     }
 
-    func respond(to line: String, from caller: Caller, send: (String) async throws -> Void) async throws {
+    func respond(to line: String, from caller: Caller, hooks: StreamHooks, send: @escaping @Sendable (String) async throws -> Void) async throws {
         let request: Request
         do {
             request = try Request.parse(line: line)
@@ -34,20 +45,7 @@ final class AdminDispatcher: Sendable {
             return
         }
         if let stream = streams[request.cmd], let spec = CommandCatalog.spec(named: request.cmd) {
-            let events: AsyncThrowingStream<JSONValue, Error>
-            do {
-                try check(request, spec, caller)
-                events = try stream(Arguments(request.args), caller)
-            } catch {
-                try await send(Response.error(id: request.id, Self.protocolError(error)).encodedLine())
-                return
-            }
-            try await send(Response.ok(id: request.id, result: ["streaming": true]).encodedLine())
-            do {
-                for try await event in events { try await send(Response.event(id: request.id, event).encodedLine()) }
-            } catch let error as PostgresError {
-                try await send(Response.error(id: request.id, Self.protocolError(error)).encodedLine())
-            }
+            try await run(stream, spec, request, caller: caller, hooks: hooks, send: send)
             return
         }
         let response: Response
@@ -77,6 +75,40 @@ final class AdminDispatcher: Sendable {
         } catch {
             await audit(spec.name, request.args, caller: caller, error: Self.protocolError(error))
             throw error
+        }
+    }
+
+    /// Streams until the client closes, the stream ends or the server shuts down.
+    private func run(
+        _ stream: StreamHandler, _ spec: CommandSpec, _ request: Request, caller: Caller, hooks: StreamHooks,
+        send: @escaping @Sendable (String) async throws -> Void
+    ) async throws {
+        let events: AsyncThrowingStream<JSONValue, Error>
+        do {
+            try check(request, spec, caller)
+            events = try stream(Arguments(request.args), caller)
+        } catch {
+            try await send(Response.error(id: request.id, Self.protocolError(error)).encodedLine())
+            return
+        }
+        hooks.started()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                var first = true
+                do {
+                    for try await element in events {
+                        let line = first ? Response.ok(id: request.id, result: element) : Response.event(id: request.id, element)
+                        try await send(line.encodedLine())
+                        first = false
+                    }
+                } catch {
+                    try await send(Response.error(id: request.id, Self.protocolError(error)).encodedLine())
+                }
+            }
+            group.addTask { try await hooks.closed.get() }
+            // Whichever ends first ends the other: leaving the loop ends the stream's producer.
+            try await group.next()
+            group.cancelAll()
         }
     }
 

@@ -94,7 +94,7 @@ public final class AdminServer: Service, @unchecked Sendable {
         defer { connections.withLock { _ = $0.channels.removeValue(forKey: key) } }
         do {
             try await connection.executeThenClose { inbound, outbound in
-                func send(_ line: String) async throws {
+                @Sendable func send(_ line: String) async throws {
                     try await outbound.write(ByteBuffer(string: line + "\n"))
                 }
                 guard admitted else {
@@ -115,7 +115,8 @@ public final class AdminServer: Service, @unchecked Sendable {
                     case .line(let text):
                         if text.allSatisfy(\.isWhitespace) { continue }
                         guard setBusy(key, true) else { return }
-                        try await dispatcher.respond(to: text, from: caller, send: send)
+                        let hooks = StreamHooks(closed: channel.closeFuture) { _ = self.setBusy(key, false) }
+                        try await dispatcher.respond(to: text, from: caller, hooks: hooks, send: send)
                         guard setBusy(key, false) else { return }
                     }
                 }

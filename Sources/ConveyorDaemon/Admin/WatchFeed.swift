@@ -7,8 +7,8 @@ import Synchronization
 /// The event stream behind `watch`: a connection of its own, on a thread of
 /// its own, LISTENing to `conveyor_events` (handoffs, alerts) and
 /// `conveyor_jobs` (jobs enqueued), turning each notification into events
-/// with their details. A heartbeat every `heartbeat` seconds keeps an idle
-/// stream open and notices a vanished client.
+/// with their details. The first element, once listening, is the command's
+/// result; a heartbeat every `heartbeat` seconds keeps an idle stream open.
 final class WatchFeed: Sendable {
     enum Topic: String, CaseIterable, Sendable { case handoffs, alerts, jobs }
 
@@ -42,6 +42,7 @@ final class WatchFeed: Sendable {
         let connection = try PostgresConnection(conninfo: conninfo, applicationName: "conveyord-watch")
         try connection.listen(EventStore.channel)
         if topics.contains(.jobs) { try connection.listen("conveyor_jobs") }
+        emit(["streaming": true])
         var lastBeat = Date()
         while !stopped.load(ordering: .relaxed) {
             for notification in try connection.waitForNotifications(timeout: heartbeat, wakeDescriptor: pipe.readDescriptor) {
