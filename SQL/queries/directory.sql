@@ -127,7 +127,7 @@ order by al.last_seen_at desc, al.id desc
 limit 500
 
 -- name: acknowledge_alert
-update conveyor.alerts set status = 'acknowledged', acknowledged_at = now()
+update conveyor.alerts set status = 'acknowledged', acknowledged_at = now(), snoozed_until = null
 where id = $1 and status in ('open', 'snoozed')
 returning id
 

@@ -8,6 +8,10 @@ import Logging
 /// double-quoted. Every key below can also be set as `CONVEYOR_<KEY>` in the
 /// environment (`CONVEYOR_DATABASE_URL`, `CONVEYOR_WORKERS`, …).
 /// `Config/conveyor.conf` is the documented example.
+///
+/// A small reader of our own rather than swift-configuration: one flat
+/// format, every key documented and range-checked here, errors in one line
+/// naming the file and line; it needs no dependency.
 public struct DaemonConfig: Sendable, Equatable {
     /// `database_url`: libpq conninfo string or URI; unset uses libpq's `PG*` variables.
     public var databaseURL: String?

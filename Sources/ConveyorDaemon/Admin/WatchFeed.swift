@@ -17,12 +17,21 @@ final class WatchFeed: Sendable {
 
     /// Runs until the consumer stops iterating or `stop()`; throws when the
     /// database cannot be reached.
+    /// At most this many events wait for a slow reader; a watcher that falls
+    /// further behind is told so and ends, so it cannot grow our memory.
+    static let backlog = 1000
+
     func events(conninfo: String?, topics: Set<Topic>, heartbeat: Double) -> AsyncThrowingStream<JSONValue, Error> {
-        AsyncThrowingStream { continuation in
+        AsyncThrowingStream(bufferingPolicy: .bufferingOldest(Self.backlog)) { continuation in
             continuation.onTermination = { _ in self.stop() }
             let thread = Thread {
                 do {
-                    try self.listen(conninfo: conninfo, topics: topics, heartbeat: heartbeat) { continuation.yield($0) }
+                    try self.listen(conninfo: conninfo, topics: topics, heartbeat: heartbeat) { event in
+                        if case .dropped = continuation.yield(event) {
+                            self.stop()
+                            continuation.finish(throwing: ProtocolError(.unavailable, "watch fell \(Self.backlog) events behind; reconnect"))
+                        }
+                    }
                     continuation.finish()
                 } catch {
                     continuation.finish(throwing: error)
@@ -68,7 +77,7 @@ final class WatchFeed: Sendable {
                 return [["type": "alerts_changed", "count": payload["count"] ?? .null]]
             }
             return try EventStore.alerts(connection, ids: ids).map { alert in
-                var event = try DirectoryCommands.encode(alert).objectValue ?? [:]
+                var event = try AlertCommands.encode(alert).objectValue ?? [:]
                 event["type"] = "alert"
                 return .object(event)
             }

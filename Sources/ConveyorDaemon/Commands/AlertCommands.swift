@@ -15,12 +15,13 @@ enum AlertCommands {
                 if let status, !statuses.contains(status) {
                     throw ProtocolError(.invalidArgument, "status must be one of \(statuses.joined(separator: ", "))")
                 }
-                return ["alerts": try DirectoryCommands.encode(try await database.run { try AlertStore.list($0, team: team, status: status) })]
+                let alerts = try await database.run { try AlertStore.list($0, team: team, status: status) }
+                return ["alerts": .array(try alerts.map(encode))]
             },
             "alert.ack": { args, _ in
                 let id = try args.int("id", in: 1...Int64.max)
                 let (alert, status) = try await database.run { (try AlertStore.acknowledge($0, id: id), try AlertStore.status($0, id: id)) }
-                return try StateChange.result(alert.map(DirectoryCommands.encode), noun: "alert", id: id, state: status, allowed: "open or snoozed")
+                return try StateChange.result(alert.map(encode), noun: "alert", id: id, state: status, allowed: "open or snoozed")
             },
             "alert.snooze": { args, _ in
                 let id = try args.int("id", in: 1...Int64.max)
@@ -29,8 +30,15 @@ enum AlertCommands {
                     throw ProtocolError(.invalidArgument, "until must be a future ISO 8601 time such as 2026-12-24T18:00:00Z")
                 }
                 let (alert, status) = try await database.run { (try AlertStore.snooze($0, id: id, until: until), try AlertStore.status($0, id: id)) }
-                return try StateChange.result(alert.map(DirectoryCommands.encode), noun: "alert", id: id, state: status, allowed: "unresolved")
+                return try StateChange.result(alert.map(encode), noun: "alert", id: id, state: status, allowed: "unresolved")
             },
         ]
+    }
+
+    /// An alert as JSON, its `details` as an object rather than text.
+    static func encode(_ alert: AlertRecord) throws -> JSONValue {
+        var object = try DirectoryCommands.encode(alert).objectValue ?? [:]
+        object["details"] = (try? JSONValue(parsing: alert.details)) ?? .string(alert.details)
+        return .object(object)
     }
 }
