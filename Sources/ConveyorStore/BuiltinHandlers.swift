@@ -4,6 +4,7 @@ import ConveyorPostgres
 /// by conveyor-bench.
 public struct NoopHandler: JobHandler {
     public let kind = "noop"
+    public let writesToDatabase = false
     public init() {}
     public func handle(_ jobs: [ClaimedJob], on connection: PostgresConnection) throws -> [Int64: JobOutcome] { [:] }
 }

@@ -57,15 +57,18 @@ public struct JobProcessor: Sendable {
     }
 
     private func run(_ handler: any JobHandler, _ jobs: [ClaimedJob], on connection: PostgresConnection) throws -> [Int64: JobOutcome] {
+        func isolated<T>(_ name: String, _ body: () throws -> T) throws -> T {
+            handler.writesToDatabase ? try connection.savepoint(name, body) : try body()
+        }
         do {
-            return try connection.savepoint("job_batch") { try handler.handle(jobs, on: connection) }
+            return try isolated("job_batch") { try handler.handle(jobs, on: connection) }
         } catch let error where !Self.isFatal(error, connection) {
             guard jobs.count > 1 else { return [jobs[0].id: Self.outcome(for: error)] }
         }
         var outcomes: [Int64: JobOutcome] = [:]
         for job in jobs {
             do {
-                let single = try connection.savepoint("job_single") { try handler.handle([job], on: connection) }
+                let single = try isolated("job_single") { try handler.handle([job], on: connection) }
                 outcomes[job.id] = single[job.id] ?? .succeeded
             } catch let error where !Self.isFatal(error, connection) {
                 outcomes[job.id] = Self.outcome(for: error)

@@ -51,5 +51,12 @@ public enum JobFailure: Error, Sendable, CustomStringConvertible {
 /// jobs are run again one at a time to isolate the failing one.
 public protocol JobHandler: Sendable {
     var kind: String { get }
+    /// False for handlers that never write: they run without a savepoint
+    /// (two round trips fewer per batch), having no effects to roll back.
+    var writesToDatabase: Bool { get }
     func handle(_ jobs: [ClaimedJob], on connection: PostgresConnection) throws -> [Int64: JobOutcome]
+}
+
+extension JobHandler {
+    public var writesToDatabase: Bool { true }
 }

@@ -24,12 +24,12 @@ struct ScenarioResult {
     }
 
     static func table(_ results: [ScenarioResult]) -> String {
-        var lines = ["", "scenario    figure                        value", String(repeating: "-", count: 54)]
+        var lines = ["", "scenario         figure                        value", String(repeating: "-", count: 59)]
         for result in results {
             for (index, (name, value)) in result.figures.enumerated() {
                 let label = index == 0 ? result.scenario : ""
                 let number = value.rounded() == value && abs(value) < 1e15 ? String(Int(value)) : String(format: "%.3f", value)
-                lines.append(label.padding(toLength: 12, withPad: " ", startingAt: 0)
+                lines.append(label.padding(toLength: 17, withPad: " ", startingAt: 0)
                     + name.padding(toLength: 30, withPad: " ", startingAt: 0) + number)
             }
         }
