@@ -1,4 +1,5 @@
 import Foundation
+import ConveyorProtocol
 import Logging
 
 /// The daemon's settings: defaults, overridden by the config file
@@ -35,9 +36,9 @@ public struct DaemonConfig: Sendable, Equatable {
     /// `job_retention`: seconds finished jobs are kept before pruning.
     public var jobRetention = 7 * 86_400.0
     /// `max_line_bytes`, `max_connections`, `idle_timeout` (seconds): admin socket limits.
-    public var maxLineBytes = 65_536
-    public var maxConnections = 64
-    public var idleTimeout = 60.0
+    public var maxLineBytes = Limits().maxLineBytes
+    public var maxConnections = Limits().maxConnections
+    public var idleTimeout = Double(Limits().idleTimeout.components.seconds)
 
     public enum LogFormat: String, Sendable { case json, text }
 

@@ -58,15 +58,3 @@ extension Int: PostgresArrayElement { public var arrayLiteralElement: String { S
 extension Int32: PostgresArrayElement { public var arrayLiteralElement: String { String(self) } }
 extension Bool: PostgresArrayElement { public var arrayLiteralElement: String { self ? "t" : "f" } }
 extension Date: PostgresArrayElement { public var arrayLiteralElement: String { PostgresTimestamp.format(self) } }
-
-/// A jsonb parameter: the encoded JSON text. Cast it in SQL (`$1::jsonb`).
-public struct PostgresJSON: PostgresBindable, Equatable {
-    public var text: String
-    public init(text: String) { self.text = text }
-    public init<T: Encodable>(encoding value: T) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        text = String(decoding: try encoder.encode(value), as: UTF8.self)
-    }
-    public var postgresText: String? { text }
-}

@@ -39,9 +39,6 @@ public struct PostgresError: Error, Sendable, Equatable, CustomStringConvertible
         return state.hasPrefix("08") || state == "57P01" || state == "57P02" || state == "57P03"
     }
 
-    /// True for serialization failures and deadlocks, which are safe to retry.
-    public var isTransient: Bool { sqlState == "40001" || sqlState == "40P01" }
-
     public var description: String {
         if let sqlState { return "\(message) (SQLSTATE \(sqlState))" }
         return message

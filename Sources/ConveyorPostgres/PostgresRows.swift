@@ -99,15 +99,6 @@ public struct PostgresCell {
     public func date() throws -> Date { try required("timestamptz", PostgresTimestamp.parse) }
     public func optionalDate() throws -> Date? { try optional("timestamptz", PostgresTimestamp.parse) }
     public func textArray() throws -> [String] { try required("text[]", PostgresArrayParser.parse) }
-    public func int64Array() throws -> [Int64] {
-        try required("bigint[]") { text in
-            PostgresArrayParser.parse(text).flatMap { items in
-                let numbers = items.compactMap(Int64.init)
-                return numbers.count == items.count ? numbers : nil
-            }
-        }
-    }
-
     /// Decodes a json/jsonb column into a `Decodable` value.
     public func json<T: Decodable>(_ type: T.Type) throws -> T {
         let text = try string()

@@ -1,3 +1,4 @@
+import ConveyorCore
 import ConveyorPostgres
 import Foundation
 
@@ -54,7 +55,7 @@ public struct HandoffHandler: JobHandler {
             let current = try HandoffRouter.accounts(connection, ids: entries.map(\.payload.accountId))
             // Already handed off (or churned, or moved away): nothing left to do.
             let due = entries.compactMap { entry in
-                current[entry.payload.accountId].flatMap { $0.stage == "won" && $0.teamId == teamId ? (entry.job, entry.payload, $0) : nil }
+                current[entry.payload.accountId].flatMap { $0.stage == AccountStage.won.rawValue && $0.teamId == teamId ? (entry.job, entry.payload, $0) : nil }
             }
             for handoffKind in [HandoffKind.auto, .redistribution] {
                 let group = due.filter { ($0.1.kind ?? .auto) == handoffKind }

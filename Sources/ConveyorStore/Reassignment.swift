@@ -54,7 +54,7 @@ public enum Reassignment {
         guard let team = try HandoffRouter.lockTeam(connection, id: teamId),
               let account = try HandoffRouter.accounts(connection, ids: [accountId])[accountId]
         else { throw Refusal(description: "no such account") }
-        guard account.stage == "won" || account.stage == "active" else {
+        guard account.stage == AccountStage.won.rawValue || account.stage == AccountStage.active.rawValue else {
             throw Refusal(description: "only won or active accounts are handed off; this one is \(account.stage)")
         }
         guard account.ownerId != toRepId else { throw Refusal(description: "the account already belongs to that rep") }
