@@ -55,6 +55,21 @@ public struct Daemon {
         }
     }
 
+    /// Every admin command this daemon serves, `help` listing exactly those.
+    static func dispatcher(_ context: DaemonContext) -> AdminDispatcher {
+        var handlers = SystemCommands.handlers(context)
+        handlers.merge(QueueCommands.handlers(context)) { first, _ in first }
+        handlers.merge(DirectoryCommands.handlers(context)) { first, _ in first }
+        handlers.merge(AlertCommands.handlers(context)) { first, _ in first }
+        let heartbeat = min(30, context.config.idleTimeout / 2)
+        let streams: [String: StreamHandler] = [
+            "watch": WatchCommand.handler(conninfo: context.config.databaseURL, heartbeat: heartbeat),
+        ]
+        let served = CommandCatalog.all.filter { handlers[$0.name] != nil || streams[$0.name] != nil || $0.name == "help" }
+        handlers["help"] = { _, _ in SystemCommands.help(served) }
+        return AdminDispatcher(handlers: handlers, streams: streams, database: context.database, logger: context.logger)
+    }
+
     public func run() async throws {
         // The socket first: a second daemon on the same path stops here,
         // before it migrates or claims anything.
@@ -88,15 +103,7 @@ public struct Daemon {
             config: config, configPath: configPath, environment: environment, database: database, workers: workers,
             shutdown: trigger, logLevel: logLevel, metrics: metrics, logger: logger
         )
-        var handlers = SystemCommands.handlers(context)
-        handlers.merge(QueueCommands.handlers(context)) { first, _ in first }
-        handlers.merge(DirectoryCommands.handlers(context)) { first, _ in first }
-        handlers.merge(AlertCommands.handlers(context)) { first, _ in first }
-        let heartbeat = min(30, config.idleTimeout / 2)
-        let streams: [String: StreamHandler] = ["watch": WatchCommand.handler(conninfo: config.databaseURL, heartbeat: heartbeat)]
-        let served = CommandCatalog.all.filter { handlers[$0.name] != nil || streams[$0.name] != nil || $0.name == "help" }
-        handlers["help"] = { _, _ in SystemCommands.help(served) }
-        let dispatcher = AdminDispatcher(handlers: handlers, streams: streams, database: database, logger: logger)
+        let dispatcher = Self.dispatcher(context)
         let notifier = SystemdNotifier(environment: environment)
         let admin = AdminServer(config: config, socket: socket, dispatcher: dispatcher, logger: logger) {
             notifier.notify("READY=1\nSTATUS=serving")
