@@ -20,7 +20,7 @@ enum AlertCommands {
             },
             "alert.ack": { args, _ in
                 let id = try args.int("id", in: 1...Int64.max)
-                let (alert, status) = try await database.run { (try AlertStore.acknowledge($0, id: id), try AlertStore.status($0, id: id)) }
+                let (alert, status) = try await database.run { try StateChange.attempt($0, { try AlertStore.acknowledge($0, id: id) }, else: { try AlertStore.status($0, id: id) }) }
                 return try StateChange.result(alert.map(encode), noun: "alert", id: id, state: status, allowed: "open or snoozed")
             },
             "alert.snooze": { args, _ in
@@ -29,7 +29,7 @@ enum AlertCommands {
                 guard let until = DirectoryCommands.parseTimestamp(text), until > Date() else {
                     throw ProtocolError(.invalidArgument, "until must be a future ISO 8601 time such as 2026-12-24T18:00:00Z")
                 }
-                let (alert, status) = try await database.run { (try AlertStore.snooze($0, id: id, until: until), try AlertStore.status($0, id: id)) }
+                let (alert, status) = try await database.run { try StateChange.attempt($0, { try AlertStore.snooze($0, id: id, until: until) }, else: { try AlertStore.status($0, id: id) }) }
                 return try StateChange.result(alert.map(encode), noun: "alert", id: id, state: status, allowed: "unresolved")
             },
         ]

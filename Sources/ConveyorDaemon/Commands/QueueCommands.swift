@@ -39,12 +39,12 @@ enum QueueCommands {
             },
             "job.retry": { args, _ in
                 let id = try args.int("id", in: 1...Int64.max)
-                let (job, state) = try await database.run { (try JobStore.retry($0, id: id), try JobStore.state($0, id: id)) }
+                let (job, state) = try await database.run { try StateChange.attempt($0, { try JobStore.retry($0, id: id) }, else: { try JobStore.state($0, id: id) }) }
                 return try StateChange.result(job.map(encode), noun: "job", id: id, state: state, allowed: "dead, cancelled, retryable or waiting")
             },
             "job.cancel": { args, _ in
                 let id = try args.int("id", in: 1...Int64.max)
-                let (job, state) = try await database.run { (try JobStore.cancel($0, id: id), try JobStore.state($0, id: id)) }
+                let (job, state) = try await database.run { try StateChange.attempt($0, { try JobStore.cancel($0, id: id) }, else: { try JobStore.state($0, id: id) }) }
                 return try StateChange.result(job.map(encode), noun: "job", id: id, state: state, allowed: "available, retryable or waiting")
             },
         ]
