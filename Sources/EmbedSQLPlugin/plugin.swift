@@ -9,15 +9,19 @@ import PackagePlugin
 struct EmbedSQLPlugin: BuildToolPlugin {
     func createBuildCommands(context: PluginContext, target: Target) throws -> [Command] {
         let root = context.package.directoryURL.appending(path: "SQL")
-        let migrations = try sqlFiles(in: root)
-        let queries = try sqlFiles(in: root.appending(path: "queries"))
+        let queries = root.appending(path: "queries")
         let output = context.pluginWorkDirectoryURL.appending(path: "EmbeddedSQL.swift")
+        // embed-sql reads the folders itself. They are inputs as well as
+        // their files: SwiftPM reuses this plan until the package changes, and
+        // a folder changes when a file is added or removed, so a new migration
+        // is embedded without a clean build. (Edits to a file added since the
+        // last plan are seen once `Package.swift` is touched.)
         return [
             .buildCommand(
-                displayName: "Embedding \(migrations.count) migrations and \(queries.count) query files",
+                displayName: "Embedding SQL",
                 executable: try context.tool(named: "embed-sql").url,
-                arguments: [output.path, "--migrations"] + migrations.map(\.path) + ["--queries"] + queries.map(\.path),
-                inputFiles: migrations + queries,
+                arguments: [output.path, root.path],
+                inputFiles: [root, queries] + (try sqlFiles(in: root)) + (try sqlFiles(in: queries)),
                 outputFiles: [output]
             )
         ]
@@ -28,6 +32,5 @@ struct EmbedSQLPlugin: BuildToolPlugin {
         return try FileManager.default
             .contentsOfDirectory(at: directory, includingPropertiesForKeys: nil)
             .filter { $0.pathExtension == "sql" }
-            .sorted { $0.lastPathComponent < $1.lastPathComponent }
     }
 }

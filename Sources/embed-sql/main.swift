@@ -1,10 +1,12 @@
 import Foundation
 
-// Usage: embed-sql OUTPUT.swift --migrations FILE.sql... --queries FILE.sql...
+// Usage: embed-sql OUTPUT.swift SQL_DIRECTORY
 //
 // Writes Swift source holding:
-// - `EmbeddedSQL.migrations`: each migration file's name and text, in order;
-// - `Queries`: one `PreparedStatement` constant per named query. A query file
+// - `EmbeddedSQL.migrations`: each migration `SQL_DIRECTORY/*.sql`, its file
+//   name and text, in file name order;
+// - `Queries`: one `PreparedStatement` constant per named query of
+//   `SQL_DIRECTORY/queries/*.sql`. A query file
 //   holds blocks that start with a `-- name: snake_case_name` line; the
 //   constant is its camelCase name.
 
@@ -25,20 +27,19 @@ func camelCase(_ snake: String) -> String {
     return parts.enumerated().map { $0.offset == 0 ? String($0.element) : $0.element.capitalized }.joined()
 }
 
-var arguments = Array(CommandLine.arguments.dropFirst())
-guard !arguments.isEmpty else { fail("usage: embed-sql OUTPUT.swift --migrations FILE... --queries FILE...") }
-let outputPath = arguments.removeFirst()
-var migrationPaths: [String] = []
-var queryPaths: [String] = []
-var section: String?
-for argument in arguments {
-    switch (argument, section) {
-    case ("--migrations", _), ("--queries", _): section = argument
-    case (_, "--migrations"?): migrationPaths.append(argument)
-    case (_, "--queries"?): queryPaths.append(argument)
-    default: fail("file \(argument) before --migrations or --queries")
-    }
+let arguments = CommandLine.arguments.dropFirst()
+guard arguments.count == 2, let outputPath = arguments.first, let directory = arguments.last else {
+    fail("usage: embed-sql OUTPUT.swift SQL_DIRECTORY")
 }
+
+/// The `.sql` files of a directory, by name (none when it does not exist).
+func sqlFiles(in directory: String) -> [String] {
+    let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+    return names.filter { $0.hasSuffix(".sql") }.sorted().map { directory + "/" + $0 }
+}
+
+let migrationPaths = sqlFiles(in: directory)
+let queryPaths = sqlFiles(in: directory + "/queries")
 
 func read(_ path: String) -> String {
     do { return try String(contentsOfFile: path, encoding: .utf8) } catch { fail("cannot read \(path): \(error)") }
