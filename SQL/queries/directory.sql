@@ -25,9 +25,10 @@ select id from conveyor.teams where name = $1
 -- name: list_reps
 -- $1 team name (null: all teams).
 select r.id, t.name as team, r.ref, r.name, r.role, r.capacity, r.skills, r.active, r.away_until,
-       (select count(*) from conveyor.accounts a where a.owner_id = r.id and a.stage = 'active')::int as owned
+       coalesce(l.owned, 0) as owned
 from conveyor.reps r
 join conveyor.teams t on t.id = r.team_id
+left join conveyor.rep_loads l on l.rep_id = r.id
 where $1::text is null or t.name = $1
 order by t.name, r.ref
 
@@ -49,18 +50,19 @@ returning id
 
 -- name: rep_by_ref
 select r.id, t.name as team, r.ref, r.name, r.role, r.capacity, r.skills, r.active, r.away_until,
-       (select count(*) from conveyor.accounts a where a.owner_id = r.id and a.stage = 'active')::int as owned
+       coalesce(l.owned, 0) as owned
 from conveyor.reps r
 join conveyor.teams t on t.id = r.team_id
+left join conveyor.rep_loads l on l.rep_id = r.id
 where r.team_id = $1 and r.ref = $2
 
 -- name: deactivate_rep
 update conveyor.reps set active = false where id = $1
 
 -- name: owned_accounts
--- The accounts a rep owns in stage active, oldest handoff first.
+-- The accounts a rep ($1) of team $2 owns in stage active, oldest handoff first.
 select id from conveyor.accounts
-where owner_id = $1 and stage = 'active'
+where team_id = $2 and owner_id = $1 and stage = 'active'
 order by handed_off_at nulls first, id
 
 -- name: release_account

@@ -24,7 +24,7 @@ public enum Reassignment {
     public static func depart(_ connection: PostgresConnection, teamId: Int64, repId: Int64) throws -> [Move] {
         guard let team = try HandoffRouter.lockTeam(connection, id: teamId) else { return [] }
         try connection.query(Queries.deactivateRep, [repId])
-        let ids = try connection.query(Queries.ownedAccounts, [repId]).map { try $0["id"].int64() }
+        let ids = try connection.query(Queries.ownedAccounts, [repId, teamId]).map { try $0["id"].int64() }
         let accounts = try HandoffRouter.accounts(connection, ids: ids)
         let ordered = ids.compactMap { accounts[$0] }
         // A paused team's handoffs wait, redistributions included.
