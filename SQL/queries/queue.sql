@@ -4,9 +4,30 @@
 -- name: claim_jobs
 -- Locks up to $1 due jobs for this transaction; other workers skip them.
 -- The claim, the jobs' effects and their completion commit together.
+--
+-- Jobs scoped to a team come from one team per batch: of the teams whose
+-- routing lock (see lock_team_routing) no other transaction holds, the one
+-- whose oldest due job comes first. The claim keeps that lock until commit,
+-- so workers take different teams and route them in parallel instead of
+-- queueing on one team's lock. Jobs without a team go to any batch.
+with team as (
+    select e.team_id
+    from conveyor.routing_epochs e
+    join lateral (
+        select j.priority, j.run_at, j.id
+        from conveyor.jobs j
+        where j.team_id = e.team_id and j.state in ('available', 'retryable') and j.run_at <= now()
+        order by j.priority, j.run_at, j.id
+        limit 1
+    ) as oldest on true
+    order by oldest.priority, oldest.run_at, oldest.id
+    limit 1
+    for update of e skip locked
+)
 select id, kind, payload::text as payload, attempts, max_attempts, team_id
 from conveyor.jobs
 where state in ('available', 'retryable') and run_at <= now()
+  and (team_id is null or team_id = (select team_id from team))
 order by priority, run_at, id
 limit $1
 for update skip locked
@@ -45,12 +66,21 @@ where j.id = f.id
 
 -- name: next_run_at
 -- When a worker must look again without a notification: the next scheduled
--- job, or a waiting job's wake-up time (due: wake_due_waiting). Due
--- available jobs that a worker could not claim are locked by other workers,
--- which will finish them: waiting for those would spin.
+-- job, or a waiting job's wake-up time (due: wake_due_waiting). Due jobs
+-- that other batches hold will be finished by them: waiting for those would
+-- spin. A due team job that no batch holds is one whose team lock someone
+-- holds for a moment (an admin's reassignment, an integration's update of
+-- reps): look again shortly rather than at the next poll.
+with unclaimed_team_job as (
+    select 1 from conveyor.jobs
+    where state in ('available', 'retryable') and run_at <= now() and team_id is not null
+    limit 1
+    for update skip locked
+)
 select least(
     (select min(run_at) from conveyor.jobs where state in ('available', 'retryable') and run_at > now()),
-    (select min(run_at) from conveyor.jobs where state = 'waiting')
+    (select min(run_at) from conveyor.jobs where state = 'waiting'),
+    (select now() + interval '50 milliseconds' from unclaimed_team_job)
 ) as next_run_at
 
 -- name: wake_due_waiting

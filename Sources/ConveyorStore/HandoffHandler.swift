@@ -22,49 +22,69 @@ public struct HandoffHandler: JobHandler {
         }
     }
 
+    private struct Entry {
+        let job: ClaimedJob
+        let payload: Payload
+    }
+
     public func handle(_ jobs: [ClaimedJob], on connection: PostgresConnection) throws -> [Int64: JobOutcome] {
         var outcomes: [Int64: JobOutcome] = [:]
-        var payloads: [(job: ClaimedJob, payload: Payload)] = []
-        for job in jobs {
-            do {
-                payloads.append((job, try job.decodePayload(Payload.self)))
-            } catch {
-                outcomes[job.id] = .dead(error: "\(error)")
+        var payloads: [Entry] = []
+        for (job, payload) in jobs.decodePayloads(Payload.self) {
+            switch payload {
+            case .success(let payload): payloads.append(Entry(job: job, payload: payload))
+            case .failure(let error): outcomes[job.id] = .dead(error: "\(error)")
             }
         }
-        // Group by team from a first read; each team's accounts are read again
-        // under its routing lock, since another worker or a manual handoff may
-        // have moved them while we waited for it.
-        let firstRead = try HandoffRouter.accounts(connection, ids: payloads.map(\.payload.accountId))
-        var byTeam: [Int64: [(job: ClaimedJob, payload: Payload)]] = [:]
-        for (job, payload) in payloads {
-            guard let account = firstRead[payload.accountId] else {
-                outcomes[job.id] = .dead(error: "account \(payload.accountId) does not exist")
+        // Group by the job's team (record_win and redistributions set it);
+        // only jobs without one need their account read first.
+        let unscoped = payloads.filter { $0.job.teamId == nil }.map(\.payload.accountId)
+        let unscopedAccounts = unscoped.isEmpty ? [:] : try HandoffRouter.accounts(connection, ids: unscoped)
+        var pending: [Int64: [Entry]] = [:]
+        for entry in payloads {
+            guard let teamId = entry.job.teamId ?? unscopedAccounts[entry.payload.accountId]?.teamId else {
+                outcomes[entry.job.id] = .dead(error: "account \(entry.payload.accountId) does not exist")
                 continue
             }
-            byTeam[account.teamId, default: []].append((job, payload))
+            pending[teamId, default: []].append(entry)
         }
-        // Teams in id order, so concurrent workers take team locks in one order.
-        for teamId in byTeam.keys.sorted() {
-            let entries = byTeam[teamId]!
+        // Teams in id order, so concurrent workers take team locks in one
+        // order. An account that moved to another team is routed there, after.
+        var routedTeams: Set<Int64> = []
+        while let teamId = pending.keys.min() {
+            let entries = pending.removeValue(forKey: teamId)!
+            routedTeams.insert(teamId)
             guard let team = try HandoffRouter.lockTeam(connection, id: teamId) else { continue }
             if team.paused {
                 for entry in entries { outcomes[entry.job.id] = .waiting(until: nil, reason: "team \(team.name) is paused") }
                 continue
             }
+            // Read under the lock: another worker or a manual handoff may have moved them.
             let current = try HandoffRouter.accounts(connection, ids: entries.map(\.payload.accountId))
-            // Already handed off (or churned, or moved away): nothing left to do.
-            let due = entries.compactMap { entry in
-                current[entry.payload.accountId].flatMap { $0.stage == AccountStage.won.rawValue && $0.teamId == teamId ? (entry.job, entry.payload, $0) : nil }
+            var due: [(entry: Entry, account: RoutingAccount)] = []
+            for entry in entries {
+                guard let account = current[entry.payload.accountId] else {
+                    outcomes[entry.job.id] = .dead(error: "account \(entry.payload.accountId) does not exist")
+                    continue
+                }
+                // Already handed off (or churned, or moved away): nothing left to do here.
+                guard account.stage == AccountStage.won.rawValue else { continue }
+                if account.teamId == teamId {
+                    due.append((entry, account))
+                } else if routedTeams.contains(account.teamId) {
+                    outcomes[entry.job.id] = .retry(error: "account \(account.id) moved to another team while being routed")
+                } else {
+                    pending[account.teamId, default: []].append(entry)
+                }
             }
             for handoffKind in [HandoffKind.auto, .redistribution] {
-                let group = due.filter { ($0.1.kind ?? .auto) == handoffKind }
-                let fromRep = Dictionary(group.map { ($0.2.id, $0.1.fromRepId ?? $0.2.hunterId) }) { first, _ in first }
+                let group = due.filter { ($0.entry.payload.kind ?? .auto) == handoffKind }
+                let fromRep = Dictionary(group.map { ($0.account.id, $0.entry.payload.fromRepId ?? $0.account.hunterId) }) { first, _ in first }
                 let routed = try HandoffRouter.route(
-                    connection, team: team, accounts: group.map(\.2), kind: handoffKind, from: { fromRep[$0.id] ?? nil }
+                    connection, team: team, accounts: group.map(\.account), kind: handoffKind, from: { fromRep[$0.id] ?? nil }
                 )
-                for (entry, result) in zip(group, routed) where result.decision.chosenRepId == nil {
-                    outcomes[entry.0.id] = .waiting(until: result.retryAt, reason: result.decision.waitingReason ?? "no eligible account manager")
+                for (member, result) in zip(group, routed) where result.decision.chosenRepId == nil {
+                    outcomes[member.entry.job.id] = .waiting(until: result.retryAt, reason: result.decision.waitingReason ?? "no eligible account manager")
                 }
             }
         }

@@ -303,6 +303,28 @@ import Glibc
         #expect(try setup.account("w1").owner == (routed ? "anna" : nil))
     }
 
+    /// Workers skip a team whose routing lock someone else holds (they take
+    /// another team instead of queueing). When that someone is no worker (an
+    /// integration updating reps in a long transaction), its wins must still
+    /// route right after the lock goes, not at the next fallback poll (10 s).
+    @Test(.timeLimit(.minutes(1)))
+    func aWinRoutesSoonAfterSomeoneElseReleasesItsTeamLock() throws {
+        let setup = try Setup()
+        defer { setup.stop() }
+        try setup.manager("anna", capacity: 5)
+        let integration = try TestPostgres.connect(setup.conninfo)
+        try integration.execute("begin")
+        try integration.execute("update conveyor.reps set skills = '{rail}' where ref = 'anna'")  // bumps the team's routing epoch
+        try setup.win("w1")
+        usleep(300_000)
+        #expect(try setup.account("w1").stage == "won", "routing waits for the team lock")
+        try integration.execute("commit")
+        let released = Date()
+        #expect(try setup.waitUntilHandedOff("w1", timeout: 5) == "anna")
+        let delay = Date().timeIntervalSince(released)
+        #expect(delay < 1, "handed off \(String(format: "%.2f", delay)) s after the lock was released")
+    }
+
     // MARK: - departure and manual reassignment
 
     @Test(.timeLimit(.minutes(1)))

@@ -555,12 +555,17 @@ import Glibc
     /// `HandoffHandler` read the accounts and checked `stage == "won"` before
     /// `HandoffRouter.lockTeam`, and `apply_handoffs` does not re-check the
     /// stage. Passes since a50e25b rereads the accounts under the team lock.
+    ///
+    /// A job with a team is claimed together with its team's lock, so its
+    /// worker never waits for it; a job without one (enqueued by hand) is
+    /// grouped by its account's team in the handler, which does wait.
     @Test(.timeLimit(.minutes(1)))
     func aWorkerThatWaitedForTheTeamLockDoesNotRouteAnAccountAgain() throws {
         let world = try HandoffWorld()
         try world.addManager("anna", capacity: 5)
         try world.addManager("boris", capacity: 5)
         let job = try world.win("race")
+        try world.db.query("update conveyor.jobs set team_id = null where id = $1", [job])
         let accountId = try world.accountId("race"), boris = try world.repId("boris")
 
         // The admin's transaction takes the team lock first and does not commit yet.

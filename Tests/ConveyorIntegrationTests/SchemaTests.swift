@@ -288,26 +288,14 @@ import Testing
         #expect(try connection.query("select time_zone from conveyor.teams where name = 'UTC'")[0]["time_zone"].string() == "Asia/Tokyo")
     }
 
-    /// SQL/queries/queue.sql `claim_jobs`, with `limit 100` for `$1`.
-    static let claimQuery = """
-        select id, kind, payload::text as payload, attempts, max_attempts, team_id
-        from conveyor.jobs
-        where state in ('available', 'retryable') and run_at <= now()
-        order by priority, run_at, id
-        limit 100
-        for update skip locked
-        """
-
-    @Test func theClaimQueryUsesTheClaimIndexOnALargeQueue() throws {
-        // the copy above is what the workers run
-        #expect(Queries.claimJobs.sql.components(separatedBy: .newlines).filter { !$0.hasPrefix("--") }.joined(separator: "\n")
-                .replacingOccurrences(of: "limit $1", with: "limit 100") == Self.claimQuery)
-
+    @Test func theClaimQueryUsesTheClaimIndexesOnALargeQueue() throws {
         let connection = try TestPostgres.connect(try TestPostgres.makeDatabase())
         try connection.execute("""
-            insert into conveyor.jobs (kind, state, attempts, run_at, created_at, attempted_at, finished_at)
+            insert into conveyor.teams (name) select 'team-' || g from generate_series(1, 20) as g;
+            insert into conveyor.jobs (kind, state, attempts, run_at, created_at, attempted_at, finished_at, team_id)
             select 'probe', 'succeeded', 1, now() - make_interval(secs => g), now() - make_interval(secs => g),
-                   now() - make_interval(secs => g), now() - make_interval(secs => g)
+                   now() - make_interval(secs => g), now() - make_interval(secs => g),
+                   case when g % 2 = 0 then (select min(id) from conveyor.teams) end
             from generate_series(1, 200000) as g;
             insert into conveyor.jobs (kind, state, run_at, priority) values
                 ('probe', 'available', now() - interval '1 minute', 0),
@@ -319,14 +307,14 @@ import Testing
             analyze conveyor.jobs;
             """)
 
-        let plan = try connection.query("explain " + Self.claimQuery).map { try $0[0].string() }.joined(separator: "\n")
-        #expect(plan.contains("jobs_claim"), "the claim must use index jobs_claim:\n\(plan)")
-        #expect(!plan.contains("Seq Scan"), "the claim must not scan the jobs table:\n\(plan)")
-        #expect(!plan.contains("Sort"), "jobs_claim already gives the claim order:\n\(plan)")
+        let plan = try connection.query("explain " + Queries.claimJobs.sql, [100]).map { try $0[0].string() }.joined(separator: "\n")
+        #expect(plan.contains("jobs_claim "), "the claim must use index jobs_claim:\n\(plan)")
+        #expect(plan.contains("jobs_claim_team"), "a team's oldest job comes from index jobs_claim_team:\n\(plan)")
+        #expect(!plan.contains("Seq Scan on jobs"), "the claim must not scan the jobs table:\n\(plan)")
 
         // and it claims the due jobs in order: priority, then oldest run_at
         let claimed = try connection.transaction {
-            try connection.query(Self.claimQuery).map { try $0["id"].int64() }
+            try connection.query(Queries.claimJobs, [100]).map { try $0["id"].int64() }
         }
         let expected = try connection.query("""
             select id from conveyor.jobs
@@ -335,5 +323,45 @@ import Testing
             """).map { try $0["id"].int64() }
         #expect(claimed.count == 4)
         #expect(claimed == expected)
+    }
+
+    /// A batch takes one team's jobs (and any without a team), so that two
+    /// workers claiming at once take different teams and never queue on one
+    /// team's routing lock.
+    @Test func concurrentClaimsTakeDifferentTeams() throws {
+        let conninfo = try TestPostgres.makeDatabase()
+        let first = try TestPostgres.connect(conninfo), second = try TestPostgres.connect(conninfo)
+        try first.execute("""
+            insert into conveyor.teams (name) values ('older'), ('newer');
+            insert into conveyor.jobs (kind, team_id, run_at)
+            select 'probe', t.id, now() - make_interval(secs => 100 - g) - case t.name when 'older' then interval '1 hour' else interval '0' end
+            from conveyor.teams t cross join generate_series(1, 5) as g;
+            insert into conveyor.jobs (kind, run_at) values ('probe', now() - interval '1 minute');
+            """)
+        let teamOf = Dictionary(uniqueKeysWithValues: try first.query("select id, name from conveyor.teams").map {
+            (try $0["id"].int64(), try $0["name"].string())
+        })
+        func claimedTeams(_ connection: PostgresConnection) throws -> [String?] {
+            try connection.query(Queries.claimJobs, [100]).map { try $0["team_id"].optionalInt64().map { teamOf[$0]! } }
+        }
+
+        try first.execute("begin")
+        let firstBatch = try claimedTeams(first)
+        // The team whose oldest due job comes first, plus the job without a team.
+        #expect(firstBatch.filter { $0 == "older" }.count == 5 && firstBatch.count == 6, "\(firstBatch)")
+        try second.execute("begin")
+        let secondBatch = try claimedTeams(second)
+        #expect(secondBatch == Array(repeating: "newer", count: 5), "the other team, without waiting: \(secondBatch)")
+        try second.execute("rollback")
+        try first.execute("rollback")
+
+        // With the first team's lock held by a router, a claim takes the other team.
+        try first.execute("begin")
+        let olderId = teamOf.first { $0.value == "older" }!.key
+        try first.query("select 1 from conveyor.routing_epochs where team_id = $1 for update", [olderId])
+        try second.execute("begin")
+        #expect(try claimedTeams(second).filter { $0 != nil } == Array(repeating: "newer", count: 5))
+        try second.execute("rollback")
+        try first.execute("rollback")
     }
 }
