@@ -17,27 +17,27 @@ where id = any($1::bigint[])
 
 -- name: routing_candidates
 -- The team's account managers as routing sees them: load (accounts owned in
--- stage active) and when each was last handed an account.
+-- stage active, see 007_rep_loads.sql) and when each was last handed an account.
 select r.id, r.ref, r.role, r.active, r.away_until, r.capacity, r.skills,
-       (select count(*) from conveyor.accounts a
-         where a.owner_id = r.id and a.stage = 'active')::int as owned,
+       coalesce(l.owned, 0) as owned,
        (select max(h.created_at) from conveyor.handoffs h where h.to_rep_id = r.id) as last_assigned_at
 from conveyor.reps r
+left join conveyor.rep_loads l on l.rep_id = r.id
 where r.team_id = $1 and r.role = 'account_manager'
 order by r.id
 
 -- name: apply_handoffs
 -- Moves each account to its new owner and writes one handoffs row each, with
 -- its explanation. $1 accounts, $2 from reps (nullable), $3 to reps,
--- $4 a JSON array of the explanations in the same order, $5 kind. Returns
--- the handoff ids.
+-- $4 the explanations in the same order, one JSON object per line, $5 kind.
+-- Returns the handoff ids.
 with moves as (
-    select m.account_id, m.from_rep_id, m.to_rep_id, e.explanation
+    select m.account_id, m.from_rep_id, m.to_rep_id, e.explanation::jsonb as explanation
     from unnest($1::bigint[], $2::bigint[], $3::bigint[]) with ordinality as m(account_id, from_rep_id, to_rep_id, n)
-    join jsonb_array_elements($4::jsonb) with ordinality as e(explanation, n) on e.n = m.n
+    join string_to_table($4, E'\n') with ordinality as e(explanation, n) on e.n = m.n
 ), moved as (
     update conveyor.accounts a
-    set owner_id = m.to_rep_id, stage = 'active', handed_off_at = now()
+    set owner_id = m.to_rep_id, stage = 'active', handed_off_at = now(), updated_at = now()
     from moves m
     where a.id = m.account_id
     returning a.id

@@ -108,22 +108,22 @@ public enum HandoffRouter {
             RoutingRequest(accountId: $0.id, hunterId: $0.hunterId, needs: $0.needs, excludedRepIds: excluded)
         }
         let decisions = RoutingPolicy(settings: team.settings).route(batch: requests, candidates: &candidates, now: now)
-        var moves: (accounts: [Int64], from: [Int64?], to: [Int64], explanations: [String]) = ([], [], [], [])
+        var moves: (accounts: [Int64], from: [Int64?], to: [Int64], explanations: Explanation.Lines) =
+            ([], [], [], .init(decisions: decisions.count, candidates: candidates.count))
         var waiting: (accounts: [Int64], reasons: [String]) = ([], [])
         for (account, decision) in zip(accounts, decisions) {
             if let chosen = decision.chosenRepId {
                 moves.accounts.append(account.id)
                 moves.from.append(from(account))
                 moves.to.append(chosen)
-                moves.explanations.append(Explanation.json(kind: kind, decision: decision))
+                moves.explanations.append(kind: kind, decision: decision)
             } else {
                 waiting.accounts.append(account.id)
                 waiting.reasons.append(decision.waitingReason ?? "no eligible account manager")
             }
         }
         if !moves.accounts.isEmpty {
-            let explanations = "[" + moves.explanations.joined(separator: ",") + "]"
-            let ids = try connection.query(Queries.applyHandoffs, [moves.accounts, moves.from, moves.to, explanations, kind.rawValue])
+            let ids = try connection.query(Queries.applyHandoffs, [moves.accounts, moves.from, moves.to, moves.explanations.text, kind.rawValue])
                 .map { try $0["id"].int64() }
             try connection.query(Queries.resolveNoEligibleAlerts, [moves.accounts])
             if let first = ids.min(), let last = ids.max() {
@@ -138,44 +138,5 @@ public enum HandoffRouter {
         return zip(accounts, decisions).map { account, decision in
             Routed(accountId: account.id, decision: decision, retryAt: decision.chosenRepId == nil ? retryAt : nil)
         }
-    }
-}
-
-/// The stored explanation of a handoff (`handoffs.explanation`). It is on
-/// the hot path (one per handoff, one entry per account manager of the
-/// team), so it is written by hand and keeps each candidate as a row of
-/// `candidate_fields`:
-///
-///     {"kind": "auto", "account_id": 7, "chosen_rep_id": 3, "rule": "lowest_utilization",
-///      "fallback_used": false, "decided_at": "2026-11-29T06:40:00.000Z",
-///      "candidate_fields": ["rep_id", "owned", "capacity", "last_assigned_ms", "excluded_because"],
-///      "candidates": [[3, 4, 30, 1795932000000, []], [5, 30, 30, null, ["at_capacity"]], …]}
-///
-/// That is every account manager considered, their load (`owned`, with
-/// utilization = owned / capacity) when the decision was made, when each was
-/// last assigned (Unix milliseconds, null for never), why each was excluded,
-/// the rule that chose and whether the skills fallback was used.
-/// `account.explain` shows it as a table.
-enum Explanation {
-    static let candidateFields = #"["rep_id","owned","capacity","last_assigned_ms","excluded_because"]"#
-
-    static func json(kind: HandoffKind, decision: RoutingDecision) -> String {
-        var text = "{\"kind\":\"\(kind.rawValue)\",\"account_id\":\(decision.accountId)"
-        text += ",\"chosen_rep_id\":" + (decision.chosenRepId.map(String.init) ?? "null")
-        text += ",\"rule\":" + (decision.rule.map { "\"\($0.rawValue)\"" } ?? "null")
-        text += ",\"fallback_used\":\(decision.fallbackUsed),\"decided_at\":\""
-        text += decision.decidedAt.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
-        text += "\",\"candidate_fields\":" + candidateFields + ",\"candidates\":["
-        for (index, candidate) in decision.candidates.enumerated() {
-            if index > 0 { text += "," }
-            text += "[" + String(candidate.repId) + "," + String(candidate.owned) + "," + String(candidate.capacity) + ","
-            text += candidate.lastAssignedAt.map { String(Int64(($0.timeIntervalSince1970 * 1000).rounded())) } ?? "null"
-            text += ",["
-            for (position, reason) in candidate.excludedBecause.enumerated() {
-                text += (position > 0 ? ",\"" : "\"") + reason.rawValue + "\""
-            }
-            text += "]]"
-        }
-        return text + "]}"
     }
 }

@@ -115,9 +115,8 @@ enum DirectoryCommands {
                     return try DirectoryStore.latestHandoff(connection, accountId: account.id)
                 }
                 guard let handoff else { throw ProtocolError(.notFound, "account \(ref) has not been handed off yet") }
-                let explanation = try JSONValue(parsing: handoff.explanation)
-                let repIds = (explanation["candidates"]?.arrayValue ?? []).compactMap { $0.arrayValue?.first?.intValue }
-                let refs = try await database.run { try DirectoryStore.repRefs($0, ids: repIds) }
+                let explanation = try Explanation.decode(handoff.explanation)
+                let refs = try await database.run { try DirectoryStore.repRefs($0, ids: explanation.candidates.map(\.repId)) }
                 return explain(handoff, explanation, refs: refs)
             },
             "account.reassign": { args, caller in
@@ -198,25 +197,24 @@ enum DirectoryCommands {
     /// The stored explanation (see `Explanation` in ConveyorStore), reshaped
     /// for reading: the handoff, the rule, and one row per candidate with its
     /// load, utilization and why it was excluded.
-    private static func explain(_ handoff: HandoffRecord, _ explanation: JSONValue, refs: [Int64: String]) -> JSONValue {
-        let fields = explanation["candidate_fields"]?.arrayValue?.compactMap(\.stringValue) ?? []
-        let candidates = (explanation["candidates"]?.arrayValue ?? []).map { row -> JSONValue in
-            let values = Dictionary(zip(fields, row.arrayValue ?? []), uniquingKeysWith: { first, _ in first })
-            let id = values["rep_id"]?.intValue ?? 0
-            let (owned, capacity) = (values["owned"]?.intValue ?? 0, values["capacity"]?.intValue ?? 0)
-            let reasons = values["excluded_because"]?.arrayValue?.compactMap(\.stringValue) ?? []
-            let chosen = explanation["chosen_rep_id"]?.intValue == id
+    private static func explain(_ handoff: HandoffRecord, _ explanation: Explanation.Stored, refs: [Int64: String]) -> JSONValue {
+        let candidates = explanation.candidates.map { candidate -> JSONValue in
+            let verdict = explanation.chosenRepId == candidate.repId ? "chosen"
+                : candidate.excludedBecause.isEmpty ? "eligible" : candidate.excludedBecause.joined(separator: ", ")
             return [
-                "rep": .string(refs[id] ?? "#\(id)"), "owned": .int(owned), "capacity": .int(capacity),
-                "utilization": capacity > 0 ? .double((Double(owned) / Double(capacity) * 1000).rounded() / 1000) : .null,
-                "verdict": .string(chosen ? "chosen" : reasons.isEmpty ? "eligible" : reasons.joined(separator: ", ")),
+                "rep": .string(refs[candidate.repId] ?? "#\(candidate.repId)"), "owned": .int(Int64(candidate.owned)),
+                "capacity": .int(Int64(candidate.capacity)),
+                "utilization": candidate.utilization.map { .double(($0 * 1000).rounded() / 1000) } ?? .null,
+                "last_assigned_at": candidate.lastAssignedAt.map { .string($0.formatted(.iso8601)) } ?? .null,
+                "verdict": .string(verdict),
             ]
         }
         return [
             "handoff": [
                 "id": .int(handoff.id), "kind": .string(handoff.kind), "from": handoff.from.map(JSONValue.string) ?? .null,
                 "to": .string(handoff.to), "at": .string(handoff.createdAt.formatted(.iso8601)),
-                "rule": explanation["rule"] ?? .null, "fallback_used": explanation["fallback_used"] ?? .null,
+                "rule": explanation.rule.map(JSONValue.string) ?? .null,
+                "fallback_used": explanation.fallbackUsed.map(JSONValue.bool) ?? .null,
             ],
             "candidates": .array(candidates),
         ]

@@ -162,37 +162,23 @@ final class HandoffWorld {
         try alerts(account).first { $0.status == "open" }
     }
 
-    /// One candidate of a stored explanation, whatever its layout: objects
-    /// (`{"rep_id":…,"owned":…}`) or rows named by `candidate_fields`.
+    /// One candidate of a stored explanation (read by `Explanation.decode`), named.
     struct Candidate: Equatable {
         let repId: Int64
         let ref: String?
         let owned: Int64?
         let capacity: Int64?
-        /// As stored, or owned / capacity (1 when capacity is 0) when the layout leaves it out.
+        /// owned / capacity (1 when capacity is 0).
         let utilization: Double?
         let reasons: [String]
     }
 
     /// The candidates of a stored explanation; `refs` names rep ids.
-    static func candidates(of explanation: JSONValue, refs: [Int64: String]) -> [Candidate] {
-        let rows = explanation["candidates"]?.arrayValue ?? []
-        let fields = explanation["candidate_fields"]?.arrayValue?.compactMap(\.stringValue)
-        return rows.compactMap { row -> Candidate? in
-            func field(_ name: String) -> JSONValue? {
-                if let fields {
-                    guard let index = fields.firstIndex(of: name), let values = row.arrayValue, index < values.count else { return nil }
-                    return values[index]
-                }
-                return row[name]
-            }
-            guard let repId = field("rep_id")?.intValue else { return nil }
-            let owned = field("owned")?.intValue, capacity = field("capacity")?.intValue
-            let utilization = field("utilization")?.doubleValue
-                ?? owned.flatMap { owned in capacity.map { $0 > 0 ? Double(owned) / Double($0) : 1 } }
-            return Candidate(
-                repId: repId, ref: field("ref")?.stringValue ?? refs[repId], owned: owned, capacity: capacity,
-                utilization: utilization, reasons: field("excluded_because")?.arrayValue?.compactMap(\.stringValue) ?? []
+    static func candidates(of explanation: String, refs: [Int64: String]) throws -> [Candidate] {
+        try Explanation.decode(explanation).candidates.map {
+            Candidate(
+                repId: $0.repId, ref: refs[$0.repId], owned: Int64($0.owned), capacity: Int64($0.capacity),
+                utilization: $0.utilization ?? 1, reasons: $0.excludedBecause
             )
         }
     }
@@ -239,11 +225,11 @@ final class HandoffWorld {
             where a.team_id = $1 and a.ref = $2
             order by h.id
             """, [teamId, account]).map { row in
-            let explanation = try JSONValue(parsing: try row["explanation"].string())
+            let text = try row["explanation"].string()
             return Handoff(
                 id: try row["id"].int64(), kind: try row["kind"].string(), from: try row["from_ref"].optionalString(),
-                to: try row["to_ref"].string(), explanation: explanation,
-                candidates: Self.candidates(of: explanation, refs: refs)
+                to: try row["to_ref"].string(), explanation: try JSONValue(parsing: text),
+                candidates: try Self.candidates(of: text, refs: refs)
             )
         }
     }
@@ -283,14 +269,14 @@ final class HandoffWorld {
             let kind = try row["kind"].string()
             let to = try row["to_rep_id"].int64()
             let hunter = try row["hunter_id"].optionalInt64()
-            let explanation = try JSONValue(parsing: try row["explanation"].string())
-            #expect(explanation["chosen_rep_id"]?.intValue == to, "handoff \(id): explanation chose another rep", sourceLocation: sourceLocation)
-            #expect(explanation["kind"]?.stringValue == kind, "handoff \(id): explanation kind", sourceLocation: sourceLocation)
+            let explanation = try Explanation.decode(try row["explanation"].string())
+            #expect(explanation.chosenRepId == to, "handoff \(id): explanation chose another rep", sourceLocation: sourceLocation)
+            #expect(explanation.kind == kind, "handoff \(id): explanation kind", sourceLocation: sourceLocation)
             #expect(to != hunter, "handoff \(id) went to the account's hunter", sourceLocation: sourceLocation)
             if kind == "auto" {
                 #expect(try row["from_rep_id"].optionalInt64() == hunter, "auto handoff \(id) must come from the hunter", sourceLocation: sourceLocation)
             }
-            let ids = Self.candidates(of: explanation, refs: [:]).map(\.repId)
+            let ids = explanation.candidates.map(\.repId)
             #expect(ids == ids.sorted() && ids.contains(to), "handoff \(id): candidates \(ids)", sourceLocation: sourceLocation)
         }
         let doubled = try count("""
