@@ -131,22 +131,22 @@ public struct RoutingPolicy: Sendable {
     /// Routes one account against the team's reps; on success updates the chosen candidate's
     /// `owned` (+1) and `lastAssignedAt` (= `now`) in `candidates`.
     public func route(_ request: RoutingRequest, candidates: inout [Candidate], now: Date) -> RoutingDecision {
-        let reasons = candidates.map { Self.exclusions(of: $0, for: request, now: now) }
-
-        var pool = candidates.indices.filter { reasons[$0].isEmpty }
+        // Evaluations show the load before this decision.
+        var evaluations = candidates.indices.map {
+            Self.evaluation(of: candidates[$0], excludedBecause: Self.exclusions(of: candidates[$0], for: request, now: now))
+        }
+        var pool = candidates.indices.filter { evaluations[$0].excludedBecause.isEmpty }
         var fallbackUsed = false
         if pool.isEmpty && settings.skillsFallback {
-            pool = candidates.indices.filter { reasons[$0] == [.skills] }
+            pool = candidates.indices.filter { evaluations[$0].excludedBecause == [.skills] }
             fallbackUsed = !pool.isEmpty
         }
-        pool.sort { Self.precedes(candidates[$0], candidates[$1]) }
+        // Listed by rep id.
+        if !evaluations.indices.dropFirst().allSatisfy({ evaluations[$0 - 1].repId < evaluations[$0].repId }) {
+            evaluations.sort { $0.repId < $1.repId }
+        }
 
-        // Evaluations show the load before this decision.
-        let evaluations = candidates.indices
-            .map { Self.evaluation(of: candidates[$0], excludedBecause: reasons[$0]) }
-            .sorted { $0.repId < $1.repId }
-
-        guard let winner = pool.first else {
+        guard let winner = pool.min(by: { Self.precedes(candidates[$0], candidates[$1]) }) else {
             return RoutingDecision(
                 accountId: request.accountId, chosenRepId: nil, rule: nil, fallbackUsed: false,
                 candidates: evaluations,
@@ -156,7 +156,8 @@ public struct RoutingPolicy: Sendable {
                 decidedAt: now
             )
         }
-        let rule = pool.count == 1 ? .onlyCandidate : Self.separatingRule(candidates[winner], candidates[pool[1]])
+        let runnerUp = pool.filter { $0 != winner }.min { Self.precedes(candidates[$0], candidates[$1]) }
+        let rule = runnerUp.map { Self.separatingRule(candidates[winner], candidates[$0]) } ?? .onlyCandidate
         candidates[winner].owned += 1
         candidates[winner].lastAssignedAt = now
         return RoutingDecision(
@@ -172,8 +173,11 @@ public struct RoutingPolicy: Sendable {
 
     // MARK: - Rules
 
-    static func exclusions(of rep: Candidate, for request: RoutingRequest, now: Date) -> [Exclusion] {
-        Exclusion.allCases.filter { reason in
+    /// `Exclusion.allCases` builds a new array on every call.
+    private static let allExclusions = Exclusion.allCases
+
+    static func exclusions(of rep: borrowing Candidate, for request: RoutingRequest, now: Date) -> [Exclusion] {
+        allExclusions.filter { reason in
             switch reason {
             case .notAccountManager: rep.role != .accountManager
             case .inactive: !rep.active
@@ -187,7 +191,7 @@ public struct RoutingPolicy: Sendable {
     }
 
     /// The total order among eligible reps: whether `a` is preferred to `b`.
-    static func precedes(_ a: Candidate, _ b: Candidate) -> Bool {
+    static func precedes(_ a: borrowing Candidate, _ b: borrowing Candidate) -> Bool {
         switch compareUtilization(a, b) {
         case .orderedAscending: return true
         case .orderedDescending: return false
@@ -200,7 +204,7 @@ public struct RoutingPolicy: Sendable {
         }
     }
 
-    static func separatingRule(_ winner: Candidate, _ runnerUp: Candidate) -> ChoiceRule {
+    static func separatingRule(_ winner: borrowing Candidate, _ runnerUp: borrowing Candidate) -> ChoiceRule {
         if compareUtilization(winner, runnerUp) != .orderedSame { return .lowestUtilization }
         if compareLastAssigned(winner, runnerUp) != .orderedSame { return .leastRecentlyAssigned }
         return .lowestId
@@ -208,7 +212,7 @@ public struct RoutingPolicy: Sendable {
 
     /// Compares owned/capacity exactly as `owned₁·cap₂` vs `owned₂·cap₁` (full-width, never traps).
     /// Only called for eligible reps, whose capacities are positive.
-    static func compareUtilization(_ a: Candidate, _ b: Candidate) -> ComparisonResult {
+    static func compareUtilization(_ a: borrowing Candidate, _ b: borrowing Candidate) -> ComparisonResult {
         let lhs = Int64(a.owned).multipliedFullWidth(by: Int64(b.capacity))
         let rhs = Int64(b.owned).multipliedFullWidth(by: Int64(a.capacity))
         if lhs.high != rhs.high { return lhs.high < rhs.high ? .orderedAscending : .orderedDescending }
@@ -217,7 +221,7 @@ public struct RoutingPolicy: Sendable {
     }
 
     /// Never assigned sorts first, then the earliest assignment.
-    static func compareLastAssigned(_ a: Candidate, _ b: Candidate) -> ComparisonResult {
+    static func compareLastAssigned(_ a: borrowing Candidate, _ b: borrowing Candidate) -> ComparisonResult {
         switch (a.lastAssignedAt, b.lastAssignedAt) {
         case (nil, nil): .orderedSame
         case (nil, _): .orderedAscending
@@ -226,7 +230,7 @@ public struct RoutingPolicy: Sendable {
         }
     }
 
-    static func evaluation(of rep: Candidate, excludedBecause: [Exclusion]) -> CandidateEvaluation {
+    static func evaluation(of rep: borrowing Candidate, excludedBecause: [Exclusion]) -> CandidateEvaluation {
         CandidateEvaluation(
             repId: rep.id,
             ref: rep.ref,
