@@ -19,7 +19,8 @@ struct HandoffScenarios {
         try PostgresConnection(conninfo: conninfo, applicationName: "conveyor-bench")
     }
 
-    /// Fresh teams, reps and (unless `wins == 0`) won accounts with their jobs.
+    /// Fresh teams and reps, and (unless `wins == 0`) won accounts, analyzed,
+    /// whose handoff jobs `enqueueHandoffs` adds.
     private func prepare(_ connection: PostgresConnection, wins: Int) throws {
         try connection.execute("truncate conveyor.teams, conveyor.jobs, conveyor.probes cascade")
         let capacity = max(100, wins / (Self.teams.count * Self.managersPerTeam) * 2)
@@ -39,21 +40,25 @@ struct HandoffScenarios {
             with hunters as (
                 select r.team_id, r.id, row_number() over (order by r.team_id) - 1 as slot
                 from conveyor.reps r where r.ref = 'hunter'
-            ), accounts as (
-                insert into conveyor.accounts (team_id, ref, stage, hunter_id, won_at, needs)
-                select h.team_id, 'acc-' || n, 'won', h.id, now(),
-                       case when n % 4 = 0 then '{customs}'::text[] else '{}'::text[] end
-                from generate_series(1, $1) as n
-                join hunters h on h.slot = n % 3
-                returning id, team_id
             )
-            insert into conveyor.jobs (kind, payload, unique_key, team_id)
-            select 'handoff', jsonb_build_object('account_id', id), 'handoff:' || id, team_id
-            from accounts order by id
+            insert into conveyor.accounts (team_id, ref, stage, hunter_id, won_at, needs)
+            select h.team_id, 'acc-' || n, 'won', h.id, now(),
+                   case when n % 4 = 0 then '{customs}'::text[] else '{}'::text[] end
+            from generate_series(1, $1) as n
+            join hunters h on h.slot = n % 3
             """, [wins])
         try connection.execute("vacuum analyze")
     }
 
+    /// One handoff job per won account, in account order, as
+    /// `conveyor.record_win` enqueues them; their commit wakes the daemon.
+    private func enqueueHandoffs(_ connection: PostgresConnection) throws {
+        try connection.execute("""
+            insert into conveyor.jobs (kind, payload, unique_key, team_id)
+            select 'handoff', jsonb_build_object('account_id', id), 'handoff:' || id, team_id
+            from conveyor.accounts where stage = 'won' order by id
+            """)
+    }
 
     /// Checks that every win was handed off exactly once and nobody is over capacity.
     private func verify(_ connection: PostgresConnection, wins: Int, scenario: String) throws {
@@ -69,34 +74,55 @@ struct HandoffScenarios {
         }
     }
 
+    /// The daemon hands off `--jobs` wins; the clock runs from the jobs'
+    /// commit to the handoff event that completes the count.
     func handoff() throws -> ScenarioResult {
         let connection = try connect()
+        let listener = try connect()
         try prepare(connection, wins: 0)
         let daemon = try BenchDaemon(conninfo: conninfo, workers: options.workers, batchSize: options.batchSize)
         defer { daemon.stop() }
-        try prepare(connection, wins: options.jobs)  // its job inserts wake the daemon
+        try prepare(connection, wins: options.jobs)
+        try listener.listen("conveyor_events")
+        let cpuBefore = daemon.cpuSeconds
+        try enqueueHandoffs(connection)
         let started = Date()
         var peakRSS = daemon.residentBytes
-        while try QueueScenarios.anyDue(connection) {
+        var handedOff = 0
+        var lastProgress = started
+        while handedOff < options.jobs {
+            let events = try listener.waitForNotifications(timeout: 0.1)
+            handedOff += events.compactMap { try? JSONDecoder().decode(HandoffsEvent.self, from: Data($0.payload.utf8)).count }.reduce(0, +)
             peakRSS = max(peakRSS, daemon.residentBytes)
-            usleep(20_000)
+            if !events.isEmpty { lastProgress = Date() }
+            guard Date().timeIntervalSince(lastProgress) < 30 else {
+                throw BenchError("handoff: stalled at \(handedOff) of \(options.jobs) handoffs")
+            }
         }
         let seconds = Date().timeIntervalSince(started)
+        let cpu = daemon.cpuSeconds - cpuBefore
         try verify(connection, wins: options.jobs, scenario: "handoff")
         return ScenarioResult(scenario: "handoff", figures: [
             ("handoffs", Double(options.jobs)), ("seconds", seconds), ("handoffs_per_second", Double(options.jobs) / seconds),
             ("workers", Double(options.workers)), ("peak_rss_mib", Double(peakRSS) / 1_048_576),
+            ("daemon_cpu_us_per_handoff", cpu / Double(options.jobs) * 1e6),
         ])
+    }
+
+    /// The part of a `handoffs` event on conveyor_events the bench counts.
+    private struct HandoffsEvent: Decodable {
+        let count: Int
     }
 
     /// The same row changes by hand-written SQL on one connection: claim a
     /// batch, spread its accounts over the team's managers with the skills
-    /// and room, least loaded first (loads counted once per batch), move the
+    /// and room, least loaded first (loads read once per batch), move the
     /// accounts, write the handoffs with an explanation of the same shape,
     /// complete the jobs.
     func handoffRaw() throws -> ScenarioResult {
         let connection = try connect()
         try prepare(connection, wins: options.jobs)
+        try enqueueHandoffs(connection)
         let started = Date()
         while true {
             let done = try connection.query("""
@@ -109,9 +135,8 @@ struct HandoffScenarios {
                            row_number() over (partition by a.team_id, a.needs order by a.id) as n
                     from conveyor.accounts a join due on due.account_id = a.id
                 ), managers as (
-                    select r.id, r.ref, r.team_id, r.skills, r.capacity,
-                           (select count(*) from conveyor.accounts o where o.owner_id = r.id and o.stage = 'active') as owned
-                    from conveyor.reps r
+                    select r.id, r.ref, r.team_id, r.skills, r.capacity, coalesce(l.owned, 0) as owned
+                    from conveyor.reps r left join conveyor.rep_loads l on l.rep_id = r.id
                     where r.role = 'account_manager' and r.active and r.team_id in (select team_id from accounts)
                 ), ranked as (
                     select a.id as account_id, a.team_id, a.hunter_id, a.n, m.id as rep_id,
@@ -122,15 +147,15 @@ struct HandoffScenarios {
                 ), chosen as (
                     select account_id, team_id, hunter_id, rep_id from ranked where rank = (n - 1) % choices + 1
                 ), moved as (
-                    update conveyor.accounts a set owner_id = c.rep_id, stage = 'active', handed_off_at = now()
+                    update conveyor.accounts a set owner_id = c.rep_id, stage = 'active', handed_off_at = now(), updated_at = now()
                     from chosen c where a.id = c.account_id returning a.id
                 ), written as (
                     insert into conveyor.handoffs (account_id, from_rep_id, to_rep_id, kind, explanation)
                     select c.account_id, c.hunter_id, c.rep_id, 'auto', jsonb_build_object(
                         'kind', 'auto', 'account_id', c.account_id, 'chosen_rep_id', c.rep_id,
                         'rule', 'lowest_utilization', 'fallback_used', false, 'decided_at', now(),
-                        'candidate_fields', '["rep_id","owned","capacity","last_assigned_ms","excluded_because"]'::jsonb,
-                        'candidates', (select jsonb_agg(jsonb_build_array(m.id, m.owned, m.capacity, null, '[]'::jsonb))
+                        'candidate_fields', '["rep_id","owned","capacity","last_assigned_ms_ago","excluded_because"]'::jsonb,
+                        'candidates', (select jsonb_agg(m.id || ' ' || m.owned || ' ' || m.capacity || ' - -' order by m.id)
                             from managers m where m.team_id = c.team_id))
                     from chosen c
                     returning 1
