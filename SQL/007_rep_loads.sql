@@ -29,9 +29,11 @@ group by owner_id;
 -- with its accounts) has no row left to lower.
 create function conveyor.add_rep_loads(p_reps bigint[], p_deltas integer[])
 returns void
-language sql
+language plpgsql
 set search_path = pg_catalog, pg_temp
 as $$
+begin
+    -- PL/pgSQL keeps the plan between calls (an SQL function plans it each time)
     with net as (
         select d.rep_id, sum(d.delta)::integer as delta
         from unnest(p_reps, p_deltas) as d(rep_id, delta)
@@ -45,7 +47,8 @@ as $$
     insert into conveyor.rep_loads as l (rep_id, owned)
     select rep_id, delta from net where delta > 0
     order by rep_id
-    on conflict (rep_id) do update set owned = l.owned + excluded.owned
+    on conflict (rep_id) do update set owned = l.owned + excluded.owned;
+end
 $$;
 
 create function conveyor.accounts_track_loads()
