@@ -1,6 +1,15 @@
 -- Named queries of the work queue (conveyor.jobs). Each block becomes a
 -- prepared statement `Queries.<camelCaseName>` in ConveyorStore.
 
+-- name: tune_worker_session
+-- Workers touch rows by key or walk an index in order, on tables that stay
+-- in memory: an index page costs about what a sequential one does
+-- (random_page_cost 1.1), not four times as much (the default, for spinning
+-- disks). With the default, stale statistics (a burst after a quiet spell)
+-- made the planner sort every due job instead of walking jobs_claim in
+-- order: 30 to 60 ms instead of 1 ms per batch.
+select set_config('random_page_cost', '1.1', false)
+
 -- name: claim_jobs
 -- Locks up to $1 due jobs for this transaction; other workers skip them.
 -- The claim, the jobs' effects and their completion commit together.
@@ -9,7 +18,10 @@
 -- routing lock (see lock_team_routing) no other transaction holds, the one
 -- whose oldest due job comes first. The claim keeps that lock until commit,
 -- so workers take different teams and route them in parallel instead of
--- queueing on one team's lock. Jobs without a team go to any batch.
+-- queueing on one team's lock. Jobs without a team go to any batch. The
+-- team test is a coalesce rather than `team_id is null or team_id = …`: on
+-- stale statistics the planner's estimate of that OR is tiny, and it then
+-- sorts every due job instead of walking jobs_claim (see tune_worker_session).
 with team as (
     select e.team_id
     from conveyor.routing_epochs e
@@ -27,7 +39,7 @@ with team as (
 select id, kind, payload::text as payload, attempts, max_attempts, team_id
 from conveyor.jobs
 where state in ('available', 'retryable') and run_at <= now()
-  and (team_id is null or team_id = (select team_id from team))
+  and coalesce(team_id = (select team_id from team), team_id is null)
 order by priority, run_at, id
 limit $1
 for update skip locked

@@ -4,6 +4,11 @@ import Foundation
 
 /// The work queue's named operations (SQL in `SQL/queries/queue.sql`).
 public enum JobStore {
+    /// Planner settings for a worker's connection (see `tune_worker_session`).
+    public static func tuneWorkerSession(_ connection: PostgresConnection) throws {
+        try connection.query(Queries.tuneWorkerSession)
+    }
+
     static func claim(_ connection: PostgresConnection, limit: Int) throws -> [ClaimedJob] {
         try connection.query(Queries.claimJobs, [limit]).map { row in
             ClaimedJob(

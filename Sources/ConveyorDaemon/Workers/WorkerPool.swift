@@ -108,6 +108,7 @@ public final class WorkerPool: Service, @unchecked Sendable {
                 do {
                     let fresh = try PostgresConnection(conninfo: conninfo, applicationName: "conveyord-worker")
                     try fresh.listen("conveyor_jobs")
+                    try JobStore.tuneWorkerSession(fresh)
                     connection = fresh
                     if failures > 0 { logger.notice("worker reconnected to PostgreSQL", metadata: ["attempts": "\(failures)"]) }
                     failures = 0
