@@ -117,8 +117,8 @@ struct HandoffScenarios {
     /// The same row changes by hand-written SQL on one connection: claim a
     /// batch, spread its accounts over the team's managers with the skills
     /// and room, least loaded first (loads read once per batch), move the
-    /// accounts, write the handoffs with an explanation of the same shape,
-    /// complete the jobs.
+    /// accounts, write the handoffs with an explanation of the same shape
+    /// (each team's candidate list built once per batch), complete the jobs.
     func handoffRaw() throws -> ScenarioResult {
         let connection = try connect()
         try prepare(connection, wins: options.jobs)
@@ -146,6 +146,9 @@ struct HandoffScenarios {
                     join managers m on m.team_id = a.team_id and m.skills @> a.needs and m.owned < m.capacity
                 ), chosen as (
                     select account_id, team_id, hunter_id, rep_id from ranked where rank = (n - 1) % choices + 1
+                ), lists as (
+                    select team_id, jsonb_agg(m.id || ' ' || m.owned || ' ' || m.capacity || ' - -' order by m.id) as candidates
+                    from managers m group by team_id
                 ), moved as (
                     update conveyor.accounts a set owner_id = c.rep_id, stage = 'active', handed_off_at = now(), updated_at = now()
                     from chosen c where a.id = c.account_id returning a.id
@@ -155,9 +158,8 @@ struct HandoffScenarios {
                         'kind', 'auto', 'account_id', c.account_id, 'chosen_rep_id', c.rep_id,
                         'rule', 'lowest_utilization', 'fallback_used', false, 'decided_at', now(),
                         'candidate_fields', '["rep_id","owned","capacity","last_assigned_ms_ago","excluded_because"]'::jsonb,
-                        'candidates', (select jsonb_agg(m.id || ' ' || m.owned || ' ' || m.capacity || ' - -' order by m.id)
-                            from managers m where m.team_id = c.team_id))
-                    from chosen c
+                        'candidates', l.candidates)
+                    from chosen c join lists l on l.team_id = c.team_id
                     returning 1
                 ), completed as (
                     update conveyor.jobs j set state = 'succeeded', attempts = j.attempts + 1, attempted_at = now(), finished_at = now()
