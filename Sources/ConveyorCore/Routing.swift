@@ -131,9 +131,24 @@ public struct RoutingPolicy: Sendable {
     /// Routes one account against the team's reps; on success updates the chosen candidate's
     /// `owned` (+1) and `lastAssignedAt` (= `now`) in `candidates`.
     public func route(_ request: RoutingRequest, candidates: inout [Candidate], now: Date) -> RoutingDecision {
+        let (decision, winner) = candidates.withUnsafeBufferPointer { decide(request, $0, now: now) }
+        if let winner {
+            candidates[winner].owned += 1
+            candidates[winner].lastAssignedAt = now
+        }
+        return decision
+    }
+
+    /// The decision and the index of the chosen candidate. `candidates` is
+    /// read in place (an array's subscript would copy each candidate read,
+    /// a retain and release per field that holds a reference).
+    private func decide(_ request: RoutingRequest, _ candidates: UnsafeBufferPointer<Candidate>, now: Date) -> (RoutingDecision, Int?) {
         // Evaluations show the load before this decision.
-        var evaluations = candidates.indices.map {
-            Self.evaluation(of: candidates[$0], excludedBecause: Self.exclusions(of: candidates[$0], for: request, now: now))
+        var evaluations: [CandidateEvaluation] = []
+        evaluations.reserveCapacity(candidates.count)
+        for index in candidates.indices {
+            let reasons = Self.exclusions(of: candidates[index], for: request, now: now)
+            evaluations.append(Self.evaluation(of: candidates[index], excludedBecause: reasons))
         }
         var pool = candidates.indices.filter { evaluations[$0].excludedBecause.isEmpty }
         var fallbackUsed = false
@@ -141,29 +156,33 @@ public struct RoutingPolicy: Sendable {
             pool = candidates.indices.filter { evaluations[$0].excludedBecause == [.skills] }
             fallbackUsed = !pool.isEmpty
         }
+        // The best of the pool and the runner-up, in one pass.
+        var winner: Int?, runnerUp: Int?
+        for index in pool {
+            if let best = winner, !Self.precedes(candidates[index], candidates[best]) {
+                if runnerUp.map({ Self.precedes(candidates[index], candidates[$0]) }) ?? true { runnerUp = index }
+            } else {
+                runnerUp = winner
+                winner = index
+            }
+        }
         // Listed by rep id.
         if !evaluations.indices.dropFirst().allSatisfy({ evaluations[$0 - 1].repId < evaluations[$0].repId }) {
             evaluations.sort { $0.repId < $1.repId }
         }
 
-        guard let winner = pool.min(by: { Self.precedes(candidates[$0], candidates[$1]) }) else {
-            return RoutingDecision(
+        guard let winner else {
+            let reason = Self.waitingReason(needs: request.needs, strictSkills: !settings.skillsFallback, evaluations: evaluations)
+            return (RoutingDecision(
                 accountId: request.accountId, chosenRepId: nil, rule: nil, fallbackUsed: false,
-                candidates: evaluations,
-                waitingReason: Self.waitingReason(
-                    needs: request.needs, strictSkills: !settings.skillsFallback, evaluations: evaluations
-                ),
-                decidedAt: now
-            )
+                candidates: evaluations, waitingReason: reason, decidedAt: now
+            ), nil)
         }
-        let runnerUp = pool.filter { $0 != winner }.min { Self.precedes(candidates[$0], candidates[$1]) }
         let rule = runnerUp.map { Self.separatingRule(candidates[winner], candidates[$0]) } ?? .onlyCandidate
-        candidates[winner].owned += 1
-        candidates[winner].lastAssignedAt = now
-        return RoutingDecision(
+        return (RoutingDecision(
             accountId: request.accountId, chosenRepId: candidates[winner].id, rule: rule, fallbackUsed: fallbackUsed,
             candidates: evaluations, waitingReason: nil, decidedAt: now
-        )
+        ), winner)
     }
 
     /// Routes in order, carrying load between decisions: equal to calling `route` one by one.
@@ -173,21 +192,21 @@ public struct RoutingPolicy: Sendable {
 
     // MARK: - Rules
 
-    /// `Exclusion.allCases` builds a new array on every call.
-    private static let allExclusions = Exclusion.allCases
-
+    /// Every reason that applies, in `Exclusion` declaration order (no
+    /// closure over `rep`, which would copy it).
     static func exclusions(of rep: borrowing Candidate, for request: RoutingRequest, now: Date) -> [Exclusion] {
-        allExclusions.filter { reason in
-            switch reason {
-            case .notAccountManager: rep.role != .accountManager
-            case .inactive: !rep.active
-            case .away: rep.awayUntil.map { $0 > now } ?? false
-            case .hunter: rep.id == request.hunterId
-            case .departing: request.excludedRepIds.contains(rep.id)
-            case .atCapacity: rep.owned >= rep.capacity
-            case .skills: !request.needs.allSatisfy(rep.skills.contains)
-            }
+        var reasons: [Exclusion] = []
+        if rep.role != .accountManager { reasons.append(.notAccountManager) }
+        if !rep.active { reasons.append(.inactive) }
+        if let away = rep.awayUntil, away > now { reasons.append(.away) }
+        if rep.id == request.hunterId { reasons.append(.hunter) }
+        if request.excludedRepIds.contains(rep.id) { reasons.append(.departing) }
+        if rep.owned >= rep.capacity { reasons.append(.atCapacity) }
+        for need in request.needs where !rep.skills.contains(need) {
+            reasons.append(.skills)
+            break
         }
+        return reasons
     }
 
     /// The total order among eligible reps: whether `a` is preferred to `b`.
