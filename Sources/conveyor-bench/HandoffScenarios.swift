@@ -115,8 +115,8 @@ struct HandoffScenarios {
     }
 
     /// The same row changes by hand-written SQL on one connection: claim a
-    /// batch, spread its accounts over the team's managers with the skills
-    /// and room, least loaded first (loads read once per batch), move the
+    /// batch, spread its accounts round-robin over the team's managers with
+    /// the skills and room, least loaded first (loads read once per batch), move the
     /// accounts, write the handoffs with an explanation of the same shape
     /// (each team's candidate list built once per batch), complete the jobs.
     func handoffRaw() throws -> ScenarioResult {
@@ -138,14 +138,14 @@ struct HandoffScenarios {
                     select r.id, r.ref, r.team_id, r.skills, r.capacity, coalesce(l.owned, 0) as owned
                     from conveyor.reps r left join conveyor.rep_loads l on l.rep_id = r.id
                     where r.role = 'account_manager' and r.active and r.team_id in (select team_id from accounts)
-                ), ranked as (
-                    select a.id as account_id, a.team_id, a.hunter_id, a.n, m.id as rep_id,
-                           row_number() over (partition by a.id order by m.owned, m.id) as rank,
-                           count(*) over (partition by a.id) as choices
-                    from accounts a
-                    join managers m on m.team_id = a.team_id and m.skills @> a.needs and m.owned < m.capacity
+                ), groups as (
+                    select g.team_id, g.needs, array_agg(m.id order by m.owned, m.id) as reps
+                    from (select distinct team_id, needs from accounts) as g
+                    join managers m on m.team_id = g.team_id and m.skills @> g.needs and m.owned < m.capacity
+                    group by g.team_id, g.needs
                 ), chosen as (
-                    select account_id, team_id, hunter_id, rep_id from ranked where rank = (n - 1) % choices + 1
+                    select a.id as account_id, a.team_id, a.hunter_id, g.reps[(a.n - 1) % cardinality(g.reps) + 1] as rep_id
+                    from accounts a join groups g on g.team_id = a.team_id and g.needs = a.needs
                 ), lists as (
                     select team_id, jsonb_agg(m.id || ' ' || m.owned || ' ' || m.capacity || ' - -' order by m.id) as candidates
                     from managers m group by team_id
