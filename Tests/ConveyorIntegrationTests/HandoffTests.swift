@@ -547,6 +547,26 @@ import Glibc
         try world.checkInvariants()
     }
 
+    /// A job is claimed under its own team, but its account may have moved
+    /// to another team since the win (an integration's plain SQL): it is
+    /// routed by the rules of the team it is in now.
+    @Test func anAccountThatMovedTeamsIsRoutedInItsNewTeam() throws {
+        let world = try HandoffWorld()
+        try world.addManager("anna", capacity: 5)
+        let job = try world.win("mover")
+        let sea = try world.db.query("insert into conveyor.teams (name) values ('sea') returning id")[0]["id"].int64()
+        let mia = try world.db.query("""
+            insert into conveyor.reps (team_id, ref, role, capacity) values ($1, 'mia', 'account_manager', 5) returning id
+            """, [sea])[0]["id"].int64()
+        try world.db.query("update conveyor.accounts set team_id = $1, hunter_id = null where ref = 'mover'", [sea])
+
+        let report = try world.route()
+        #expect(report.claimed == 1 && report.succeeded == 1, "\(report)")
+        let moved = try world.db.query("select owner_id, stage from conveyor.accounts where ref = 'mover'")[0]
+        #expect(try moved["owner_id"].optionalInt64() == mia && moved["stage"].string() == "active", "routed to sea's manager, not anna")
+        #expect(try world.job(job).state == "succeeded")
+    }
+
     /// A manual reassignment that commits while a worker, which already read
     /// the account as `won`, waits for the team lock: the worker must not
     /// route the account a second time over the manual choice.
