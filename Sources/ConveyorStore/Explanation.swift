@@ -24,7 +24,7 @@ public enum Explanation {
 
     /// Explanations as JSON text, one per line (JSON never holds a raw newline).
     struct Lines {
-        private(set) var bytes: [UInt8] = []
+        private var bytes: [UInt8] = []
         private var decidedAt: (date: Date, text: String)?
 
         /// Room for `decisions` explanations of `candidates` candidates each.

@@ -19,6 +19,21 @@ import Glibc
         try body(daemon)
     }
 
+    /// A daemon whose socket (group `nogroup`, in a folder anyone may enter)
+    /// the user `nobody` can reach; `body` gets the daemon and the socket path.
+    private func withDaemonNobodyReaches(
+        _ environment: [String: String] = [:], _ body: (DaemonProcess, String) throws -> Void
+    ) throws {
+        try OtherUser.requireNobody()
+        let directory = try TemporaryDirectory.make("cvy-role")
+        defer { TemporaryDirectory.remove(directory) }
+        #expect(chmod(directory, 0o755) == 0)
+        let socket = directory + "/admin.sock"
+        try withDaemon(environment.merging(["CONVEYOR_SOCKET_GROUP": "nogroup"]) { first, _ in first }, socketPath: socket) {
+            try body($0, socket)
+        }
+    }
+
     private func expectError(
         _ response: Response, _ code: ErrorCode, _ comment: Comment? = nil, sourceLocation: SourceLocation = #_sourceLocation
     ) {
@@ -394,12 +409,7 @@ import Glibc
     }
 
     @Test func anotherUserIsViewerThroughTheSocketGroup() throws {
-        try OtherUser.requireNobody()
-        let directory = try TemporaryDirectory.make("cvy-role")
-        defer { TemporaryDirectory.remove(directory) }
-        #expect(chmod(directory, 0o755) == 0)
-        let socket = directory + "/admin.sock"
-        try withDaemon(["CONVEYOR_SOCKET_GROUP": "nogroup"], socketPath: socket) { daemon in
+        try withDaemonNobodyReaches { daemon, socket in
             let file = try #require(Files.mode(socket))
             #expect(file.mode == 0o660, "socket mode \(String(file.mode, radix: 8))")
             #expect(file.gid == OtherUser.nogroupGID)
@@ -424,12 +434,7 @@ import Glibc
     }
 
     @Test func operatorGroupsMakeAnotherUserOperator() throws {
-        try OtherUser.requireNobody()
-        let directory = try TemporaryDirectory.make("cvy-role")
-        defer { TemporaryDirectory.remove(directory) }
-        #expect(chmod(directory, 0o755) == 0)
-        let socket = directory + "/admin.sock"
-        try withDaemon(["CONVEYOR_SOCKET_GROUP": "nogroup", "CONVEYOR_OPERATOR_GROUPS": "staff, nogroup"], socketPath: socket) { daemon in
+        try withDaemonNobodyReaches(["CONVEYOR_OPERATOR_GROUPS": "staff, nogroup"]) { daemon, socket in
             let greeting = try Greeting.parse(line: try OtherUser.greeting(socket: socket, as: OtherUser.nobody))
             #expect(greeting.role == .operator)
             let cancel = try daemon.ctl(["job.cancel", "id=1"], asUser: OtherUser.nobody)
@@ -486,12 +491,7 @@ import Glibc
 
     /// A refused attempt at a state-changing command is exactly what an audit trail is for.
     @Test func deniedStateChangingCommandsAreAudited() throws {
-        try OtherUser.requireNobody()
-        let directory = try TemporaryDirectory.make("cvy-role")
-        defer { TemporaryDirectory.remove(directory) }
-        #expect(chmod(directory, 0o755) == 0)
-        let socket = directory + "/admin.sock"
-        try withDaemon(["CONVEYOR_SOCKET_GROUP": "nogroup"], socketPath: socket) { daemon in
+        try withDaemonNobodyReaches { daemon, socket in
             let drain = try daemon.ctl(["drain"], asUser: OtherUser.nobody)
             #expect(drain.status == 16, "\(drain)")
             let database = try TestPostgres.connect(daemon.databaseURL)

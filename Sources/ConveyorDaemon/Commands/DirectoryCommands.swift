@@ -108,15 +108,16 @@ enum DirectoryCommands {
             },
             "account.explain": { args, _ in
                 let (team, ref) = (try args.string("team"), try args.string("ref"))
-                let handoff = try await database.run { connection -> HandoffRecord? in
+                let (handoff, explanation, refs) = try await database.run { connection in
                     guard let account = try DirectoryStore.account(connection, teamId: try teamId(connection, team), ref: ref) else {
                         throw ProtocolError(.notFound, "no account \(ref) in team \(team)")
                     }
-                    return try DirectoryStore.latestHandoff(connection, accountId: account.id)
+                    guard let handoff = try DirectoryStore.latestHandoff(connection, accountId: account.id) else {
+                        throw ProtocolError(.notFound, "account \(ref) has not been handed off yet")
+                    }
+                    let explanation = try Explanation.decode(handoff.explanation)
+                    return (handoff, explanation, try DirectoryStore.repRefs(connection, ids: explanation.candidates.map(\.repId)))
                 }
-                guard let handoff else { throw ProtocolError(.notFound, "account \(ref) has not been handed off yet") }
-                let explanation = try Explanation.decode(handoff.explanation)
-                let refs = try await database.run { try DirectoryStore.repRefs($0, ids: explanation.candidates.map(\.repId)) }
                 return explain(handoff, explanation, refs: refs)
             },
             "account.reassign": { args, caller in
