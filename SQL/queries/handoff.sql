@@ -1,6 +1,6 @@
 -- Named queries of routing: handoffs, redistributions, manual reassignments.
 
--- name: lock_team_routing
+-- name: lock_team_routing :optional
 -- Serializes routing within a team (across workers and daemons) until commit,
 -- and orders it against conveyor.requeue_waiting (see 003_queue_triggers.sql).
 select t.id, t.name, t.paused, t.skills_fallback
@@ -9,13 +9,13 @@ join conveyor.teams t on t.id = e.team_id
 where e.team_id = $1
 for update of e
 
--- name: routing_accounts
+-- name: routing_accounts :many
 -- The accounts to route, with their hunter and current owner.
 select id, team_id, ref, stage, hunter_id, owner_id, needs
 from conveyor.accounts
 where id = any($1::bigint[])
 
--- name: routing_candidates
+-- name: routing_candidates :many
 -- The team's account managers as routing sees them: load (accounts owned in
 -- stage active, see 007_rep_loads.sql) and when each was last handed an account.
 select r.id, r.ref, r.role, r.active, r.away_until, r.capacity, r.skills,
@@ -26,7 +26,7 @@ left join conveyor.rep_loads l on l.rep_id = r.id
 where r.team_id = $1 and r.role = 'account_manager'
 order by r.id
 
--- name: apply_handoffs
+-- name: apply_handoffs :many
 -- Moves each account to its new owner and writes one handoffs row each, with
 -- its explanation. $1 accounts, $2 from reps (nullable), $3 to reps,
 -- $4 the explanations in the same order, one JSON object per line, $5 kind.
@@ -47,7 +47,7 @@ select m.account_id, m.from_rep_id, m.to_rep_id, $5, m.explanation
 from moves m join moved on moved.id = m.account_id
 returning id
 
--- name: open_no_eligible_alerts
+-- name: open_no_eligible_alerts :exec
 -- One open no_eligible_manager alert per waiting account; a repeat refreshes it.
 insert into conveyor.alerts as al (team_id, account_id, kind, severity, details)
 select $1, w.account_id, 'no_eligible_manager', 'medium', jsonb_build_object('reason', w.reason)
@@ -55,18 +55,18 @@ from unnest($2::bigint[], $3::text[]) as w(account_id, reason)
 on conflict (team_id, coalesce(account_id, 0), kind) where status <> 'resolved'
 do update set last_seen_at = now(), details = excluded.details
 
--- name: resolve_no_eligible_alerts
+-- name: resolve_no_eligible_alerts :exec
 update conveyor.alerts
 set status = 'resolved', resolved_at = now()
 where kind = 'no_eligible_manager' and status <> 'resolved' and account_id = any($1::bigint[])
 
--- name: next_return_from_away
+-- name: next_return_from_away :one
 -- When the next away manager of the team comes back (a waiting job's wake-up).
 select min(away_until) as next_return
 from conveyor.reps
 where team_id = $1 and role = 'account_manager' and active and away_until > now()
 
--- name: publish_handoffs
+-- name: publish_handoffs :one
 -- One notification per routed batch: listeners read the handoffs by id range.
 select pg_notify('conveyor_events', json_build_object(
     'type', 'handoffs', 'team_id', $1::bigint, 'first_id', $2::bigint, 'last_id', $3::bigint,

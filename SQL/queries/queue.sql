@@ -1,7 +1,7 @@
 -- Named queries of the work queue (conveyor.jobs). Each block becomes a
 -- prepared statement `Queries.<camelCaseName>` in ConveyorStore.
 
--- name: tune_worker_session
+-- name: tune_worker_session :one
 -- Workers touch rows by key or walk an index in order, on tables that stay
 -- in memory: an index page costs about what a sequential one does
 -- (random_page_cost 1.1), not four times as much (the default, for spinning
@@ -10,7 +10,7 @@
 -- order: 30 to 60 ms instead of 1 ms per batch.
 select set_config('random_page_cost', '1.1', false)
 
--- name: claim_jobs
+-- name: claim_jobs :many
 -- Locks up to $1 due jobs for this transaction; other workers skip them.
 -- The claim, the jobs' effects and their completion commit together.
 --
@@ -44,13 +44,13 @@ order by priority, run_at, id
 limit $1
 for update skip locked
 
--- name: complete_jobs
+-- name: complete_jobs :exec
 update conveyor.jobs
 set state = 'succeeded', attempts = attempts + 1, attempted_at = now(),
     finished_at = now(), last_error = null
 where id = any($1::bigint[])
 
--- name: fail_jobs
+-- name: fail_jobs :exec
 -- $1 ids, $2 retry delays in seconds, $3 errors. The caller buries jobs that
 -- are out of attempts instead (bury_jobs).
 update conveyor.jobs as j
@@ -59,7 +59,7 @@ set state = 'retryable', attempts = j.attempts + 1, attempted_at = now(),
 from unnest($1::bigint[], $2::float8[], $3::text[]) as f(id, delay, error)
 where j.id = f.id
 
--- name: bury_jobs
+-- name: bury_jobs :exec
 -- Jobs that can never succeed (malformed payload, missing row, unknown kind).
 update conveyor.jobs as j
 set state = 'dead', attempts = j.attempts + 1, attempted_at = now(),
@@ -67,7 +67,7 @@ set state = 'dead', attempts = j.attempts + 1, attempted_at = now(),
 from unnest($1::bigint[], $2::text[]) as f(id, error)
 where j.id = f.id
 
--- name: park_jobs
+-- name: park_jobs :exec
 -- Jobs that wait for an event (capacity, a rep back, a team resumed); $2 is
 -- when to look again even without an event (null: only on an event).
 update conveyor.jobs as j
@@ -76,7 +76,7 @@ set state = 'waiting', attempted_at = now(), last_error = f.reason,
 from unnest($1::bigint[], $2::timestamptz[], $3::text[]) as f(id, wake_at, reason)
 where j.id = f.id
 
--- name: next_run_at
+-- name: next_run_at :one
 -- When a worker must look again without a notification: the next scheduled
 -- job, or a waiting job's wake-up time (due: wake_due_waiting). Due jobs
 -- that other batches hold will be finished by them: waiting for those would
@@ -95,7 +95,7 @@ select least(
     (select now() + interval '50 milliseconds' from unclaimed_team_job)
 ) as next_run_at
 
--- name: wake_due_waiting
+-- name: wake_due_waiting :one
 with due as (
     update conveyor.jobs set state = 'available', run_at = now()
     where state = 'waiting' and run_at <= now()
@@ -104,7 +104,7 @@ with due as (
 select count(*)::int as woken, case when count(*) > 0 then pg_notify('conveyor_jobs', '') end
 from due
 
--- name: enqueue_job
+-- name: enqueue_job :optional
 -- $1 kind, $2 payload, $3 unique key (null: none), $4 priority, $5 run_at
 -- (null: now), $6 team id, $7 max attempts (null: default). A second enqueue
 -- with the same unique key returns the first job's id.
@@ -119,7 +119,7 @@ select id from inserted
 union all
 select id from conveyor.jobs where unique_key = $3 and not exists (select 1 from inserted)
 
--- name: queue_counts
+-- name: queue_counts :many
 select kind, state, count(*)::bigint as jobs,
        extract(epoch from now() - min(run_at) filter (
            where state in ('available', 'retryable') and run_at <= now()))::float8 as oldest_due_seconds
@@ -127,7 +127,7 @@ from conveyor.jobs
 group by kind, state
 order by kind, state
 
--- name: list_jobs
+-- name: list_jobs :many
 -- $1 state (null: all), $2 limit, $3 id (null: all).
 select id, kind, state, priority, attempts, max_attempts, run_at, created_at,
        finished_at, last_error, payload::text as payload, team_id
@@ -136,7 +136,7 @@ where ($1::text is null or state = $1) and ($3::bigint is null or id = $3)
 order by id desc
 limit $2
 
--- name: retry_job
+-- name: retry_job :optional
 -- A dead, cancelled, retryable or waiting job back to available now (and
 -- wake the workers).
 with retried as (
@@ -148,16 +148,16 @@ with retried as (
 )
 select id, pg_notify('conveyor_jobs', '') from retried
 
--- name: cancel_job
+-- name: cancel_job :optional
 update conveyor.jobs
 set state = 'cancelled', finished_at = now()
 where id = $1 and state in ('available', 'retryable', 'waiting')
 returning id
 
--- name: job_state
+-- name: job_state :optional
 select state from conveyor.jobs where id = $1
 
--- name: prune_jobs
+-- name: prune_jobs :exec
 -- Deletes up to $2 finished jobs older than $1 seconds; dead jobs stay.
 delete from conveyor.jobs
 where id in (
@@ -167,7 +167,7 @@ where id in (
     limit $2
 )
 
--- name: record_probes
+-- name: record_probes :one
 -- The effect of `probe` jobs: one row each, and a notification after commit.
 with inserted as (
     insert into conveyor.probes (job_id) select unnest($1::bigint[]) returning job_id

@@ -4,13 +4,44 @@ import Foundation
 import Glibc
 #endif
 
-/// A named statement that is prepared once per connection on first use.
+/// A named statement that is prepared once per connection on first use, and
+/// what it declares to return; the connection checks each result against it.
 public struct PreparedStatement: Sendable, Hashable {
+    /// What a statement returns (the `:one`, `:optional`, `:many`, `:exec`
+    /// and `:script` tags of the SQL files).
+    public enum Rows: String, Sendable, Hashable {
+        /// Exactly one row.
+        case one
+        /// No row or one.
+        case optional
+        /// Any number of rows.
+        case many
+        /// No rows (a write without `returning`).
+        case none
+        /// Simple-query text (several or utility statements), run by `execute`.
+        case script
+    }
+
     public let name: String
+    public let rows: Rows
     public let sql: String
-    public init(name: String, sql: String) {
+    public init(name: String, rows: Rows, sql: String) {
         self.name = name
+        self.rows = rows
         self.sql = sql
+    }
+
+    /// Throws when `count` rows break the declaration.
+    func check(_ count: Int) throws {
+        let fits = switch rows {
+        case .one: count == 1
+        case .optional: count <= 1
+        case .many: true
+        case .none, .script: count == 0
+        }
+        guard fits else {
+            throw PostgresError(kind: .decoding, message: "query \(name) returned \(count) rows; it declares :\(rows.rawValue)")
+        }
     }
 }
 
@@ -104,6 +135,9 @@ public final class PostgresConnection {
     /// Runs a prepared statement, preparing it on this connection on first use.
     @discardableResult
     public func query(_ statement: PreparedStatement, _ parameters: [any PostgresBindable] = []) throws -> PostgresRows {
+        guard statement.rows != .script else {
+            throw PostgresError(kind: .decoding, message: "query \(statement.name) is a script: run it with execute")
+        }
         if !preparedNames.contains(statement.name) {
             try check(PQprepare(handle, statement.name, statement.sql, 0, nil))
             preparedNames.insert(statement.name)
@@ -111,7 +145,17 @@ public final class PostgresConnection {
         let result = Self.withParameters(parameters) { count, values in
             PQexecPrepared(handle, statement.name, count, values, nil, nil, 0)
         }
-        return try check(result)
+        let rows = try check(result)
+        try statement.check(rows.count)
+        return rows
+    }
+
+    /// Runs a `:script` statement as simple-query text.
+    public func execute(_ script: PreparedStatement) throws {
+        guard script.rows == .script else {
+            throw PostgresError(kind: .decoding, message: "query \(script.name) is not a script: run it with query")
+        }
+        try execute(script.sql)
     }
 
     /// Runs SQL text without parameters; may hold several statements

@@ -31,12 +31,16 @@ public struct PostgresError: Error, Sendable, Equatable, CustomStringConvertible
         self.hint = hint
     }
 
+    /// The SQLSTATE as a named code.
+    public var code: SQLState? { sqlState.map(SQLState.init(rawValue:)) }
+
     /// True when the connection is gone and must be re-established
-    /// (connection errors, admin shutdown `57P01`, class 08).
+    /// (connection errors, class 08, the server shutting down or starting).
     public var isConnectionLoss: Bool {
         if kind == .connection { return true }
-        guard let state = sqlState else { return false }
-        return state.hasPrefix("08") || state == "57P01" || state == "57P02" || state == "57P03"
+        guard let code else { return false }
+        return code.errorClass == SQLState.connectionExceptionClass
+            || [.adminShutdown, .crashShutdown, .cannotConnectNow].contains(code)
     }
 
     public var description: String {

@@ -19,9 +19,14 @@ public final class PostgresRows: Sequence {
 
     deinit { PQclear(result) }
 
+    /// Row `index`; throws when there is no such row.
     public subscript(index: Int) -> PostgresRow {
-        precondition(index >= 0 && index < count, "row \(index) out of range 0..<\(count)")
-        return PostgresRow(rows: self, index: Int32(index))
+        get throws {
+            guard index >= 0 && index < count else {
+                throw PostgresError(kind: .decoding, message: "row \(index) out of range: the result has \(count) rows")
+            }
+            return PostgresRow(rows: self, index: Int32(index))
+        }
     }
 
     public func makeIterator() -> AnyIterator<PostgresRow> {
@@ -29,12 +34,12 @@ public final class PostgresRows: Sequence {
         return AnyIterator {
             guard index < self.count else { return nil }
             defer { index += 1 }
-            return self[index]
+            return PostgresRow(rows: self, index: Int32(index))
         }
     }
 
     /// The first row, if any.
-    public var first: PostgresRow? { count > 0 ? self[0] : nil }
+    public var first: PostgresRow? { count > 0 ? PostgresRow(rows: self, index: 0) : nil }
 
     fileprivate func cell(row: Int32, column name: String) -> PostgresCell {
         let column = PQfnumber(result, name)

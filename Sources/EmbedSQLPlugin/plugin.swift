@@ -1,27 +1,32 @@
 import Foundation
 import PackagePlugin
 
-/// Embeds the package's SQL into the target at build time: numbered
-/// migrations from `SQL/*.sql` and named queries from `SQL/queries/*.sql`.
-/// An installed `conveyord` thus finds its SQL from any working directory,
-/// and every named query is a compile-time constant.
+/// Embeds the package's SQL into a target at build time. `ConveyorStore`
+/// gets the numbered migrations of `SQL/` and the named queries of
+/// `SQL/queries/` (enum `Queries`); `conveyor-bench` gets those of
+/// `SQL/bench/` (enum `BenchQueries`). An installed `conveyord` thus finds
+/// its SQL from any working directory, and every named query is a
+/// compile-time constant.
 @main
 struct EmbedSQLPlugin: BuildToolPlugin {
     func createBuildCommands(context: PluginContext, target: Target) throws -> [Command] {
         let root = context.package.directoryURL.appending(path: "SQL")
-        let queries = root.appending(path: "queries")
+        let isBench = target.name == "conveyor-bench"
+        let queries = root.appending(path: isBench ? "bench" : "queries")
+        let migrations: URL? = isBench ? nil : root
         let output = context.pluginWorkDirectoryURL.appending(path: "EmbeddedSQL.swift")
         // embed-sql reads the folders itself. They are inputs as well as
         // their files: SwiftPM reuses this plan until the package changes, and
         // a folder changes when a file is added or removed, so a new migration
         // is embedded without a clean build. (Edits to a file added since the
         // last plan are seen once `Package.swift` is touched.)
+        let folders = [queries] + (migrations.map { [$0] } ?? [])
         return [
             .buildCommand(
-                displayName: "Embedding SQL",
+                displayName: "Embedding SQL for \(target.name)",
                 executable: try context.tool(named: "embed-sql").url,
-                arguments: [output.path, root.path],
-                inputFiles: [root, queries] + (try sqlFiles(in: root)) + (try sqlFiles(in: queries)),
+                arguments: [output.path, isBench ? "BenchQueries" : "Queries", queries.path] + (migrations.map { [$0.path] } ?? []),
+                inputFiles: folders + (try folders.flatMap(sqlFiles)),
                 outputFiles: [output]
             )
         ]

@@ -13,20 +13,17 @@ struct QueueScenarios {
 
     /// Empties the queue so each scenario starts from the same state.
     private func reset(_ connection: PostgresConnection) throws {
-        try connection.execute("truncate conveyor.jobs, conveyor.probes")
-        try connection.execute("vacuum analyze conveyor.jobs")
+        try connection.query(BenchQueries.resetQueue)
+        try connection.execute(BenchQueries.analyzeJobs)
     }
 
     private func enqueueNoops(_ connection: PostgresConnection) throws {
-        try connection.query(
-            "insert into conveyor.jobs (kind) select 'noop' from generate_series(1, $1)", [options.jobs])
+        try connection.query(BenchQueries.enqueueNoops, [options.jobs])
     }
 
     /// Whether any job is still to run (an index probe: polling must not load the server).
     static func anyDue(_ connection: PostgresConnection) throws -> Bool {
-        try connection.query("""
-            select exists (select 1 from conveyor.jobs where state in ('available', 'retryable')) as due
-            """)[0]["due"].bool()
+        try connection.query(BenchQueries.anyDue)[0]["due"].bool()
     }
 
     /// The daemon's workers burn down `jobs` no-op jobs enqueued in one commit.
@@ -43,7 +40,7 @@ struct QueueScenarios {
             usleep(20_000)
         }
         let seconds = Date().timeIntervalSince(started)
-        let done = try connection.query("select count(*)::int as n from conveyor.jobs where state = 'succeeded'")[0]["n"].int()
+        let done = try connection.query(BenchQueries.succeededJobs)[0]["n"].int()
         guard done == options.jobs else { throw BenchError("noop: \(done) of \(options.jobs) jobs succeeded") }
         return ScenarioResult(scenario: "noop", figures: [
             ("jobs", Double(options.jobs)), ("seconds", seconds), ("jobs_per_second", Double(options.jobs) / seconds),
@@ -58,18 +55,7 @@ struct QueueScenarios {
         try enqueueNoops(connection)
         let started = Date()
         while true {
-            let changed = try connection.query("""
-                with due as (
-                    select id from conveyor.jobs
-                    where state in ('available', 'retryable') and run_at <= now()
-                    order by priority, run_at, id
-                    limit $1
-                    for update skip locked
-                )
-                update conveyor.jobs j
-                set state = 'succeeded', attempts = j.attempts + 1, attempted_at = now(), finished_at = now()
-                from due where j.id = due.id
-                """, [options.batchSize]).affectedRows
+            let changed = try connection.query(BenchQueries.rawNoopBatch, [options.batchSize]).affectedRows
             if changed == 0 { break }
         }
         let seconds = Date().timeIntervalSince(started)
@@ -109,10 +95,8 @@ struct QueueScenarios {
         // at most every second (idle ones within 10 s): let both settle.
         sleep(11)
         func transactions() throws -> Int64 {
-            try connection.query("select pg_stat_force_next_flush()")
-            return try connection.query("""
-                select (xact_commit + xact_rollback)::bigint as n from pg_stat_database where datname = current_database()
-                """)[0]["n"].int64()
+            try connection.query(BenchQueries.flushStatistics)
+            return try connection.query(BenchQueries.transactions)[0]["n"].int64()
         }
         let before = try transactions()
         usleep(UInt32(options.idleSeconds * 1e6))

@@ -68,6 +68,8 @@ import Testing
             Issue.record("a duplicate key must fail")
         } catch let error as PostgresError {
             #expect(error.sqlState == "23505")
+            #expect(error.code == .uniqueViolation)
+            #expect(error.code?.errorClass == SQLState.integrityConstraintViolationClass)
             #expect(error.kind == .server)
             #expect(error.detail?.contains("already exists") == true)
             #expect(!error.isConnectionLoss)
@@ -79,6 +81,51 @@ import Testing
             #expect(error.sqlState == "42P01")
         }
         // The connection stays usable after errors.
+        #expect(try connection.query("select 1 as one")[0]["one"].int() == 1)
+    }
+
+    /// A row or column that is not there is an error, never a crash.
+    @Test func outOfRangeRowsAndColumnsThrow() throws {
+        let connection = try TestPostgres.connect(try TestPostgres.makeDatabase())
+        let rows = try connection.query("select 1 as one")
+        #expect(throws: PostgresError.self) { try rows[1] }
+        #expect(throws: PostgresError.self) { try rows[-1] }
+        #expect(throws: PostgresError.self) { try rows[0][5].int() }
+        #expect(throws: PostgresError.self) { try rows[0]["two"].int() }
+        #expect(try rows[0]["one"].int() == 1)
+        let none = try connection.query("select 1 as one where false")
+        #expect(none.first == nil)
+        #expect(throws: PostgresError.self) { try none[0] }
+    }
+
+    /// A named query's result is checked against what its SQL file declares.
+    @Test func declaredRowCountsAreChecked() throws {
+        let connection = try TestPostgres.connect(try TestPostgres.makeDatabase())
+        func statement(_ rows: PreparedStatement.Rows, _ sql: String) -> PreparedStatement {
+            PreparedStatement(name: "rows_\(rows.rawValue)_\(abs(sql.hashValue))", rows: rows, sql: sql)
+        }
+        let two = "select n from generate_series(1, 2) as n"
+        let one = "select 1 as n"
+        let zero = "select 1 as n where false"
+        #expect(try connection.query(statement(.one, one)).count == 1)
+        #expect(try connection.query(statement(.optional, zero)).count == 0)
+        #expect(try connection.query(statement(.optional, one)).count == 1)
+        #expect(try connection.query(statement(.many, two)).count == 2)
+        #expect(try connection.query(statement(.none, "create temporary table t (n int)")).count == 0)
+        for (rows, sql) in [(PreparedStatement.Rows.one, zero), (.one, two), (.optional, two), (.none, one)] {
+            do {
+                try connection.query(statement(rows, sql))
+                Issue.record("\(sql) must break :\(rows.rawValue)")
+            } catch let error as PostgresError {
+                #expect(error.message.contains("declares :\(rows.rawValue)"), "\(error)")
+            }
+        }
+        // Scripts run as simple-query text only, and only scripts do.
+        #expect(throws: PostgresError.self) { try connection.query(statement(.script, one)) }
+        #expect(throws: PostgresError.self) { try connection.execute(statement(.one, one)) }
+        try connection.execute(statement(.script, "create temporary table s (n int); insert into s values (1)"))
+        #expect(try connection.query("select count(*) as n from s")[0]["n"].int() == 1)
+        // The connection stays usable after a refused result.
         #expect(try connection.query("select 1 as one")[0]["one"].int() == 1)
     }
 
@@ -112,7 +159,7 @@ import Testing
 
     @Test func preparedStatementsAreReused() throws {
         let connection = try TestPostgres.connect(try TestPostgres.makeDatabase())
-        let statement = PreparedStatement(name: "double_it", sql: "select $1::int * 2 as doubled")
+        let statement = PreparedStatement(name: "double_it", rows: .one, sql: "select $1::int * 2 as doubled")
         for value in 1...5 {
             #expect(try connection.query(statement, [value])[0]["doubled"].int() == value * 2)
         }

@@ -61,7 +61,7 @@ import Testing
             from conveyor.accounts where ref = 'acme'
             """)
         #expect(account.count == 1)
-        let row = account[0]
+        let row = try account[0]
         let accountID = try row["id"].int64()
         #expect(try row["team_id"].int64() == fixture.rail)
         #expect(try row["name"].string() == "ACME Freight GmbH")
@@ -78,7 +78,7 @@ import Testing
             from conveyor.jobs
             """)
         #expect(jobs.count == 1)
-        let job = jobs[0]
+        let job = try jobs[0]
         #expect(try job["id"].int64() == jobID)
         #expect(try job["kind"].string() == "handoff")
         #expect(try job["state"].string() == "available")
