@@ -35,7 +35,7 @@ let package = Package(
             plugins: ["EmbedSQLPlugin"]
         ),
         // Admin protocol: request/response types and framing, shared by daemon and CLI.
-        .target(name: "ConveyorProtocol"),
+        .target(name: "ConveyorProtocol", dependencies: ["ConveyorCore"]),
         // The daemon library: services, lifecycle, config.
         .target(
             name: "ConveyorDaemon",
@@ -52,16 +52,21 @@ let package = Package(
         ),
         .executableTarget(
             name: "conveyord",
-            dependencies: ["ConveyorDaemon", .product(name: "Logging", package: "swift-log")]
+            dependencies: [
+                "ConveyorDaemon",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ]
         ),
-        .executableTarget(name: "conveyorctl", dependencies: ["ConveyorProtocol"]),
+        .executableTarget(name: "conveyorctl", dependencies: ["ConveyorProtocol", "ConveyorCore"]),
         .executableTarget(
             name: "conveyor-bench",
             dependencies: [
-                "ConveyorStore", "ConveyorPostgres", "ConveyorDaemon",
+                "ConveyorStore", "ConveyorPostgres",
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
-                .product(name: "Logging", package: "swift-log"),
-            ]
+            ],
+            plugins: ["EmbedSQLPlugin"]
         ),
         // Build tool: turns SQL/*.sql into Swift string constants.
         .executableTarget(name: "embed-sql", path: "Sources/embed-sql"),

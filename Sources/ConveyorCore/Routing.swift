@@ -367,23 +367,15 @@ extension RoutingDecision {
     }
 }
 
-/// ISO 8601 date strings for the stored explanation: UTC, millisecond precision.
-enum ISO8601 {
-    static let style = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
-
-    static func string(_ date: Date) -> String {
-        date.formatted(style)
-    }
-
-    /// Reads an optional ISO 8601 string (with or without fractional seconds).
+extension ISO8601 {
+    /// Reads an optional ISO 8601 string of a stored explanation.
     static func decode<K: CodingKey>(_ c: KeyedDecodingContainer<K>, forKey key: K) throws -> Date? {
         guard let text = try c.decodeIfPresent(String.self, forKey: key) else { return nil }
-        do {
-            return try Date(text, strategy: style)
-        } catch {
+        guard let date = parse(text) else {
             throw DecodingError.dataCorruptedError(
                 forKey: key, in: c, debugDescription: "expected an ISO 8601 date, got \"\(text)\""
             )
         }
+        return date
     }
 }

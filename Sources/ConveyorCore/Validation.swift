@@ -69,7 +69,7 @@ public enum Validate {
         else {
             throw ValidationError(
                 field: field,
-                message: "\(field) must be an integer between \(capacityRange.lowerBound) and \(capacityRange.upperBound), got \(quoted(text))"
+                message: "\(field) must be an integer between \(capacityRange.lowerBound) and \(capacityRange.upperBound), got \(Quoting.excerpt(text))"
             )
         }
         return number
@@ -89,7 +89,7 @@ public enum Validate {
         guard !value.isEmpty, value.utf8.count <= 64, allowed, !bareOffset, TimeZone(identifier: value) != nil else {
             throw ValidationError(
                 field: field,
-                message: "\(field) must be an IANA time zone name such as \"Europe/Moscow\", got \(quoted(text))"
+                message: "\(field) must be an IANA time zone name such as \"Europe/Moscow\", got \(Quoting.excerpt(text))"
             )
         }
         return value
@@ -104,7 +104,7 @@ public enum Validate {
         }
         guard valid else {
             throw ValidationError(
-                field: field, message: "\(field) must be a time of day as HH:MM or HH:MM:SS, got \(quoted(text))"
+                field: field, message: "\(field) must be a time of day as HH:MM or HH:MM:SS, got \(Quoting.excerpt(text))"
             )
         }
         return (parts.map(String.init) + (parts.count == 2 ? ["00"] : [])).joined(separator: ":")
@@ -128,12 +128,6 @@ public enum Validate {
 
     private static func checkNoControlCharacters(_ value: String, field: String) throws(ValidationError) {
         guard value.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else { return }
-        throw ValidationError(field: field, message: "\(field) must not contain control characters, got \(quoted(value))")
-    }
-
-    /// The value in double quotes, escaped, cut to 40 characters.
-    private static func quoted(_ text: String) -> String {
-        let cut = text.prefix(41).count > 40 ? String(text.prefix(40)) + "…" : text
-        return cut.debugDescription
+        throw ValidationError(field: field, message: "\(field) must not contain control characters, got \(Quoting.excerpt(value))")
     }
 }

@@ -1,3 +1,4 @@
+import ConveyorCore
 import Foundation
 
 // Reading and writing JSON text. Writing is done by hand so that the output is fixed
@@ -63,14 +64,6 @@ extension JSONValue {
         }
     }
 
-    /// `text` as a JSON string literal cut to `maxCharacters` characters (then ending in
-    /// `…`), for quoting untrusted input in an error message on one line.
-    public static func excerpt(_ text: String, maxCharacters: Int = 40) -> String {
-        let head = text.prefix(maxCharacters)
-        let literal = JSONValue.string(String(head)).compactString
-        return head.endIndex < text.endIndex ? literal + "…" : literal
-    }
-
     /// Writes an object whose members appear in the given order instead of sorted; members
     /// whose value is `nil` are left out. Used for the protocol's fixed line layouts.
     static func orderedObjectText(_ members: KeyValuePairs<String, JSONValue?>) -> String {
@@ -120,24 +113,7 @@ extension JSONValue {
     }
 
     private static func writeString(_ string: String, to text: inout String) {
-        text += "\""
-        for scalar in string.unicodeScalars {
-            switch scalar {
-            case "\"": text += "\\\""
-            case "\\": text += "\\\\"
-            case "\n": text += "\\n"
-            case "\r": text += "\\r"
-            case "\t": text += "\\t"
-            case "\u{08}": text += "\\b"
-            case "\u{0C}": text += "\\f"
-            case "\u{00}"..."\u{1F}", "\u{7F}"..."\u{9F}", "\u{2028}", "\u{2029}":
-                let hex = String(scalar.value, radix: 16)
-                text += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default:
-                text.unicodeScalars.append(scalar)
-            }
-        }
-        text += "\""
+        Quoting.appendJSONString(string, to: &text)
     }
 }
 

@@ -1,3 +1,5 @@
+import ConveyorCore
+
 /// One request line from a client: a command name, its arguments and an optional id that
 /// the response echoes.
 ///
@@ -89,15 +91,15 @@ public struct Request: Sendable, Equatable {
         var args: [String: JSONValue] = [:]
         for word in words.dropFirst() {
             guard let equals = word.unicodeScalars.firstIndex(of: "=") else {
-                throw ProtocolError(.badRequest, "expected key=value, got \(JSONValue.excerpt(word))")
+                throw ProtocolError(.badRequest, "expected key=value, got \(Quoting.excerpt(word))")
             }
             let key = String(word.unicodeScalars[..<equals])
             guard !key.isEmpty else {
-                throw ProtocolError(.badRequest, "argument name missing in \(JSONValue.excerpt(word))")
+                throw ProtocolError(.badRequest, "argument name missing in \(Quoting.excerpt(word))")
             }
             let value = String(word.unicodeScalars[word.unicodeScalars.index(after: equals)...])
             guard args.updateValue(.string(value), forKey: key) == nil else {
-                throw ProtocolError(.badRequest, "argument \(JSONValue.excerpt(key)) given twice")
+                throw ProtocolError(.badRequest, "argument \(Quoting.excerpt(key)) given twice")
             }
         }
         return Request(cmd: command, args: args)
@@ -157,7 +159,7 @@ public struct Request: Sendable, Equatable {
         guard allowed, (1...100).contains(name.utf8.count) else {
             throw ProtocolError(
                 .badRequest,
-                "invalid command name \(JSONValue.excerpt(name)): use 1 to 100 characters from a-z 0-9 . _ -")
+                "invalid command name \(Quoting.excerpt(name)): use 1 to 100 characters from a-z 0-9 . _ -")
         }
     }
 }

@@ -1,3 +1,5 @@
+import ConveyorCore
+
 /// One line from the daemon after the greeting: the response to a request, or an event of
 /// a streaming command (`watch`).
 ///
@@ -57,7 +59,7 @@ public enum Response: Sendable, Equatable {
                     .badRequest, "a response with \"ok\":false needs an \"error\" with a code and a message")
             }
             guard let errorCode = ErrorCode(rawValue: code) else {
-                throw ProtocolError(.badRequest, "unknown error code \(JSONValue.excerpt(code))")
+                throw ProtocolError(.badRequest, "unknown error code \(Quoting.excerpt(code))")
             }
             return .error(id: id, ProtocolError(errorCode, message))
         default:

@@ -1,6 +1,7 @@
 // conveyorctl: the admin client of conveyord. Usage, options and exit statuses are in
 // `Invocation.helpText()` (`conveyorctl --help`).
 
+import ConveyorCore
 import ConveyorProtocol
 import Glibc
 
@@ -48,10 +49,10 @@ func run(_ invocation: Invocation) throws(Failure) {
         do {
             response = try Response.parse(line: line)
         } catch {
-            throw Failure(.internal, "unexpected line from the daemon (\(error.message)): \(quoted(line))")
+            throw Failure(.internal, "unexpected line from the daemon (\(error.message)): \(Quoting.excerpt(line, maxCharacters: 200))")
         }
         guard response.id == nil || response.id == request.id else {
-            throw Failure(.internal, "the daemon answered another request: \(quoted(line))")
+            throw Failure(.internal, "the daemon answered another request: \(Quoting.excerpt(line, maxCharacters: 200))")
         }
         switch response {
         case .event(_, let event):
@@ -85,13 +86,8 @@ func check(greeting line: String) throws(Failure) {
     } else if case .error(_, let error)? = try? Response.parse(line: line) {
         throw Failure(error)
     } else {
-        throw Failure(.internal, "unexpected greeting from the daemon: \(quoted(line))")
+        throw Failure(.internal, "unexpected greeting from the daemon: \(Quoting.excerpt(line, maxCharacters: 200))")
     }
-}
-
-/// A line from the daemon, cut and escaped for an error message.
-func quoted(_ line: String) -> String {
-    JSONValue.excerpt(line, maxCharacters: 200)
 }
 
 let arguments = Array(CommandLine.arguments.dropFirst())

@@ -47,7 +47,7 @@ func failure<T>(_ body: () throws(ValidationError) -> T) -> ValidationError? {
 
     @Test func messagesEscapeTheValue() {
         #expect(failure { () throws(ValidationError) in try Validate.ref("a\u{1}b") }?.description
-            == #"ref must not contain control characters, got "a\u{01}b""#)
+            == #"ref must not contain control characters, got "a\u0001b""#)
     }
 }
 
@@ -108,14 +108,14 @@ func failure<T>(_ body: () throws(ValidationError) -> T) -> ValidationError? {
     func rejects(_ text: String) {
         let error = failure { () throws(ValidationError) in try Validate.capacity(text) }
         #expect(error?.field == "capacity")
-        #expect(error?.message == "capacity must be an integer between 0 and 100000, got \(text.debugDescription)")
+        #expect(error?.message == "capacity must be an integer between 0 and 100000, got \(Quoting.excerpt(text))")
     }
 
     @Test func exampleMessageAndHugeInput() {
         #expect(failure { () throws(ValidationError) in try Validate.capacity("abc") }?.message
             == #"capacity must be an integer between 0 and 100000, got "abc""#)
         let huge = failure { () throws(ValidationError) in try Validate.capacity(String(repeating: "9", count: 1 << 20)) }
-        #expect(huge?.message == "capacity must be an integer between 0 and 100000, got \"\(String(repeating: "9", count: 40))…\"")
+        #expect(huge?.message == "capacity must be an integer between 0 and 100000, got \"\(String(repeating: "9", count: 40))\"…")
     }
 }
 
@@ -154,7 +154,7 @@ func failure<T>(_ body: () throws(ValidationError) -> T) -> ValidationError? {
     ])
     func rejects(_ text: String) {
         let error = failure { () throws(ValidationError) in try Validate.localTime(text, field: "at") }
-        #expect(error == ValidationError(field: "at", message: "at must be a time of day as HH:MM or HH:MM:SS, got \(text.debugDescription)"))
+        #expect(error == ValidationError(field: "at", message: "at must be a time of day as HH:MM or HH:MM:SS, got \(Quoting.excerpt(text))"))
     }
 
     @Test func rejectsHugeInput() {

@@ -102,10 +102,4 @@ import Testing
         let data = try JSONEncoder().encode(envelope)
         #expect(try JSONDecoder().decode(Envelope.self, from: data) == envelope)
     }
-
-    @Test func excerptQuotesAndCuts() {
-        #expect(JSONValue.excerpt("a\nb") == #""a\nb""#)
-        #expect(JSONValue.excerpt(String(repeating: "z", count: 100), maxCharacters: 3) == #""zzz"…"#)
-        #expect(JSONValue.excerpt("abc", maxCharacters: 3) == #""abc""#)
-    }
 }

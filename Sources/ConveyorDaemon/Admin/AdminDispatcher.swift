@@ -1,5 +1,7 @@
+import ConveyorCore
 import ConveyorPostgres
 import ConveyorProtocol
+import ConveyorStore
 import Foundation
 import Logging
 import NIOCore
@@ -60,7 +62,7 @@ final class AdminDispatcher: Sendable {
 
     private func run(_ request: Request, caller: Caller) async throws -> JSONValue {
         guard let spec = CommandCatalog.spec(named: request.cmd), let handler = handlers[request.cmd] else {
-            throw ProtocolError(.unknownCommand, "unknown command \"\(JSONValue.excerpt(request.cmd))\"; try help")
+            throw ProtocolError(.unknownCommand, "unknown command \(Quoting.excerpt(request.cmd)); try help")
         }
         let execute = {
             try self.check(request, spec, caller)
@@ -119,7 +121,7 @@ final class AdminDispatcher: Sendable {
         }
         let known = Set(spec.args.map(\.name))
         if let unknown = request.args.keys.sorted().first(where: { !known.contains($0) }) {
-            throw ProtocolError(.invalidArgument, "\(spec.name) takes no argument \"\(JSONValue.excerpt(unknown))\"; usage: \(spec.usage)")
+            throw ProtocolError(.invalidArgument, "\(spec.name) takes no argument \(Quoting.excerpt(unknown)); usage: \(spec.usage)")
         }
         for arg in spec.args where arg.required && (request.args[arg.name] == nil || request.args[arg.name] == .null) {
             throw ProtocolError(.invalidArgument, "\(spec.name) needs \(arg.name); usage: \(spec.usage)")
@@ -127,17 +129,12 @@ final class AdminDispatcher: Sendable {
     }
 
     private func audit(_ command: String, _ args: [String: JSONValue], caller: Caller, error: ProtocolError?) async {
-        let argsText = JSONValue.object(args).compactString
+        let entry = AuditEntry(
+            uid: caller.uid.map(Int64.init), pid: caller.pid.map(Int64.init), role: caller.role.rawValue, command: command,
+            arguments: JSONValue.object(args).compactString, errorCode: error?.code.rawValue
+        )
         do {
-            try await database.run { connection in
-                _ = try connection.query(
-                    """
-                    insert into conveyor.admin_audit (uid, pid, role, command, args, ok, error_code)
-                    values ($1, $2, $3, $4, $5::jsonb, $6, $7)
-                    """,
-                    [caller.uid.map(Int64.init), caller.pid, caller.role.rawValue, command, argsText, error == nil, error?.code.rawValue]
-                )
-            }
+            try await database.run { try ServerStore.audit($0, entry) }
         } catch {
             // The database may be down (that is when drain or shutdown matter most): keep the record in the log.
             logger.warning("could not audit admin command", metadata: [
@@ -146,21 +143,25 @@ final class AdminDispatcher: Sendable {
         }
     }
 
-    /// Maps any error to the protocol's closed set of codes.
+    /// Maps any error to the protocol's closed set of codes, by type and
+    /// SQLSTATE only (never by a message's wording).
     static func protocolError(_ error: Error) -> ProtocolError {
         switch error {
         case let error as ProtocolError:
             return error
+        case StoreRefusal.notFound(let message):
+            return ProtocolError(.notFound, message)
+        case StoreRefusal.conflict(let message):
+            return ProtocolError(.conflict, message)
         case let error as PostgresError where error.isConnectionLoss:
             return ProtocolError(.unavailable, "database unavailable: \(error.message)")
-        case let error as PostgresError where error.sqlState == "23505":
+        case let error as PostgresError where error.code == .uniqueViolation:
             return ProtocolError(.conflict, error.message)
-        case let error as PostgresError where error.sqlState == "23503" && error.message.contains("unknown"):
-            return ProtocolError(.notFound, error.message)
-        case let error as PostgresError where error.sqlState?.hasPrefix("22") == true || error.sqlState?.hasPrefix("23") == true:
-            return ProtocolError(.invalidArgument, error.message)
-        case let error as PostgresError where error.sqlState == "57014":
+        case let error as PostgresError where error.code == .queryCanceled:
             return ProtocolError(.timeout, error.message)
+        case let error as PostgresError
+        where [SQLState.dataExceptionClass, SQLState.integrityConstraintViolationClass].contains(error.code?.errorClass):
+            return ProtocolError(.invalidArgument, error.message)
         default:
             return ProtocolError(.internal, "\(error)")
         }

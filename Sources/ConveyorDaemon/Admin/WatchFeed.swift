@@ -1,3 +1,4 @@
+import ConveyorCore
 import ConveyorPostgres
 import ConveyorProtocol
 import ConveyorStore
@@ -50,7 +51,7 @@ final class WatchFeed: Sendable {
     private func listen(conninfo: String?, topics: Set<Topic>, heartbeat: Double, emit: (JSONValue) -> Void) throws {
         let connection = try PostgresConnection(conninfo: conninfo, applicationName: "conveyord-watch")
         try connection.listen(EventStore.channel)
-        if topics.contains(.jobs) { try connection.listen("conveyor_jobs") }
+        if topics.contains(.jobs) { try connection.listen(JobStore.channel) }
         emit(["streaming": true])
         var lastBeat = Date()
         while !stopped.load(ordering: .relaxed) {
@@ -58,20 +59,20 @@ final class WatchFeed: Sendable {
                 for event in try details(notification, topics: topics, connection: connection) { emit(event) }
             }
             if Date().timeIntervalSince(lastBeat) >= heartbeat {
-                emit(["type": "heartbeat", "at": .string(Date().formatted(.iso8601))])
+                emit(["type": "heartbeat", "at": .string(ISO8601.string(Date()))])
                 lastBeat = Date()
             }
         }
     }
 
     private func details(_ notification: PostgresNotification, topics: Set<Topic>, connection: PostgresConnection) throws -> [JSONValue] {
-        if notification.channel == "conveyor_jobs" { return [["type": "jobs_enqueued"]] }
+        if notification.channel == JobStore.channel { return [["type": "jobs_enqueued"]] }
         guard let payload = try? JSONValue(parsing: notification.payload) else { return [] }
         switch payload["type"]?.stringValue {
         case "handoffs" where topics.contains(.handoffs):
             guard let team = payload["team_id"]?.intValue, let first = payload["first_id"]?.intValue,
                   let last = payload["last_id"]?.intValue else { return [] }
-            return try EventStore.handoffs(connection, teamId: team, firstId: first, lastId: last).map(DirectoryCommands.encode)
+            return try EventStore.handoffs(connection, teamId: team, firstId: first, lastId: last).map(JSONValue.init(encoding:))
         case "alerts" where topics.contains(.alerts):
             guard let ids = payload["ids"]?.arrayValue?.compactMap(\.intValue) else {
                 return [["type": "alerts_changed", "count": payload["count"] ?? .null]]

@@ -1,3 +1,4 @@
+import ConveyorCore
 import ConveyorProtocol
 import ConveyorStore
 import Foundation
@@ -20,24 +21,22 @@ enum AlertCommands {
             },
             "alert.ack": { args, _ in
                 let id = try args.int("id", in: 1...Int64.max)
-                let (alert, status) = try await database.run { try StateChange.attempt($0, { try AlertStore.acknowledge($0, id: id) }, else: { try AlertStore.status($0, id: id) }) }
-                return try StateChange.result(alert.map(encode), noun: "alert", id: id, state: status, allowed: "open or snoozed")
+                return ["alert": try encode(try await database.run { try AlertStore.apply(.acknowledge, toAlert: id, on: $0) })]
             },
             "alert.snooze": { args, _ in
                 let id = try args.int("id", in: 1...Int64.max)
                 let text = try args.string("until")
-                guard let until = DirectoryCommands.parseTimestamp(text), until > Date() else {
+                guard let until = ISO8601.parse(text), until > Date() else {
                     throw ProtocolError(.invalidArgument, "until must be a future ISO 8601 time such as 2026-12-24T18:00:00Z")
                 }
-                let (alert, status) = try await database.run { try StateChange.attempt($0, { try AlertStore.snooze($0, id: id, until: until) }, else: { try AlertStore.status($0, id: id) }) }
-                return try StateChange.result(alert.map(encode), noun: "alert", id: id, state: status, allowed: "unresolved")
+                return ["alert": try encode(try await database.run { try AlertStore.apply(.snooze(until: until), toAlert: id, on: $0) })]
             },
         ]
     }
 
     /// An alert as JSON, its `details` as an object rather than text.
     static func encode(_ alert: AlertRecord) throws -> JSONValue {
-        var object = try DirectoryCommands.encode(alert).objectValue ?? [:]
+        var object = try JSONValue(encoding: alert).objectValue ?? [:]
         object["details"] = (try? JSONValue(parsing: alert.details)) ?? .string(alert.details)
         return .object(object)
     }

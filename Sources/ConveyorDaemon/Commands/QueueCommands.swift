@@ -1,3 +1,4 @@
+import ConveyorCore
 import ConveyorProtocol
 import ConveyorStore
 import Foundation
@@ -11,15 +12,11 @@ enum QueueCommands {
         return [
             "queue.stats": { _, _ in
                 let counts = try await database.run { try JobStore.counts($0) }
-                var byState: [String: JSONValue] = [:]
-                for count in counts {
-                    byState[count.state] = .int((byState[count.state]?.intValue ?? 0) + count.jobs)
-                }
                 let oldestDue = counts
                     .filter { ["available", "retryable"].contains($0.state) }
                     .compactMap(\.oldestDueSeconds).max()
                 return [
-                    "by_state": .object(byState),
+                    "by_state": .object(counts.jobsByState.mapValues(JSONValue.int)),
                     "oldest_due_seconds": oldestDue.map(JSONValue.double) ?? .null,
                     "counts": .array(counts.map { count in
                         [
@@ -39,13 +36,11 @@ enum QueueCommands {
             },
             "job.retry": { args, _ in
                 let id = try args.int("id", in: 1...Int64.max)
-                let (job, state) = try await database.run { try StateChange.attempt($0, { try JobStore.retry($0, id: id) }, else: { try JobStore.state($0, id: id) }) }
-                return try StateChange.result(job.map(encode), noun: "job", id: id, state: state, allowed: "dead, cancelled, retryable or waiting")
+                return ["job": encode(try await database.run { try JobStore.apply(.retry, toJob: id, on: $0) })]
             },
             "job.cancel": { args, _ in
                 let id = try args.int("id", in: 1...Int64.max)
-                let (job, state) = try await database.run { try StateChange.attempt($0, { try JobStore.cancel($0, id: id) }, else: { try JobStore.state($0, id: id) }) }
-                return try StateChange.result(job.map(encode), noun: "job", id: id, state: state, allowed: "available, retryable or waiting")
+                return ["job": encode(try await database.run { try JobStore.apply(.cancel, toJob: id, on: $0) })]
             },
         ]
     }
@@ -54,7 +49,7 @@ enum QueueCommands {
         [
             "id": .int(job.id), "kind": .string(job.kind), "state": .string(job.state),
             "attempts": .int(Int64(job.attempts)), "max_attempts": .int(Int64(job.maxAttempts)),
-            "run_at": .string(job.runAt.formatted(.iso8601)),
+            "run_at": .string(ISO8601.string(job.runAt)),
             "last_error": job.lastError.map(JSONValue.string) ?? .null,
             "team_id": job.teamId.map(JSONValue.int) ?? .null,
         ]

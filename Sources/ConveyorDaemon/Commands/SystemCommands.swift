@@ -56,9 +56,7 @@ enum SystemCommands {
     }
 
     static func version(_ context: DaemonContext) async throws -> JSONValue {
-        let server = try await context.database.run { connection in
-            try connection.query("select current_setting('server_version') as version")[0]["version"].string()
-        }
+        let server = try await context.database.run { try ServerStore.serverVersion($0) }
         return [
             "version": .string(ConveyorVersion.current),
             "proto": .int(Int64(Greeting.currentProto)),
@@ -84,18 +82,10 @@ enum SystemCommands {
         ]
         do {
             let started = Date()
-            let snapshot = try await context.database.run { connection in
-                let counts = try JobStore.counts(connection)
-                let openAlerts = try connection.query("select count(*) as open from conveyor.alerts where status <> 'resolved'")[0]["open"].int64()
-                return (counts, openAlerts)
-            }
-            var byState: [String: JSONValue] = [:]
-            for count in snapshot.0 {
-                byState[count.state] = .int((byState[count.state]?.intValue ?? 0) + count.jobs)
-            }
+            let snapshot = try await context.database.run { try ServerStore.status($0) }
             result["database"] = ["reachable": true, "round_trip_ms": .double((Date().timeIntervalSince(started) * 1e6).rounded() / 1000)]
-            result["queue"] = .object(byState)
-            result["open_alerts"] = .int(snapshot.1)
+            result["queue"] = .object(snapshot.queue.jobsByState.mapValues(JSONValue.int))
+            result["open_alerts"] = .int(snapshot.openAlerts)
         } catch {
             result["database"] = ["reachable": false, "error": .string("\(error)")]
         }

@@ -1,3 +1,4 @@
+import ConveyorCore
 import Foundation
 import Logging
 import Synchronization
@@ -42,7 +43,7 @@ public struct ConveyorLogHandler: LogHandler {
         var merged = metadata
         if let provided = metadataProvider?.get() { merged.merge(provided) { _, new in new } }
         if let extra = event.metadata { merged.merge(extra) { _, new in new } }
-        let timestamp = Date().formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
+        let timestamp = ISO8601.string(Date())
         let line: String
         if json {
             var fields: [String: String] = [:]

@@ -107,7 +107,7 @@ public final class WorkerPool: Service, @unchecked Sendable {
                 connection = nil
                 do {
                     let fresh = try PostgresConnection(conninfo: conninfo, applicationName: "conveyord-worker")
-                    try fresh.listen("conveyor_jobs")
+                    try fresh.listen(JobStore.channel)
                     try JobStore.tuneWorkerSession(fresh)
                     connection = fresh
                     if failures > 0 { logger.notice("worker reconnected to PostgreSQL", metadata: ["attempts": "\(failures)"]) }

@@ -29,20 +29,25 @@ public enum AlertStore {
         try connection.query(Queries.listAlerts, [team, status, Int64?.none]).map(alert)
     }
 
-    /// Acknowledges an open or snoozed alert (it stays until it resolves);
-    /// nil when no alert is in one of those states.
-    public static func acknowledge(_ connection: PostgresConnection, id: Int64) throws -> AlertRecord? {
-        try connection.query(Queries.acknowledgeAlert, [id]).first.flatMap { _ in try get(connection, id: id) }
+    /// What `alert.ack` and `alert.snooze` do to an alert.
+    public enum Change: Sendable {
+        /// Keeps an open or snoozed alert visible but quiet until it resolves.
+        case acknowledge
+        /// Silences an unresolved alert until then.
+        case snooze(until: Date)
     }
 
-    /// Silences an unresolved alert until `until`; nil when none is unresolved.
-    public static func snooze(_ connection: PostgresConnection, id: Int64, until: Date) throws -> AlertRecord? {
-        try connection.query(Queries.snoozeAlert, [id, until]).first.flatMap { _ in try get(connection, id: id) }
-    }
-
-    /// The alert's status, nil when there is no such alert.
-    public static func status(_ connection: PostgresConnection, id: Int64) throws -> String? {
-        try connection.query(Queries.alertStatus, [id]).first?["status"].string()
+    /// Applies `change` and returns the alert; `notFound` when there is no
+    /// such alert, `conflict` when its status does not allow the change.
+    public static func apply(_ change: Change, toAlert id: Int64, on connection: PostgresConnection) throws -> AlertRecord {
+        let (changed, allowed) = switch change {
+        case .acknowledge: (try connection.query(Queries.acknowledgeAlert, [id]).first, "open or snoozed")
+        case .snooze(let until): (try connection.query(Queries.snoozeAlert, [id, until]).first, "unresolved")
+        }
+        let record = try changed.flatMap { _ in try get(connection, id: id) }
+        return try StoreRefusal.stateChange(record, noun: "alert", id: id, allowed: allowed) {
+            try connection.query(Queries.alertStatus, [id]).first?["status"].string()
+        }
     }
 
     /// One alert by id, nil when there is none.

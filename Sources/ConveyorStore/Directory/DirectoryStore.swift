@@ -2,83 +2,10 @@ import ConveyorCore
 import ConveyorPostgres
 import Foundation
 
-/// A team as admins see it.
-public struct TeamRecord: Sendable, Codable, Equatable {
-    public let id: Int64
-    public let name: String
-    public let timeZone: String
-    public let scanLocalTime: String
-    public let paused: Bool
-    public let skillsFallback: Bool
-    enum CodingKeys: String, CodingKey {
-        case id, name, paused, timeZone = "time_zone", scanLocalTime = "scan_local_time", skillsFallback = "skills_fallback"
-    }
-}
-
-/// A rep as admins see it, with the accounts they own.
-public struct RepRecord: Sendable, Codable, Equatable {
-    public let id: Int64
-    public let team: String
-    public let ref: String
-    public let name: String
-    public let role: String
-    public let capacity: Int
-    public let skills: [String]
-    public let active: Bool
-    public let awayUntil: Date?
-    public let owned: Int
-    enum CodingKeys: String, CodingKey {
-        case id, team, ref, name, role, capacity, skills, active, owned, awayUntil = "away_until"
-    }
-}
-
-/// An account as admins see it.
-public struct AccountRecord: Sendable, Codable, Equatable {
-    public let id: Int64
-    public let team: String
-    public let ref: String
-    public let name: String
-    public let stage: String
-    public let needs: [String]
-    public let value: String
-    public let hunter: String?
-    public let owner: String?
-    public let wonAt: Date?
-    public let handedOffAt: Date?
-    enum CodingKeys: String, CodingKey {
-        case id, team, ref, name, stage, needs, value, hunter, owner, wonAt = "won_at", handedOffAt = "handed_off_at"
-    }
-}
-
-/// A handoff with its explanation (JSON text).
-public struct HandoffRecord: Sendable, Equatable {
-    public let id: Int64
-    public let kind: String
-    public let createdAt: Date
-    public let from: String?
-    public let to: String
-    public let explanation: String
-}
-
-/// Changes to a rep; nil fields stay as they are.
-public struct RepChanges: Sendable {
-    public enum Away: Sendable { case keep, until(Date), clear }
-    public var name: String?
-    public var role: RepRole?
-    public var capacity: Int?
-    public var skills: [String]?
-    public var away: Away = .keep
-    public init(name: String? = nil, role: RepRole? = nil, capacity: Int? = nil, skills: [String]? = nil, away: Away = .keep) {
-        self.name = name
-        self.role = role
-        self.capacity = capacity
-        self.skills = skills
-        self.away = away
-    }
-}
-
 /// Teams, reps and accounts behind the admin commands (SQL in
-/// `SQL/queries/directory.sql`). Lookups return nil when nothing matches.
+/// `SQL/queries/directory.sql`). Operations that name a team by name look it
+/// up in their own transaction and refuse with `StoreRefusal.notFound`;
+/// those by id are the building blocks, run in the caller's transaction.
 public enum DirectoryStore {
     public static func teams(_ connection: PostgresConnection) throws -> [TeamRecord] {
         try connection.query(Queries.listTeams).map(team)
@@ -88,10 +15,12 @@ public enum DirectoryStore {
         try team(connection.query(Queries.addTeam, [name, timeZone, scanLocalTime])[0])
     }
 
+    /// Changes a team's settings (nil: keep).
     public static func updateTeam(
         _ connection: PostgresConnection, name: String, timeZone: String? = nil, scanLocalTime: String? = nil, paused: Bool? = nil
-    ) throws -> TeamRecord? {
-        try connection.query(Queries.updateTeam, [name, timeZone, scanLocalTime, paused]).first.map(team)
+    ) throws -> TeamRecord {
+        let row = try connection.query(Queries.updateTeam, [name, timeZone, scanLocalTime, paused]).first
+        return try team(StoreRefusal.required(row, noSuchTeam(name)))
     }
 
     public static func teamId(_ connection: PostgresConnection, name: String) throws -> Int64? {
@@ -110,9 +39,19 @@ public enum DirectoryStore {
         _ connection: PostgresConnection, teamId: Int64, ref: String, name: String?, role: RepRole, capacity: Int?, skills: [String]?
     ) throws -> RepRecord {
         try connection.query(Queries.addRep, [teamId, ref, name, role.rawValue, capacity, skills])
-        return try rep(connection, teamId: teamId, ref: ref)!
+        return try StoreRefusal.required(try rep(connection, teamId: teamId, ref: ref), "rep \(Quoting.excerpt(ref)) vanished")
     }
 
+    /// Adds a rep to the team named `team`.
+    public static func addRep(
+        _ connection: PostgresConnection, team: String, ref: String, name: String?, role: RepRole, capacity: Int?, skills: [String]?
+    ) throws -> RepRecord {
+        try connection.transaction {
+            try addRep(connection, teamId: try requireTeamId(connection, team), ref: ref, name: name, role: role, capacity: capacity, skills: skills)
+        }
+    }
+
+    /// Changes a rep; nil when the team has no such rep.
     public static func updateRep(_ connection: PostgresConnection, teamId: Int64, ref: String, changes: RepChanges) throws -> RepRecord? {
         let (awayMode, awayUntil): (String, Date?) = switch changes.away {
         case .keep: ("keep", nil)
@@ -126,40 +65,82 @@ public enum DirectoryStore {
         return try rep(connection, teamId: teamId, ref: ref)
     }
 
-    /// `conveyor.record_win`: returns the handoff job id.
-    public static func recordWin(
-        _ connection: PostgresConnection, team: String, account: String, hunter: String, name: String?, needs: [String]?, value: Decimal?
-    ) throws -> Int64 {
-        try connection.query(Queries.recordWin, [team, account, hunter, name, needs, value])[0]["job_id"].int64()
-    }
-
-    public static func account(_ connection: PostgresConnection, teamId: Int64, ref: String) throws -> AccountRecord? {
-        try connection.query(Queries.accountByRef, [teamId, ref]).first.map { row in
-            AccountRecord(
-                id: try row["id"].int64(), team: try row["team"].string(), ref: try row["ref"].string(),
-                name: try row["name"].string(), stage: try row["stage"].string(), needs: try row["needs"].textArray(),
-                value: try row["value"].string(), hunter: try row["hunter"].optionalString(),
-                owner: try row["owner"].optionalString(), wonAt: try row["won_at"].optionalDate(),
-                handedOffAt: try row["handed_off_at"].optionalDate()
-            )
+    /// Changes a rep of the team named `team`.
+    public static func updateRep(_ connection: PostgresConnection, team: String, ref: String, changes: RepChanges) throws -> RepRecord {
+        try connection.transaction {
+            let rep = try updateRep(connection, teamId: try requireTeamId(connection, team), ref: ref, changes: changes)
+            return try StoreRefusal.required(rep, noSuchRep(ref, team))
         }
     }
 
-    public static func latestHandoff(_ connection: PostgresConnection, accountId: Int64) throws -> HandoffRecord? {
-        try connection.query(Queries.latestHandoff, [accountId]).first.map { row in
-            HandoffRecord(
+    /// `conveyor.record_win`: returns the handoff job id. Its unknown team or
+    /// hunter (SQLSTATE 23503) is `notFound`.
+    public static func recordWin(
+        _ connection: PostgresConnection, team: String, account: String, hunter: String, name: String?, needs: [String]?, value: Decimal?
+    ) throws -> Int64 {
+        do {
+            return try connection.query(Queries.recordWin, [team, account, hunter, name, needs, value])[0]["job_id"].int64()
+        } catch let error as PostgresError where error.code == .foreignKeyViolation {
+            throw StoreRefusal.notFound(error.message)
+        }
+    }
+
+    /// The account `ref` of the team named `team`.
+    public static func account(_ connection: PostgresConnection, team: String, ref: String) throws -> AccountRecord {
+        try connection.transaction {
+            try requireAccount(connection, teamId: try requireTeamId(connection, team), team: team, ref: ref)
+        }
+    }
+
+    /// The latest handoff of an account with its stored explanation and the
+    /// refs of the reps it names, read in one snapshot.
+    public static func latestExplanation(_ connection: PostgresConnection, team: String, ref: String) throws -> ExplainedHandoff {
+        try connection.transaction {
+            let account = try requireAccount(connection, teamId: try requireTeamId(connection, team), team: team, ref: ref)
+            let row = try StoreRefusal.required(
+                try connection.query(Queries.latestHandoff, [account.id]).first,
+                "account \(Quoting.excerpt(ref)) has not been handed off yet"
+            )
+            let handoff = HandoffRecord(
                 id: try row["id"].int64(), kind: try row["kind"].string(), createdAt: try row["created_at"].date(),
                 from: try row["from_ref"].optionalString(), to: try row["to_ref"].string(),
                 explanation: try row["explanation"].string()
             )
+            let explanation = try Explanation.decode(handoff.explanation)
+            var refs: [Int64: String] = [:]
+            for row in try connection.query(Queries.repRefs, [explanation.candidates.map(\.repId)]) {
+                refs[try row["id"].int64()] = try row["ref"].string()
+            }
+            return ExplainedHandoff(handoff: handoff, explanation: explanation, refs: refs)
         }
     }
 
-    /// Refs of reps by id (for explanations, which store ids).
-    public static func repRefs(_ connection: PostgresConnection, ids: [Int64]) throws -> [Int64: String] {
-        var refs: [Int64: String] = [:]
-        for row in try connection.query(Queries.repRefs, [ids]) { refs[try row["id"].int64()] = try row["ref"].string() }
-        return refs
+    static func requireTeamId(_ connection: PostgresConnection, _ name: String) throws -> Int64 {
+        try StoreRefusal.required(try teamId(connection, name: name), noSuchTeam(name))
+    }
+
+    static func requireRep(_ connection: PostgresConnection, teamId: Int64, team: String, ref: String) throws -> RepRecord {
+        try StoreRefusal.required(try rep(connection, teamId: teamId, ref: ref), noSuchRep(ref, team))
+    }
+
+    static func requireAccount(_ connection: PostgresConnection, teamId: Int64, team: String, ref: String) throws -> AccountRecord {
+        let row = try StoreRefusal.required(
+            try connection.query(Queries.accountByRef, [teamId, ref]).first,
+            "no account \(Quoting.excerpt(ref)) in team \(Quoting.excerpt(team))"
+        )
+        return AccountRecord(
+            id: try row["id"].int64(), team: try row["team"].string(), ref: try row["ref"].string(),
+            name: try row["name"].string(), stage: try row["stage"].string(), needs: try row["needs"].textArray(),
+            value: try row["value"].string(), hunter: try row["hunter"].optionalString(),
+            owner: try row["owner"].optionalString(), wonAt: try row["won_at"].optionalDate(),
+            handedOffAt: try row["handed_off_at"].optionalDate()
+        )
+    }
+
+    private static func noSuchTeam(_ name: String) -> String { "no team \(Quoting.excerpt(name))" }
+
+    private static func noSuchRep(_ ref: String, _ team: String) -> String {
+        "no rep \(Quoting.excerpt(ref)) in team \(Quoting.excerpt(team))"
     }
 
     private static func team(_ row: PostgresRow) throws -> TeamRecord {

@@ -109,7 +109,7 @@ public enum Explanation {
         /// A batch shares one decision time: format it once.
         private mutating func formatted(_ date: Date) -> String {
             if let decidedAt, decidedAt.date == date { return decidedAt.text }
-            let text = date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
+            let text = ISO8601.string(date)
             decidedAt = (date, text)
             return text
         }
@@ -142,7 +142,7 @@ extension Explanation {
     /// Reads a stored explanation; throws on text that is not one.
     public static func decode(_ json: String) throws -> Stored {
         let raw = try JSONDecoder().decode(Raw.self, from: Data(json.utf8))
-        let decidedAt = raw.decided_at.flatMap { try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse($0) }
+        let decidedAt = raw.decided_at.flatMap(ISO8601.parse)
         let fields = raw.candidate_fields ?? []
         let candidates = try (raw.candidates ?? []).map { row -> Candidate in
             var values: [String: Value] = [:]

@@ -18,6 +18,33 @@ public enum Reassignment {
         public let description: String
     }
 
+    /// `rep.depart`: the rep `ref` of the team named `team` leaves, in one
+    /// transaction (see the building block below).
+    public static func depart(_ connection: PostgresConnection, team: String, ref: String) throws -> [Move] {
+        try connection.transaction {
+            let teamId = try DirectoryStore.requireTeamId(connection, team)
+            let rep = try DirectoryStore.requireRep(connection, teamId: teamId, team: team, ref: ref)
+            return try depart(connection, teamId: teamId, repId: rep.id)
+        }
+    }
+
+    /// `account.reassign`: hands the account `ref` of the team named `team`
+    /// to its rep `to`, in one transaction; a refusal is `conflict`.
+    /// Returns the account as it is now.
+    public static func reassign(_ connection: PostgresConnection, team: String, ref: String, to: String) throws -> AccountRecord {
+        try connection.transaction {
+            let teamId = try DirectoryStore.requireTeamId(connection, team)
+            let account = try DirectoryStore.requireAccount(connection, teamId: teamId, team: team, ref: ref)
+            let target = try DirectoryStore.requireRep(connection, teamId: teamId, team: team, ref: to)
+            do {
+                _ = try reassign(connection, teamId: teamId, accountId: account.id, toRepId: target.id)
+            } catch let refusal as Refusal {
+                throw StoreRefusal.conflict(refusal.description)
+            }
+            return try DirectoryStore.requireAccount(connection, teamId: teamId, team: team, ref: ref)
+        }
+    }
+
     /// Marks the rep inactive and redistributes every account they own
     /// (kind `redistribution`, never to them, never to an account's hunter).
     /// Accounts nobody can take go back to `won` with a waiting handoff job.

@@ -4,6 +4,9 @@ import Foundation
 
 /// The work queue's named operations (SQL in `SQL/queries/queue.sql`).
 public enum JobStore {
+    /// The channel a commit that makes jobs due notifies (see `SQL/003_queue_triggers.sql`).
+    public static let channel = "conveyor_jobs"
+
     /// Planner settings for a worker's connection (see `tune_worker_session`).
     public static func tuneWorkerSession(_ connection: PostgresConnection) throws {
         try connection.query(Queries.tuneWorkerSession)
@@ -69,30 +72,6 @@ public enum JobStore {
     }
 }
 
-/// A job as listed to operators.
-public struct JobSummary: Sendable, Equatable, Codable {
-    public let id: Int64
-    public let kind: String
-    public let state: String
-    public let priority: Int
-    public let attempts: Int
-    public let maxAttempts: Int
-    public let runAt: Date
-    public let createdAt: Date?
-    public let finishedAt: Date?
-    public let lastError: String?
-    public let payload: String?
-    public let teamId: Int64?
-}
-
-/// Jobs per (kind, state), with the age of the oldest due one.
-public struct QueueCount: Sendable, Equatable {
-    public let kind: String
-    public let state: String
-    public let jobs: Int64
-    public let oldestDueSeconds: Double?
-}
-
 extension JobStore {
     /// Enqueues a job; with a `uniqueKey` a second enqueue returns the first job's id.
     @discardableResult
@@ -136,57 +115,5 @@ extension JobStore {
             total += deleted
             if deleted < batch { return total }
         }
-    }
-
-    public static func counts(_ connection: PostgresConnection) throws -> [QueueCount] {
-        try connection.query(Queries.queueCounts).map { row in
-            QueueCount(
-                kind: try row["kind"].string(),
-                state: try row["state"].string(),
-                jobs: try row["jobs"].int64(),
-                oldestDueSeconds: try row["oldest_due_seconds"].isNull ? nil : row["oldest_due_seconds"].double()
-            )
-        }
-    }
-
-    public static func list(_ connection: PostgresConnection, state: String?, limit: Int) throws -> [JobSummary] {
-        try connection.query(Queries.listJobs, [state, limit, Int64?.none]).map(summary)
-    }
-
-    /// A dead, cancelled, retryable or waiting job back to available now; nil
-    /// when no such job is in one of those states.
-    public static func retry(_ connection: PostgresConnection, id: Int64) throws -> JobSummary? {
-        try connection.query(Queries.retryJob, [id]).first.map { _ in try get(connection, id: id) }
-    }
-
-    /// Cancels a job that has not run; nil when no such job is pending.
-    public static func cancel(_ connection: PostgresConnection, id: Int64) throws -> JobSummary? {
-        try connection.query(Queries.cancelJob, [id]).first.map { _ in try get(connection, id: id) }
-    }
-
-    /// The job's current state, nil when there is no such job.
-    public static func state(_ connection: PostgresConnection, id: Int64) throws -> String? {
-        try connection.query(Queries.jobState, [id]).first?["state"].string()
-    }
-
-    private static func get(_ connection: PostgresConnection, id: Int64) throws -> JobSummary {
-        try summary(connection.query(Queries.listJobs, [String?.none, 1, id])[0])
-    }
-
-    private static func summary(_ row: PostgresRow) throws -> JobSummary {
-        JobSummary(
-            id: try row["id"].int64(),
-            kind: try row["kind"].string(),
-            state: try row["state"].string(),
-            priority: try row["priority"].int(),
-            attempts: try row["attempts"].int(),
-            maxAttempts: try row["max_attempts"].int(),
-            runAt: try row["run_at"].date(),
-            createdAt: try row["created_at"].optionalDate(),
-            finishedAt: try row["finished_at"].optionalDate(),
-            lastError: try row["last_error"].optionalString(),
-            payload: try row["payload"].optionalString(),
-            teamId: try row["team_id"].optionalInt64()
-        )
     }
 }

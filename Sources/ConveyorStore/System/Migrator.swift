@@ -59,26 +59,16 @@ public struct Migrator: Sendable {
     /// returns those applied now (empty when the schema was up to date).
     @discardableResult
     public func migrate(_ connection: PostgresConnection) throws -> [Migration] {
-        try connection.query("select pg_advisory_lock($1)", [Self.lockKey])
-        defer { _ = try? connection.query("select pg_advisory_unlock($1)", [Self.lockKey]) }
-        try connection.execute("""
-            create schema if not exists conveyor;
-            create table if not exists conveyor.schema_migrations (
-                version integer primary key,
-                file text not null,
-                checksum text not null,
-                applied_at timestamptz not null default now()
-            )
-            """)
+        try connection.query(Queries.lockMigrations, [Self.lockKey])
+        defer { _ = try? connection.query(Queries.unlockMigrations, [Self.lockKey]) }
+        try connection.query(Queries.createConveyorSchema)
+        try connection.query(Queries.createSchemaMigrations)
         let pending = try pendingMigrations(connection)
         for migration in pending {
             do {
                 try connection.transaction {
                     try connection.execute(migration.text)
-                    try connection.query(
-                        "insert into conveyor.schema_migrations (version, file, checksum) values ($1, $2, $3)",
-                        [migration.version, migration.file, migration.checksum]
-                    )
+                    try connection.query(Queries.recordMigration, [migration.version, migration.file, migration.checksum])
                 }
             } catch let error as PostgresError {
                 throw MigrationError(description: "migration \(migration.file) failed: \(error)")
@@ -90,10 +80,10 @@ public struct Migrator: Sendable {
     /// Migrations not yet applied; throws when an applied one changed or is
     /// unknown to this binary.
     public func pendingMigrations(_ connection: PostgresConnection) throws -> [Migration] {
-        let exists = try connection.query("select to_regclass('conveyor.schema_migrations') is not null as present")
+        let exists = try connection.query(Queries.schemaMigrationsPresent)
         guard try exists[0]["present"].bool() else { return migrations }
         var applied: [Int: String] = [:]
-        for row in try connection.query("select version, checksum from conveyor.schema_migrations") {
+        for row in try connection.query(Queries.appliedMigrations) {
             applied[try row["version"].int()] = try row["checksum"].string()
         }
         let known = Dictionary(uniqueKeysWithValues: migrations.map { ($0.version, $0) })

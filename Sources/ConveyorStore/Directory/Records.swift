@@ -1,0 +1,84 @@
+import ConveyorCore
+import Foundation
+
+/// A team as admins see it.
+public struct TeamRecord: Sendable, Codable, Equatable {
+    public let id: Int64
+    public let name: String
+    public let timeZone: String
+    public let scanLocalTime: String
+    public let paused: Bool
+    public let skillsFallback: Bool
+    enum CodingKeys: String, CodingKey {
+        case id, name, paused, timeZone = "time_zone", scanLocalTime = "scan_local_time", skillsFallback = "skills_fallback"
+    }
+}
+
+/// A rep as admins see it, with the accounts they own.
+public struct RepRecord: Sendable, Codable, Equatable {
+    public let id: Int64
+    public let team: String
+    public let ref: String
+    public let name: String
+    public let role: String
+    public let capacity: Int
+    public let skills: [String]
+    public let active: Bool
+    public let awayUntil: Date?
+    public let owned: Int
+    enum CodingKeys: String, CodingKey {
+        case id, team, ref, name, role, capacity, skills, active, owned, awayUntil = "away_until"
+    }
+}
+
+/// An account as admins see it.
+public struct AccountRecord: Sendable, Codable, Equatable {
+    public let id: Int64
+    public let team: String
+    public let ref: String
+    public let name: String
+    public let stage: String
+    public let needs: [String]
+    public let value: String
+    public let hunter: String?
+    public let owner: String?
+    public let wonAt: Date?
+    public let handedOffAt: Date?
+    enum CodingKeys: String, CodingKey {
+        case id, team, ref, name, stage, needs, value, hunter, owner, wonAt = "won_at", handedOffAt = "handed_off_at"
+    }
+}
+
+/// A handoff with its explanation (JSON text).
+public struct HandoffRecord: Sendable, Equatable {
+    public let id: Int64
+    public let kind: String
+    public let createdAt: Date
+    public let from: String?
+    public let to: String
+    public let explanation: String
+}
+
+/// A handoff with its explanation read back, and the refs of the reps it names by id.
+public struct ExplainedHandoff: Sendable, Equatable {
+    public let handoff: HandoffRecord
+    public let explanation: Explanation.Stored
+    public let refs: [Int64: String]
+}
+
+/// Changes to a rep; nil fields stay as they are.
+public struct RepChanges: Sendable {
+    public enum Away: Sendable { case keep, until(Date), clear }
+    public var name: String?
+    public var role: RepRole?
+    public var capacity: Int?
+    public var skills: [String]?
+    public var away: Away = .keep
+    public init(name: String? = nil, role: RepRole? = nil, capacity: Int? = nil, skills: [String]? = nil, away: Away = .keep) {
+        self.name = name
+        self.role = role
+        self.capacity = capacity
+        self.skills = skills
+        self.away = away
+    }
+}
