@@ -162,9 +162,10 @@ public enum CommandCatalog {
         byName[name]
     }
 
-    /// The result of `help`: `{"commands":[…]}`, one entry per command in ``all``'s order:
+    /// The result of `help`: `{"commands":[…]}`, one entry per command of `commands` (by
+    /// default ``all``) in that order:
     /// `{"name","summary","min_role","usage","args":[{"name","required","summary"}]}`.
-    public static func helpResult() -> JSONValue {
-        ["commands": .array(all.map(\.helpEntry))]
+    public static func helpResult(_ commands: [CommandSpec] = all) -> JSONValue {
+        ["commands": .array(commands.map(\.helpEntry))]
     }
 }

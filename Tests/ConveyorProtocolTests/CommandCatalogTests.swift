@@ -97,6 +97,12 @@ import Testing
         #expect(isOneLine(CommandCatalog.helpResult().compactString))
     }
 
+    @Test func helpResultOfSomeCommandsListsJustThose() throws {
+        let served = CommandCatalog.all.filter { $0.minimumRole == .admin }
+        let commands = try #require(CommandCatalog.helpResult(served)["commands"]?.arrayValue)
+        #expect(commands.map { $0["name"]?.stringValue } == served.map(\.name))
+    }
+
     @Test func limitDefaults() {
         let limits = Limits()
         #expect(limits.maxLineBytes == 65536)
