@@ -71,8 +71,10 @@ let package = Package(
             dependencies: ["embed-sql"],
             path: "Sources/EmbedSQLPlugin"
         ),
+        // Test support: checks (and with CONVEYOR_UPDATE_DOCS=1 rewrites) the generated sections of docs/.
+        .target(name: "GeneratedDocs", path: "Tests/GeneratedDocs"),
         .testTarget(name: "ConveyorCoreTests", dependencies: ["ConveyorCore"]),
-        .testTarget(name: "ConveyorProtocolTests", dependencies: ["ConveyorProtocol"]),
+        .testTarget(name: "ConveyorProtocolTests", dependencies: ["ConveyorProtocol", "GeneratedDocs"]),
         .testTarget(
             name: "ConveyorIntegrationTests",
             dependencies: ["ConveyorStore", "ConveyorPostgres", "ConveyorCore", "ConveyorProtocol", "ConveyorDaemon"]

@@ -2,7 +2,8 @@ import ConveyorProtocol
 import Testing
 
 @Suite struct CommandCatalogTests {
-    /// Every command of SPEC.md's table with the arguments it lists, as expected here.
+    /// Every command of the public protocol with the arguments it lists, written out here
+    /// independently of the catalog.
     static let specArgs: [String: Set<String>] = {
         let team = ["name", "time_zone", "scan_local_time"]
         let rep = ["team", "ref", "name", "role", "capacity", "skills"]
