@@ -76,8 +76,21 @@ let package = Package(
             dependencies: ["embed-sql"],
             path: "Sources/EmbedSQLPlugin"
         ),
+        // Test support: checks (and with CONVEYOR_UPDATE_DOCS=1 rewrites) the generated sections of docs/.
+        .target(name: "GeneratedDocs", path: "Tests/GeneratedDocs"),
         .testTarget(name: "ConveyorCoreTests", dependencies: ["ConveyorCore"]),
-        .testTarget(name: "ConveyorProtocolTests", dependencies: ["ConveyorProtocol"]),
+        .testTarget(name: "ConveyorProtocolTests", dependencies: ["ConveyorProtocol", "GeneratedDocs"]),
+        // Pure tests of the daemon library's pure parts: no database, no processes.
+        .testTarget(
+            name: "ConveyorDaemonTests",
+            dependencies: [
+                "ConveyorDaemon", "ConveyorProtocol", "GeneratedDocs",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOTestUtils", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .testTarget(
             name: "ConveyorIntegrationTests",
             dependencies: ["ConveyorStore", "ConveyorPostgres", "ConveyorCore", "ConveyorProtocol", "ConveyorDaemon"]

@@ -6,36 +6,40 @@ import Logging
 /// (`--config PATH`), overridden by `CONVEYOR_*` environment variables.
 ///
 /// The file holds `key = value` lines; `#` starts a comment; values may be
-/// double-quoted. Every key below can also be set as `CONVEYOR_<KEY>` in the
+/// double-quoted. Every key can also be set as `CONVEYOR_<KEY>` in the
 /// environment (`CONVEYOR_DATABASE_URL`, `CONVEYOR_WORKERS`, …).
-/// `Config/conveyor.conf` is the documented example.
+/// The keys are defined once, in ``table``: what each means and takes, its
+/// reload behaviour, and how it is read and stored. `docs/config.md` is
+/// rendered from it and `Config/conveyor.conf` is the documented example.
 ///
 /// A small reader of our own rather than swift-configuration: one flat
 /// format, every key documented and range-checked here, errors in one line
 /// naming the file and line; it needs no dependency.
 public struct DaemonConfig: Sendable, Equatable {
-    /// `database_url`: libpq conninfo string or URI; unset uses libpq's `PG*` variables.
+    // Each property holds one key of `table` (named in its comment); the
+    // defaults are the keys' defaults.
+
+    /// `database_url`; `nil`: libpq's `PG*` variables.
     public var databaseURL: String?
-    /// `admin_socket`: path of the admin socket.
+    /// `admin_socket`.
     public var adminSocket = "/run/conveyor/admin.sock"
-    /// `socket_group`: group that owns the socket (unset: the daemon's group).
+    /// `socket_group`; `nil`: the daemon's group.
     public var socketGroup: String?
-    /// `operator_groups`: comma-separated groups whose members are operators
-    /// (anyone else who can reach the socket is a viewer).
+    /// `operator_groups`.
     public var operatorGroups: [String] = []
-    /// `workers`: worker connections, 1…64.
+    /// `workers`.
     public var workers = 2
-    /// `log_level`: trace, debug, info, notice, warning, error, critical.
+    /// `log_level`.
     public var logLevel: Logger.Level = .info
-    /// `log_format`: json or text; unset: text on a TTY, else json.
+    /// `log_format`; `nil`: text on a TTY, else json.
     public var logFormat: LogFormat?
-    /// `batch_size`: jobs claimed per transaction, 1…10000.
+    /// `batch_size`.
     public var batchSize = 1000
-    /// `poll_interval`: seconds between fallback polls when no notification arrives.
+    /// `poll_interval`, seconds.
     public var pollInterval = 10.0
-    /// `job_retention`: seconds finished jobs are kept before pruning.
+    /// `job_retention`, seconds.
     public var jobRetention = 7 * 86_400.0
-    /// `max_line_bytes`, `max_connections`, `idle_timeout` (seconds): admin socket limits.
+    /// `max_line_bytes`, `max_connections`, `idle_timeout` (seconds): the admin socket's ``Limits``.
     public var maxLineBytes = Limits().maxLineBytes
     public var maxConnections = Limits().maxConnections
     public var idleTimeout = Double(Limits().idleTimeout.components.seconds)
@@ -58,82 +62,33 @@ public struct DaemonConfig: Sendable, Equatable {
                 try config.set(key, value, source: "\(path):\(number)")
             }
         }
-        for key in Self.keys {
-            if let value = environment["CONVEYOR_" + key.uppercased()] {
-                try config.set(key, value, source: "CONVEYOR_\(key.uppercased())")
+        for key in Self.table {
+            if let value = environment[key.environmentVariable] {
+                try config.set(key.name, value, source: key.environmentVariable)
             }
         }
         return config
     }
 
-    static let keys = [
-        "database_url", "admin_socket", "socket_group", "operator_groups", "workers",
-        "log_level", "log_format", "batch_size", "poll_interval", "job_retention", "max_line_bytes",
-        "max_connections", "idle_timeout",
-    ]
+    /// Every key, in the order of `docs/config.md` (and of an unknown key's error message).
+    static let keys = table.map(\.name)
+
+    /// The key called `name`, if there is one.
+    static func key(named name: String) -> ConfigKey? {
+        table.first { $0.name == name }
+    }
 
     /// The current value of `key`, as text (to report what a reload changed).
     func value(of key: String) -> String {
-        switch key {
-        case "database_url": databaseURL ?? ""
-        case "admin_socket": adminSocket
-        case "socket_group": socketGroup ?? ""
-        case "operator_groups": operatorGroups.joined(separator: ",")
-        case "workers": String(workers)
-        case "log_level": logLevel.rawValue
-        case "log_format": logFormat?.rawValue ?? ""
-        case "batch_size": String(batchSize)
-        case "poll_interval": String(pollInterval)
-        case "job_retention": String(jobRetention)
-        case "max_line_bytes": String(maxLineBytes)
-        case "max_connections": String(maxConnections)
-        case "idle_timeout": String(idleTimeout)
-        default: ""
-        }
+        Self.key(named: key)?.read(self) ?? ""
     }
 
-    private mutating func set(_ key: String, _ value: String, source: String) throws {
-        func fail(_ expected: String) -> ConfigError {
-            ConfigError("\(source): \(key) must be \(expected), got \(quoted(value))")
+    private mutating func set(_ name: String, _ value: String, source: String) throws {
+        guard let key = Self.key(named: name) else {
+            throw ConfigError("\(source): unknown key \(quoted(name)) (known: \(Self.keys.joined(separator: ", ")))")
         }
-        func integer(_ range: ClosedRange<Int>) throws -> Int {
-            guard let number = Int(value), range.contains(number) else {
-                throw fail("an integer from \(range.lowerBound) to \(range.upperBound)")
-            }
-            return number
-        }
-        func seconds(_ range: ClosedRange<Double>) throws -> Double {
-            guard let number = Double(value), number.isFinite, range.contains(number) else {
-                throw fail("a number of seconds from \(range.lowerBound) to \(range.upperBound)")
-            }
-            return number
-        }
-        switch key {
-        case "database_url": databaseURL = value.isEmpty ? nil : value
-        case "admin_socket":
-            guard value.hasPrefix("/") || value.hasPrefix("."), value.utf8.count < 108 else {
-                throw fail("an absolute path shorter than 108 bytes")
-            }
-            adminSocket = value
-        case "socket_group": socketGroup = value.isEmpty ? nil : value
-        case "operator_groups":
-            operatorGroups = value.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-        case "workers": workers = try integer(1...64)
-        case "log_level":
-            guard let level = Logger.Level(rawValue: value.lowercased()) else {
-                throw fail("one of trace, debug, info, notice, warning, error, critical")
-            }
-            logLevel = level
-        case "log_format":
-            guard let format = LogFormat(rawValue: value.lowercased()) else { throw fail("json or text") }
-            logFormat = format
-        case "batch_size": batchSize = try integer(1...10_000)
-        case "poll_interval": pollInterval = try seconds(0.01...3600)
-        case "job_retention": jobRetention = try seconds(0...(365 * 86_400))
-        case "max_line_bytes": maxLineBytes = try integer(256...(16 << 20))
-        case "max_connections": maxConnections = try integer(1...10_000)
-        case "idle_timeout": idleTimeout = try seconds(0.1...86_400)
-        default: throw ConfigError("\(source): unknown key \(quoted(key)) (known: \(Self.keys.joined(separator: ", ")))")
+        guard key.assign(&self, value) else {
+            throw ConfigError("\(source): \(name) must be \(key.accepts), got \(quoted(value))")
         }
     }
 
@@ -164,6 +119,172 @@ public struct DaemonConfig: Sendable, Equatable {
             entries.append((number, key, value))
         }
         return entries
+    }
+}
+
+extension DaemonConfig {
+    /// Every key: the one definition that ``load(path:environment:)``, ``value(of:)``
+    /// (what a reload compares) and `docs/config.md` read.
+    static let table: [ConfigKey] = [
+        .text(
+            "database_url", \.databaseURL, secret: true,
+            "libpq connection string or URI; multi-host strings (`host=db1,db2 target_session_attrs=read-write`) "
+                + "work. May hold a password: never shown",
+            accepts: "a libpq conninfo string or URI", unset: "libpq's own `PG*` variables (`PGHOST`, `PGDATABASE`, …)"),
+        ConfigKey(
+            name: "admin_socket",
+            summary: "path of the admin socket, for the daemon and `conveyorctl`; its directory is created 0750, the socket 0660",
+            accepts: "an absolute path shorter than 108 bytes", read: \.adminSocket
+        ) { config, value in
+            guard value.hasPrefix("/") || value.hasPrefix("."), value.utf8.count < 108 else { return false }
+            config.adminSocket = value
+            return true
+        },
+        .text(
+            "socket_group", \.socketGroup,
+            "group that owns the socket, so that its members can reach it (an unknown group stops the start)",
+            accepts: "a group name", unset: "the daemon's group"),
+        ConfigKey(
+            name: "operator_groups",
+            summary: "members of these groups get the `operator` role; uid 0 and the daemon's uid are `admin`, "
+                + "anyone else who can reach the socket is `viewer`",
+            accepts: "comma-separated group names", unset: "none", read: { $0.operatorGroups.joined(separator: ",") }
+        ) { config, value in
+            config.operatorGroups = value.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            return true
+        },
+        .integer("workers", \.workers, 1...64, "worker connections, each claiming and running jobs"),
+        ConfigKey(
+            name: "log_level",
+            summary: "least severe level logged (case-insensitive); `log.level` changes it at run time",
+            accepts: "one of " + Logger.Level.allCases.map(\.rawValue).joined(separator: ", "), reload: .applies,
+            read: \.logLevel.rawValue
+        ) { config, value in
+            guard let level = Logger.Level(rawValue: value.lowercased()) else { return false }
+            config.logLevel = level
+            return true
+        },
+        ConfigKey(
+            name: "log_format", summary: "`json`: one object a line; `text`: for people (case-insensitive)",
+            accepts: "json or text", unset: "text on a TTY, else json", read: { $0.logFormat?.rawValue ?? "" }
+        ) { config, value in
+            guard let format = LogFormat(rawValue: value.lowercased()) else { return false }
+            config.logFormat = format
+            return true
+        },
+        .integer("batch_size", \.batchSize, 1...10_000, "jobs claimed per transaction"),
+        .seconds(
+            "poll_interval", \.pollInterval, 0.01...3600,
+            "seconds between fallback polls when no notification arrives (wake-ups come from LISTEN/NOTIFY; "
+                + "this only bounds a missed one)"),
+        .seconds(
+            "job_retention", \.jobRetention, 0...(365 * 86_400),
+            "seconds finished jobs are kept before pruning (dead jobs stay until an operator retries or cancels them)"),
+        .integer(
+            "max_line_bytes", \.maxLineBytes, 256...(16 << 20),
+            "longest admin request line in bytes; a longer one gets `too_large` and the connection closes"),
+        .integer(
+            "max_connections", \.maxConnections, 1...10_000,
+            "most admin connections at once; one more gets `too_many_connections`"),
+        .seconds("idle_timeout", \.idleTimeout, 0.1...86_400, "seconds before an admin connection without a request is closed"),
+    ]
+
+    /// The key table of `docs/config.md`, one row per key of ``table`` in its order.
+    static var markdownReference: String {
+        let defaults = DaemonConfig()
+        return Markdown.table(
+            ["key", "environment", "meaning", "takes", "default", "on reload"],
+            table.map { key in
+                let value = key.read(defaults)
+                return [
+                    Markdown.code(key.name), Markdown.code(key.environmentVariable), key.summary, key.accepts,
+                    value.isEmpty ? key.unset ?? "empty" : Markdown.code(value.hasSuffix(".0") ? String(value.dropLast(2)) : value),
+                    key.reload == .applies ? "applies at once" : "needs a restart",
+                ]
+            })
+    }
+}
+
+extension DaemonConfig: CustomStringConvertible {
+    /// `key=value` for every key, secrets (`database_url`) shown as `(redacted)`, so a
+    /// configuration that ends up in a log gives no password away.
+    public var description: String {
+        Self.table.map { key in
+            let value = key.read(self)
+            return key.name + "=" + (key.secret && !value.isEmpty ? "(redacted)" : quoted(value))
+        }.joined(separator: " ")
+    }
+}
+
+/// One key of the config file: the single definition of its name, meaning, accepted
+/// values, default, reload behaviour and secrecy, and of how it is read and stored.
+struct ConfigKey: Sendable {
+    enum Reload: Sendable {
+        /// `config.reload` (or SIGHUP) puts a changed value in force.
+        case applies
+        /// A changed value is reported in `restart_required` and takes effect at the next start.
+        case restart
+    }
+
+    let name: String
+    let summary: String
+    /// What a value must be; a bad one's error says `<name> must be <accepts>, got …`.
+    let accepts: String
+    /// What the key's default means when its value is empty (unset).
+    var unset: String?
+    var reload = Reload.restart
+    /// Whether the value may hold a secret and is never shown.
+    var secret = false
+    /// The value as text: empty when unset; what a reload compares.
+    let read: @Sendable (DaemonConfig) -> String
+    /// Stores a value from a file or the environment; false when it is not one `accepts` allows.
+    let assign: @Sendable (inout DaemonConfig, String) -> Bool
+
+    /// `CONVEYOR_<NAME>`: the environment variable that overrides the file.
+    var environmentVariable: String { "CONVEYOR_" + name.uppercased() }
+
+    /// An integer within `range`.
+    static func integer(
+        _ name: String, _ field: WritableKeyPath<DaemonConfig, Int> & Sendable, _ range: ClosedRange<Int>, _ summary: String
+    ) -> ConfigKey {
+        ConfigKey(
+            name: name, summary: summary, accepts: "an integer from \(range.lowerBound) to \(range.upperBound)",
+            read: { String($0[keyPath: field]) }
+        ) { config, value in
+            guard let number = Int(value), range.contains(number) else { return false }
+            config[keyPath: field] = number
+            return true
+        }
+    }
+
+    /// A finite number of seconds within `range`, fractions allowed.
+    static func seconds(
+        _ name: String, _ field: WritableKeyPath<DaemonConfig, Double> & Sendable, _ range: ClosedRange<Double>,
+        _ summary: String
+    ) -> ConfigKey {
+        ConfigKey(
+            name: name, summary: summary,
+            accepts: "a number of seconds from \(range.lowerBound) to \(range.upperBound)",
+            read: { String($0[keyPath: field]) }
+        ) { config, value in
+            guard let number = Double(value), number.isFinite, range.contains(number) else { return false }
+            config[keyPath: field] = number
+            return true
+        }
+    }
+
+    /// Any text; empty means unset (`nil`).
+    static func text(
+        _ name: String, _ field: WritableKeyPath<DaemonConfig, String?> & Sendable, secret: Bool = false,
+        _ summary: String, accepts: String, unset: String
+    ) -> ConfigKey {
+        ConfigKey(
+            name: name, summary: summary, accepts: accepts, unset: unset, secret: secret,
+            read: { $0[keyPath: field] ?? "" }
+        ) { config, value in
+            config[keyPath: field] = value.isEmpty ? nil : value
+            return true
+        }
     }
 }
 

@@ -48,8 +48,9 @@ public struct CommandSpec: Sendable, Equatable {
     }
 }
 
-/// Every command of the admin protocol, as SPEC.md lists them: the daemon dispatches and
-/// authorizes by it, `conveyorctl` and `help` describe it.
+/// Every command of the admin protocol, as `docs/protocol.md` lists them (its command table
+/// is ``markdownReference(_:)``): the daemon dispatches and authorizes by it, `conveyorctl`
+/// and `help` describe it.
 public enum CommandCatalog {
     /// All commands, in the order `help` shows them.
     public static let all: [CommandSpec] = {
@@ -162,9 +163,27 @@ public enum CommandCatalog {
         byName[name]
     }
 
-    /// The result of `help`: `{"commands":[…]}`, one entry per command in ``all``'s order:
+    /// The result of `help`: `{"commands":[…]}`, one entry per command of `commands` (by
+    /// default ``all``) in that order:
     /// `{"name","summary","min_role","usage","args":[{"name","required","summary"}]}`.
-    public static func helpResult() -> JSONValue {
-        ["commands": .array(all.map(\.helpEntry))]
+    public static func helpResult(_ commands: [CommandSpec] = all) -> JSONValue {
+        ["commands": .array(commands.map(\.helpEntry))]
+    }
+
+    /// The command table of `docs/protocol.md`: one row per command of `commands` (by
+    /// default ``all``) in that order, with its minimum role, its arguments (each marked
+    /// required or not, with its summary) and its summary; a streaming command is marked.
+    public static func markdownReference(_ commands: [CommandSpec] = all) -> String {
+        Markdown.table(
+            ["command", "minimum role", "arguments", "summary"],
+            commands.map { spec in
+                let args = spec.args.map { arg in
+                    Markdown.code(arg.name) + (arg.required ? " (required)" : "") + ": " + arg.summary
+                }
+                return [
+                    Markdown.code(spec.name) + (spec.streams ? " (streams)" : ""), spec.minimumRole.rawValue,
+                    args.isEmpty ? "none" : args.joined(separator: "<br>"), spec.summary,
+                ]
+            })
     }
 }

@@ -1,4 +1,5 @@
-/// The admin server's limits, with the SPEC's defaults. The daemon may configure them.
+/// The admin server's limits, with the defaults `docs/protocol.md` states. The daemon may
+/// configure them (`max_line_bytes`, `max_connections`, `idle_timeout`: `docs/config.md`).
 public struct Limits: Sendable, Equatable {
     /// Longest request line in bytes, newline excluded; a longer one gets `too_large` and
     /// the connection is closed.

@@ -14,23 +14,9 @@ public enum ErrorCode: String, Sendable, Codable, CaseIterable {
     case shuttingDown = "shutting_down"
     case `internal`
 
-    /// The fixed process exit status `conveyorctl` uses for this error. Scripts may rely on it.
-    ///
-    /// | code | exit |
-    /// | --- | --- |
-    /// | `parse_error` | 10 |
-    /// | `bad_request` | 11 |
-    /// | `unknown_command` | 12 |
-    /// | `invalid_argument` | 13 |
-    /// | `not_found` | 14 |
-    /// | `conflict` | 15 |
-    /// | `permission_denied` | 16 |
-    /// | `too_large` | 17 |
-    /// | `too_many_connections` | 18 |
-    /// | `unavailable` | 19 |
-    /// | `timeout` | 20 |
-    /// | `shutting_down` | 21 |
-    /// | `internal` | 22 |
+    /// The fixed process exit status `conveyorctl` uses for this error, 10 to 22 in
+    /// declaration order. Scripts may rely on it; `docs/protocol.md` lists them
+    /// (``markdownReference``).
     ///
     /// `conveyorctl` itself also exits 0 on success, 2 on a usage error and 3 when it
     /// cannot connect to the socket.
@@ -50,6 +36,44 @@ public enum ErrorCode: String, Sendable, Codable, CaseIterable {
         case .shuttingDown: 21
         case .internal: 22
         }
+    }
+}
+
+extension ErrorCode {
+    /// What the code means, for people: the meaning column of `docs/protocol.md`.
+    public var summary: String {
+        switch self {
+        case .parseError:
+            "the line is not JSON, not UTF-8, or (words form) has an unterminated quote"
+        case .badRequest:
+            "well-formed but not a request: no string `cmd`, a malformed command name, `args` not an object, "
+                + "`id` neither string nor number, a word without `=` or a key given twice"
+        case .unknownCommand: "no such command (`help` lists them)"
+        case .invalidArgument:
+            "an argument is missing, not taken by the command, or has a value it refuses (also a value the "
+                + "database refuses, SQLSTATE class 22 or 23)"
+        case .notFound: "the team, rep, account, job or alert named does not exist"
+        case .conflict:
+            "the change clashes with what is there: a duplicate name or reference, or a record in a state the "
+                + "command does not apply to"
+        case .permissionDenied: "the connection's role is below the command's minimum role"
+        case .tooLarge: "the request line is longer than `max_line_bytes`; the daemon closes the connection"
+        case .tooManyConnections:
+            "`max_connections` connections are open; sent instead of the greeting, then the connection closes"
+        case .unavailable:
+            "the database cannot be reached (the daemon retries; try again), or a `watch` fell too far behind"
+        case .timeout: "the database cancelled the statement (a statement timeout)"
+        case .shuttingDown: "the daemon is shutting down and takes no new work"
+        case .internal: "a bug or an unexpected failure in the daemon; its log says more"
+        }
+    }
+
+    /// The error-code table of `docs/protocol.md`: every code in declaration order with its
+    /// meaning and ``exitCode``.
+    public static var markdownReference: String {
+        Markdown.table(
+            ["code", "meaning", "`conveyorctl` exit"],
+            allCases.map { [Markdown.code($0.rawValue), $0.summary, String($0.exitCode)] })
     }
 }
 

@@ -2,7 +2,8 @@ import ConveyorProtocol
 import Testing
 
 @Suite struct CommandCatalogTests {
-    /// Every command of SPEC.md's table with the arguments it lists, as expected here.
+    /// Every command of the public protocol with the arguments it lists, written out here
+    /// independently of the catalog.
     static let specArgs: [String: Set<String>] = {
         let team = ["name", "time_zone", "scan_local_time"]
         let rep = ["team", "ref", "name", "role", "capacity", "skills"]
@@ -95,6 +96,12 @@ import Testing
             #expect(args.map { $0["required"]?.boolValue } == spec.args.map(\.required))
         }
         #expect(isOneLine(CommandCatalog.helpResult().compactString))
+    }
+
+    @Test func helpResultOfSomeCommandsListsJustThose() throws {
+        let served = CommandCatalog.all.filter { $0.minimumRole == .admin }
+        let commands = try #require(CommandCatalog.helpResult(served)["commands"]?.arrayValue)
+        #expect(commands.map { $0["name"]?.stringValue } == served.map(\.name))
     }
 
     @Test func limitDefaults() {

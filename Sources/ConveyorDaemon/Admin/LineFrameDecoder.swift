@@ -1,7 +1,7 @@
 import NIOCore
 
 /// One framed input line, or what was wrong with it.
-enum AdminLine: Sendable {
+enum AdminLine: Sendable, Equatable {
     case line(String)
     case tooLong
     /// The line's bytes are not UTF-8 (never silently replaced).

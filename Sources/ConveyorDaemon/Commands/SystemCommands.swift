@@ -44,15 +44,7 @@ enum SystemCommands {
     }
 
     static func help(_ commands: [CommandSpec]) -> JSONValue {
-        .object(["commands": .array(commands.map { spec in
-            .object([
-                "name": .string(spec.name),
-                "summary": .string(spec.summary),
-                "min_role": .string(spec.minimumRole.rawValue),
-                "usage": .string(spec.usage),
-                "args": .array(spec.args.map { ["name": .string($0.name), "required": .bool($0.required), "summary": .string($0.summary)] }),
-            ])
-        })])
+        CommandCatalog.helpResult(commands)
     }
 
     static func version(_ context: DaemonContext) async throws -> JSONValue {
