@@ -84,7 +84,7 @@ let package = Package(
         .testTarget(
             name: "ConveyorDaemonTests",
             dependencies: [
-                "ConveyorDaemon", "ConveyorProtocol", "GeneratedDocs",
+                "ConveyorDaemon", "ConveyorProtocol", "ConveyorStore", "ConveyorPostgres", "GeneratedDocs",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOTestUtils", package: "swift-nio"),

@@ -1,3 +1,4 @@
+import ConveyorCore
 import Foundation
 import ConveyorProtocol
 import Logging
@@ -85,10 +86,10 @@ public struct DaemonConfig: Sendable, Equatable {
 
     private mutating func set(_ name: String, _ value: String, source: String) throws {
         guard let key = Self.key(named: name) else {
-            throw ConfigError("\(source): unknown key \(quoted(name)) (known: \(Self.keys.joined(separator: ", ")))")
+            throw ConfigError("\(source): unknown key \(Quoting.excerpt(name, maxCharacters: 80)) (known: \(Self.keys.joined(separator: ", ")))")
         }
         guard key.assign(&self, value) else {
-            throw ConfigError("\(source): \(name) must be \(key.accepts), got \(quoted(value))")
+            throw ConfigError("\(source): \(name) must be \(key.accepts), got \(Quoting.excerpt(value, maxCharacters: 80))")
         }
     }
 
@@ -101,7 +102,7 @@ public struct DaemonConfig: Sendable, Equatable {
             let line = rawLine.trimmingCharacters(in: .whitespaces)
             if line.isEmpty || line.hasPrefix("#") { continue }
             guard let equals = line.firstIndex(of: "=") else {
-                throw ConfigError("\(path):\(number): expected key = value, got \(quoted(line))")
+                throw ConfigError("\(path):\(number): expected key = value, got \(Quoting.excerpt(line, maxCharacters: 80))")
             }
             let key = line[..<equals].trimmingCharacters(in: .whitespaces).lowercased()
             var value = line[line.index(after: equals)...].trimmingCharacters(in: .whitespaces)
@@ -114,7 +115,7 @@ public struct DaemonConfig: Sendable, Equatable {
                 value = value[..<hash].trimmingCharacters(in: .whitespaces)
             }
             guard !key.isEmpty, key.allSatisfy({ $0.isLetter || $0 == "_" }) else {
-                throw ConfigError("\(path):\(number): bad key \(quoted(key))")
+                throw ConfigError("\(path):\(number): bad key \(Quoting.excerpt(key, maxCharacters: 80))")
             }
             entries.append((number, key, value))
         }
@@ -211,7 +212,7 @@ extension DaemonConfig: CustomStringConvertible {
     public var description: String {
         Self.table.map { key in
             let value = key.read(self)
-            return key.name + "=" + (key.secret && !value.isEmpty ? "(redacted)" : quoted(value))
+            return key.name + "=" + (key.secret && !value.isEmpty ? "(redacted)" : Quoting.excerpt(value, maxCharacters: 80))
         }.joined(separator: " ")
     }
 }
@@ -286,14 +287,6 @@ struct ConfigKey: Sendable {
             return true
         }
     }
-}
-
-/// Quotes a value for an error message: at most 80 characters, escaped so
-/// the message stays one line whatever the input.
-func quoted(_ value: String) -> String {
-    var text = String(value.prefix(80)).debugDescription
-    if value.count > 80 { text += "…" }
-    return text
 }
 
 /// A configuration problem, said in one line.

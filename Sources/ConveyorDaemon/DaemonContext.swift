@@ -50,9 +50,9 @@ final class DaemonContext: Sendable {
             return last
         }
         let applied = fresh.logLevel != previous.logLevel ? ["log_level"] : []
-        let restartRequired = DaemonConfig.keys.filter { key in
-            key != "log_level" && fresh.value(of: key) != started.value(of: key)
-        }
+        let restartRequired = DaemonConfig.table.filter { key in
+            key.reload == .restart && fresh.value(of: key.name) != started.value(of: key.name)
+        }.map(\.name)
         // Logged before a quieter level takes effect, so the reload is always on record.
         logger.notice("configuration reloaded", metadata: [
             "applied": "\(applied)", "restart_required": "\(restartRequired)",
