@@ -3,8 +3,9 @@ import Foundation
 // Usage: embed-sql OUTPUT.swift SQL_DIRECTORY
 //
 // Writes Swift source holding:
-// - `EmbeddedSQL.migrations`: each migration `SQL_DIRECTORY/*.sql`, its file
-//   name and text, in file name order;
+// - `EmbeddedSQL.migrations`: each migration `SQL_DIRECTORY/NNN_name.sql`, its
+//   file name and text, in file name order (`SQL_DIRECTORY/schema.sql`, the
+//   schema snapshot, is not a migration; any other `.sql` file there fails);
 // - `Queries`: one `PreparedStatement` constant per named query of
 //   `SQL_DIRECTORY/queries/*.sql`. A query file
 //   holds blocks that start with a `-- name: snake_case_name` line; the
@@ -38,7 +39,18 @@ func sqlFiles(in directory: String) -> [String] {
     return names.filter { $0.hasSuffix(".sql") }.sorted().map { directory + "/" + $0 }
 }
 
-let migrationPaths = sqlFiles(in: directory)
+/// Migrations are `NNN_name.sql` (the version, then `_`). `schema.sql` is
+/// the schema snapshot, not a migration; any other name fails the build
+/// (the migrator would refuse it at run time).
+let migrationPaths = sqlFiles(in: directory).filter { path in
+    let name = (path as NSString).lastPathComponent
+    if name == "schema.sql" { return false }
+    let digits = name.prefix { $0.isASCII && $0.isNumber }
+    guard !digits.isEmpty, name.dropFirst(digits.count).hasPrefix("_") else {
+        fail("\(path) is neither a migration (NNN_name.sql) nor the schema snapshot (schema.sql)")
+    }
+    return true
+}
 let queryPaths = sqlFiles(in: directory + "/queries")
 
 func read(_ path: String) -> String {
