@@ -2,7 +2,7 @@ import ConveyorProtocol
 import Testing
 
 @Suite struct CommandCatalogTests {
-    /// Every command of SPEC.md's table with the arguments it lists, as expected here.
+    /// Every command of docs/protocol.md with the arguments it lists, as expected here.
     static let specArgs: [String: Set<String>] = {
         let team = ["name", "time_zone", "scan_local_time"]
         let rep = ["team", "ref", "name", "role", "capacity", "skills"]

@@ -2,7 +2,7 @@ import ConveyorProtocol
 import Testing
 
 @Suite struct ErrorCodeTests {
-    /// The closed set, copied from SPEC.md "Admin protocol".
+    /// The closed set, copied from docs/protocol.md.
     static let specCodes: Set<String> = [
         "parse_error", "bad_request", "unknown_command", "invalid_argument", "not_found", "conflict",
         "permission_denied", "too_large", "too_many_connections", "unavailable", "timeout", "shutting_down", "internal",
