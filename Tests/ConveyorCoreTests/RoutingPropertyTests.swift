@@ -59,7 +59,7 @@ struct Scenario {
     }
 }
 
-/// The rules of SPEC.md restated independently of the implementation.
+/// The routing rules of docs/sql.md ("Routing") restated independently of the implementation.
 enum Reference {
     static func reasons(_ c: Candidate, _ r: RoutingRequest, now: Date) -> [Exclusion] {
         var out: [Exclusion] = []

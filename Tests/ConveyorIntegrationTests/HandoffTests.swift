@@ -8,8 +8,8 @@ import Testing
 import Glibc
 #endif
 
-/// Automatic handoff in-process against a real PostgreSQL (SPEC.md "Routing
-/// rules"): wins recorded with `conveyor.record_win`, handoff jobs run by
+/// Automatic handoff in-process against a real PostgreSQL (docs/sql.md
+/// "Routing"): wins recorded with `conveyor.record_win`, handoff jobs run by
 /// `JobProcessor(handlers: [HandoffHandler()])` on the test's connection,
 /// capacity changed with plain SQL (so the 003 triggers are what requeue),
 /// and admin operations through `DirectoryStore` and `Reassignment` as the

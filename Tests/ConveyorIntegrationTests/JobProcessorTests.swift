@@ -430,12 +430,11 @@ import Testing
         #expect(try QueueTest.int(connection, "select count(*)::int from conveyor.jobs") == 4)
     }
 
-    @Test func concurrentEnqueuesOfOneKeyAgree() async throws {
+    @Test func concurrentEnqueuesOfOneKeyAgree() throws {
         let conninfo = try TestPostgres.makeDatabase()
         let keys = (0..<300).map { "same:\($0)" }
-        let results = await QueueTest.onThreads(3) { _ in
-            let connection = try TestPostgres.connect(conninfo)
-            return try keys.map { try JobStore.enqueue(connection, kind: "noop", uniqueKey: $0) }
+        let results = TestPostgres.onThreads(3, connect: { try TestPostgres.connect(conninfo) }) { _, connection in
+            try keys.map { try JobStore.enqueue(connection, kind: "noop", uniqueKey: $0) }
         }
         let ids = try results.map { try $0.get() }
         #expect(ids[0] == ids[1] && ids[1] == ids[2])
@@ -566,26 +565,30 @@ import Testing
         for id in ids { #expect(try Self.effects(setup, job: id) == 1) }
     }
 
-    @Test func twoWorkersOnTwoThreadsRunEveryJobExactlyOnce() async throws {
+    @Test func twoWorkersOnTwoThreadsRunEveryJobExactlyOnce() throws {
         let conninfo = try TestPostgres.makeDatabase()
         let setup = try TestPostgres.connect(conninfo)
         let total = 5000
         try QueueTest.insertProbeJobs(setup, count: total)
         let processor = JobProcessor(handlers: [ProbeHandler()], batchSize: 50)
-        let stop = QueueTest.AtomicBox()
+        let observer = try TestPostgres.connect(conninfo)
+        let finished = SharedCounter()
 
-        async let observed = QueueTest.onThread {
+        var observed: Result<Int, any Error> = .success(0)
+        let results = TestPostgres.onThreads(2, connect: { try TestPostgres.connect(conninfo) }, whileRunning: {
             // Watches from outside while the workers run: never a 'running' job.
-            let observer = try TestPostgres.connect(conninfo)
-            var runningSeen = 0
-            while stop.value.load(ordering: .relaxed) == 0 {
-                runningSeen += try QueueTest.int(observer, "select count(*)::int from conveyor.jobs where state = 'running'")
-                usleep(2000)
+            // (Bounded: a worker that cannot connect never counts itself finished.)
+            let deadline = ContinuousClock.now + .seconds(120)
+            observed = Result {
+                var runningSeen = 0
+                while finished.value.load(ordering: .relaxed) < 2 && ContinuousClock.now < deadline {
+                    runningSeen += try QueueTest.int(observer, "select count(*)::int from conveyor.jobs where state = 'running'")
+                    usleep(2000)
+                }
+                return runningSeen
             }
-            return runningSeen
-        }
-        let results = await QueueTest.onThreads(2) { _ in
-            let connection = try TestPostgres.connect(conninfo)
+        }) { _, connection in
+            defer { finished.value.add(1, ordering: .relaxed) }
             var claimed = 0
             while true {
                 let report = try processor.runBatch(on: connection)
@@ -595,8 +598,7 @@ import Testing
             }
             return claimed
         }
-        stop.value.store(1, ordering: .relaxed)
-        #expect(try await observed == 0)
+        #expect(try observed.get() == 0)
 
         let claimed = try results.map { try $0.get() }
         #expect(claimed.reduce(0, +) == total, "each job claimed once: \(claimed)")

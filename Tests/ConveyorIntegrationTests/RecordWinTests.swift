@@ -2,7 +2,7 @@ import ConveyorPostgres
 import Foundation
 import Testing
 
-/// conveyor.record_win (SPEC.md "SQL surface", SQL/002_record_win.sql).
+/// conveyor.record_win (docs/sql.md "conveyor.record_win", SQL/002_record_win.sql).
 @Suite struct RecordWinTests {
     static let call = "select conveyor.record_win($1::text, $2::text, $3::text, $4::text, $5::text[], $6::numeric) as job_id"
 

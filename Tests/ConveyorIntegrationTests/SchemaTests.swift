@@ -4,9 +4,9 @@ import ConveyorPostgres
 import Foundation
 import Testing
 
-/// The "SQL surface" of SPEC.md, checked against the migrated schema.
+/// The SQL surface of docs/sql.md, checked against the migrated schema.
 @Suite struct SchemaTests {
-    /// SPEC.md's table, written out: table → [(column, udt_name)].
+    /// The columns docs/sql.md documents for integrations, written out: table → [(column, udt_name)].
     static let specColumns: [(table: String, columns: [(name: String, type: String)])] = [
         ("teams", [("id", "int8"), ("name", "text"), ("time_zone", "text"), ("scan_local_time", "time"), ("paused", "bool")]),
         ("reps", [("id", "int8"), ("team_id", "int8"), ("ref", "text"), ("name", "text"), ("role", "text"),
@@ -61,7 +61,7 @@ import Testing
                 #expect(actual[column] == type, "conveyor.\(table).\(column): expected \(type), found \(actual[column] ?? "no column")")
             }
         }
-        // named uniqueness and defaults from the spec
+        // named uniqueness and defaults documented in docs/sql.md
         let defaults = try connection.query("""
             select column_name, column_default from information_schema.columns
             where table_schema = 'conveyor' and table_name = 'teams' and column_name in ('scan_local_time', 'paused')

@@ -120,58 +120,6 @@ enum QueueTest {
         report.waiting = waiting
         return report
     }
-
-    // MARK: threads
-
-    /// Runs `body(index)` on `count` plain threads (libpq blocks: never on the
-    /// cooperative pool) released together once all started; awaits them all
-    /// without blocking the caller's thread. Results in thread order.
-    static func onThreads<T: Sendable>(
-        _ count: Int, _ body: @escaping @Sendable (Int) throws -> T
-    ) async -> [Result<T, any Error>] {
-        let started = AtomicBox()
-        return await withTaskGroup(of: (Int, Result<T, any Error>).self) { group in
-            for index in 0..<count {
-                group.addTask {
-                    await withCheckedContinuation { (done: CheckedContinuation<(Int, Result<T, any Error>), Never>) in
-                        let thread = Thread {
-                            started.value.add(1, ordering: .sequentiallyConsistent)
-                            while started.value.load(ordering: .sequentiallyConsistent) < count { usleep(100) }
-                            done.resume(returning: (index, Result { try body(index) }))
-                        }
-                        thread.name = "queue-test-\(index)"
-                        thread.start()
-                    }
-                }
-            }
-            var results = [Result<T, any Error>?](repeating: nil, count: count)
-            for await (index, result) in group { results[index] = result }
-            return results.map { $0! }
-        }
-    }
-
-    /// An atomic counter that closures can capture.
-    final class AtomicBox: Sendable {
-        let value = Atomic<Int>(0)
-    }
-
-    /// Runs blocking `body` on a thread of its own and awaits it.
-    static func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-        try await onThreads(1) { _ in try body() }[0].get()
-    }
-
-    /// Polls `condition` (run on a thread of its own) every `interval` until it
-    /// is true or `timeout` passes; returns whether it became true.
-    static func eventually(
-        timeout: Double, interval: Double = 0.05, _ condition: @escaping @Sendable () throws -> Bool
-    ) async throws -> Bool {
-        let deadline = ContinuousClock.now + .milliseconds(Int(timeout * 1000))
-        while true {
-            if try await onThread(condition) { return true }
-            if ContinuousClock.now >= deadline { return false }
-            try await Task.sleep(for: .milliseconds(Int(interval * 1000)))
-        }
-    }
 }
 
 /// A throwaway PostgreSQL server of its own, for a test that restarts the
@@ -192,7 +140,7 @@ final class PrivatePostgres: Sendable {
     }
 
     static func start(name: String) throws -> PrivatePostgres {
-        let binaries = try findBinaries()
+        let binaries = try TestPostgres.findBinaries()
         let directory = FileManager.default.temporaryDirectory
             .appendingPathComponent("conveyor-pg-\(name)-\(getpid())").path
         try? FileManager.default.removeItem(atPath: directory)
@@ -225,15 +173,6 @@ final class PrivatePostgres: Sendable {
     func stop() {
         try? TestPostgres.pgctl(binaries, ["-D", directory + "/data", "-m", "immediate", "-w", "stop"], directory: directory)
         try? FileManager.default.removeItem(atPath: directory)
-    }
-
-    private static func findBinaries() throws -> String {
-        let candidates = (try? FileManager.default.contentsOfDirectory(atPath: "/usr/lib/postgresql")) ?? []
-        for version in candidates.sorted(by: { (Int($0) ?? 0) > (Int($1) ?? 0) }) {
-            let directory = "/usr/lib/postgresql/\(version)/bin"
-            if FileManager.default.isExecutableFile(atPath: directory + "/initdb") { return directory }
-        }
-        throw TestSetupError("PostgreSQL server binaries not found under /usr/lib/postgresql")
     }
 }
 

@@ -92,7 +92,8 @@ enum TestPostgres {
         try run(binaries + "/pg_ctl", arguments, asPostgres: true)
     }
 
-    private static func findBinaries() throws -> String {
+    /// The newest PostgreSQL server's bin folder under /usr/lib/postgresql.
+    static func findBinaries() throws -> String {
         let candidates = (try? FileManager.default.contentsOfDirectory(atPath: "/usr/lib/postgresql")) ?? []
         for version in candidates.sorted(by: { (Int($0) ?? 0) > (Int($1) ?? 0) }) {
             let directory = "/usr/lib/postgresql/\(version)/bin"
@@ -104,13 +105,10 @@ enum TestPostgres {
     /// Runs a tool, as the postgres user when we are root; throws with its output on failure.
     static func run(_ tool: String, _ arguments: [String], asPostgres: Bool = false) throws {
         let argv = asPostgres && getuid() == 0 ? ["/usr/sbin/runuser", "-u", "postgres", "--", tool] + arguments : [tool] + arguments
-        // Output goes to a file, not a pipe: a server started by pg_ctl would hold a pipe open forever.
-        let outputPath = FileManager.default.temporaryDirectory.appendingPathComponent("conveyor-tool-\(UUID().uuidString)").path
-        defer { unlink(outputPath) }
-        let status = try ChildProcess.run(argv, outputPath: outputPath)
-        guard status == 0 else {
-            let text = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
-            throw TestSetupError("\(tool) \(arguments.joined(separator: " ")) failed (\(status)): \(text)")
+        // Output goes to files, not pipes: a server started by pg_ctl would hold a pipe open forever.
+        let result = try Spawn.run(argv, timeout: .seconds(300))
+        guard result.status == 0 else {
+            throw TestSetupError("\(tool) \(arguments.joined(separator: " ")) failed (\(result.status)): \(result.stdout)\(result.stderr)")
         }
     }
 }

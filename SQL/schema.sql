@@ -1,0 +1,1050 @@
+-- SQL/schema.sql: schema conveyor as the numbered migrations (SQL/NNN_*.sql) build
+-- it, in one file. Generated; not a migration (conveyord never applies it) and never
+-- edited by hand: scripts/schema-snapshot rewrites it, and SchemaSnapshotTests fails
+-- when it differs from a freshly migrated database. It is the output of
+-- `pg_dump --schema-only --schema=conveyor --no-owner --no-privileges` (PostgreSQL 15)
+-- without comment lines, SET lines, \restrict lines and repeated blank lines.
+
+CREATE SCHEMA conveyor;
+
+COMMENT ON SCHEMA conveyor IS 'conveyor: hands won clients to account managers and watches for attachment (see SPEC.md)';
+
+CREATE FUNCTION conveyor.accounts_requeue_deleted() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+begin
+    -- one requeue per affected team, in id order
+    perform conveyor.requeue_waiting(t.team_id)
+    from (
+            select distinct o.team_id as team_id
+            from old_rows as o
+            where o.stage = 'active' and o.owner_id is not null
+            order by o.team_id
+    ) as t;
+    return null;
+end
+$$;
+
+CREATE FUNCTION conveyor.accounts_requeue_updated() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+begin
+    -- one requeue per affected team, in id order
+    perform conveyor.requeue_waiting(t.team_id)
+    from (
+            select distinct o.team_id as team_id
+            from new_rows as n
+            join old_rows as o on o.id = n.id
+            where (o.stage = 'active' and o.owner_id is not null
+                   and (n.stage <> 'active' or n.owner_id is distinct from o.owner_id
+                        or n.team_id <> o.team_id))
+               or (n.needs is distinct from o.needs and n.stage <> 'active')
+            order by o.team_id
+    ) as t;
+    return null;
+end
+$$;
+
+CREATE FUNCTION conveyor.accounts_reset_loads() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+begin
+    delete from conveyor.rep_loads;
+    return null;
+end
+$$;
+
+CREATE FUNCTION conveyor.accounts_track_loads() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+begin
+    if tg_op = 'INSERT' then
+        perform conveyor.add_rep_loads(array_agg(owner_id), array_agg(1))
+        from new_rows where stage = 'active' and owner_id is not null
+        having count(*) > 0;
+    elsif tg_op = 'DELETE' then
+        perform conveyor.add_rep_loads(array_agg(owner_id), array_agg(-1))
+        from old_rows where stage = 'active' and owner_id is not null
+        having count(*) > 0;
+    else
+        perform conveyor.add_rep_loads(array_agg(rep_id), array_agg(delta))
+        from (
+            select owner_id as rep_id, 1 as delta from new_rows where stage = 'active' and owner_id is not null
+            union all
+            select owner_id, -1 from old_rows where stage = 'active' and owner_id is not null
+        ) as changes
+        having count(*) > 0;
+    end if;
+    return null;
+end
+$$;
+
+CREATE FUNCTION conveyor.add_rep_loads(p_reps bigint[], p_deltas integer[]) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+begin
+    -- PL/pgSQL keeps the plan between calls (an SQL function plans it each time)
+    with net as (
+        select d.rep_id, sum(d.delta)::integer as delta
+        from unnest(p_reps, p_deltas) as d(rep_id, delta)
+        group by d.rep_id
+        having sum(d.delta) <> 0
+    ), lowered as (
+        update conveyor.rep_loads as l set owned = l.owned + net.delta
+        from net
+        where l.rep_id = net.rep_id and net.delta < 0
+    )
+    insert into conveyor.rep_loads as l (rep_id, owned)
+    select rep_id, delta from net where delta > 0
+    order by rep_id
+    on conflict (rep_id) do update set owned = l.owned + excluded.owned;
+end
+$$;
+
+CREATE FUNCTION conveyor.alerts_publish() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+    v_count integer;
+begin
+    select count(*) into v_count from new_rows;
+    if v_count = 0 then
+        return null;
+    elsif v_count <= 50 then
+        perform pg_notify('conveyor_events', json_build_object(
+            'type', 'alerts', 'ids', (select json_agg(id order by id) from new_rows))::text);
+    else
+        perform pg_notify('conveyor_events', json_build_object('type', 'alerts', 'count', v_count)::text);
+    end if;
+    return null;
+end
+$$;
+
+CREATE FUNCTION conveyor.check_team_time_zone() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+begin
+    if not exists (select 1 from pg_catalog.pg_timezone_names where name = new.time_zone) then
+        raise exception 'unknown time zone "%"', left(new.time_zone, 100)
+            using errcode = 'invalid_parameter_value',   -- 22023
+                  hint = 'Use an IANA time zone name such as "Europe/Berlin" or "UTC".';
+    end if;
+    return new;
+end
+$$;
+
+CREATE FUNCTION conveyor.default_name_to_ref() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+begin
+    if new.name is null then
+        new.name := new.ref;
+    end if;
+    return new;
+end
+$$;
+
+CREATE FUNCTION conveyor.handoffs_check_reps() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+    v_missing bigint;
+begin
+    -- Lock first: a rep deleted meanwhile is then seen as missing below.
+    perform
+    from conveyor.reps as r
+    where r.id in (select from_rep_id from new_rows union select to_rep_id from new_rows)
+    order by r.id
+    for key share;
+
+    select n.id into v_missing
+    from (select from_rep_id as id from new_rows where from_rep_id is not null
+          union
+          select to_rep_id from new_rows) as n
+    where not exists (select from conveyor.reps as r where r.id = n.id)
+    limit 1;
+    if found then
+        raise exception 'handoff names rep % that does not exist', v_missing
+            using errcode = 'foreign_key_violation';
+    end if;
+    return null;
+end
+$$;
+
+CREATE FUNCTION conveyor.jobs_notify_inserted() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+begin
+    -- statement-level: one check per INSERT, however many rows; an
+    -- INSERT ... ON CONFLICT DO NOTHING that inserted nothing stays quiet
+    if exists (select 1 from new_rows where state in ('available', 'retryable')) then
+        perform pg_notify('conveyor_jobs', '');
+    end if;
+    return null;
+end
+$$;
+
+CREATE FUNCTION conveyor.quote_for_message(v text) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+    select case
+        when v is null then 'NULL'
+        when length(v) > 100 then '"' || left(v, 100) || '..."'
+        else '"' || v || '"'
+    end
+$$;
+
+CREATE FUNCTION conveyor.record_win(team text, account_ref text, hunter_ref text, account_name text DEFAULT NULL::text, needs text[] DEFAULT '{}'::text[], value numeric DEFAULT 0) RETURNS bigint
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+    -- arguments copied into locals: "needs", "value" and "team" are also
+    -- column names, and plpgsql would reject the ambiguity
+    v_team      text    := record_win.team;
+    v_ref       text    := record_win.account_ref;
+    v_hunter    text    := record_win.hunter_ref;
+    v_name      text    := record_win.account_name;
+    v_needs     text[]  := coalesce(record_win.needs, '{}');
+    v_value     numeric := coalesce(record_win.value, 0);
+
+    v_team_id   bigint;
+    v_hunter_id bigint;
+    v_role      text;
+    v_account   bigint;
+    v_job       bigint;
+    v_key       text;
+    v_bad       text;
+begin
+    -- 1. arguments ----------------------------------------------------------
+
+    if v_team is null then
+        raise exception 'record_win: team must not be null'
+            using errcode = 'null_value_not_allowed';
+    end if;
+    if v_ref is null then
+        raise exception 'record_win: account_ref must not be null'
+            using errcode = 'null_value_not_allowed';
+    end if;
+    if v_hunter is null then
+        raise exception 'record_win: hunter_ref must not be null'
+            using errcode = 'null_value_not_allowed';
+    end if;
+
+    if v_ref !~ '[^[:space:]]' then
+        raise exception 'record_win: account_ref must not be blank'
+            using errcode = 'invalid_parameter_value';
+    end if;
+    if length(v_ref) > 200 then
+        raise exception 'record_win: account_ref is too long (% characters, at most 200)', length(v_ref)
+            using errcode = 'invalid_parameter_value';
+    end if;
+
+    -- a blank name counts as "not given": keep the existing name, or use the ref
+    if v_name !~ '[^[:space:]]' then
+        v_name := null;
+    end if;
+    if length(v_name) > 1000 then
+        raise exception 'record_win: account_name is too long (% characters, at most 1000)', length(v_name)
+            using errcode = 'string_data_right_truncation';
+    end if;
+
+    -- 'infinity' also excludes NaN, which sorts above it
+    if not (v_value >= 0 and v_value < 'infinity') then
+        raise exception 'record_win: value must be a finite number >= 0, got %', left(v_value::text, 50)
+            using errcode = 'invalid_parameter_value';
+    end if;
+
+    if coalesce(array_ndims(v_needs), 1) <> 1 then
+        raise exception 'record_win: needs must be a one-dimensional array'
+            using errcode = 'invalid_parameter_value';
+    end if;
+    if cardinality(v_needs) > 50 then
+        raise exception 'record_win: too many needs (%, at most 50)', cardinality(v_needs)
+            using errcode = 'invalid_parameter_value';
+    end if;
+    if array_position(v_needs, null) is not null then
+        raise exception 'record_win: needs must not contain null'
+            using errcode = 'invalid_parameter_value';
+    end if;
+    select n into v_bad from unnest(v_needs) as u(n) where n !~ '[^[:space:]]' limit 1;
+    if found then
+        raise exception 'record_win: needs must not contain blank entries'
+            using errcode = 'invalid_parameter_value';
+    end if;
+    select n into v_bad from unnest(v_needs) as u(n) where length(n) > 100 limit 1;
+    if found then
+        raise exception 'record_win: need % is too long (% characters, at most 100)',
+                conveyor.quote_for_message(v_bad), length(v_bad)
+            using errcode = 'invalid_parameter_value';
+    end if;
+
+    -- 2. team and hunter ----------------------------------------------------
+
+    select t.id into v_team_id
+    from conveyor.teams as t
+    where t.name = v_team;
+    if not found then
+        raise exception 'record_win: unknown team %', conveyor.quote_for_message(v_team)
+            using errcode = 'foreign_key_violation';
+    end if;
+
+    select r.id, r.role into v_hunter_id, v_role
+    from conveyor.reps as r
+    where r.team_id = v_team_id and r.ref = v_hunter;
+    if not found then
+        raise exception 'record_win: unknown hunter % in team %',
+                conveyor.quote_for_message(v_hunter), conveyor.quote_for_message(v_team)
+            using errcode = 'foreign_key_violation';
+    end if;
+    -- an inactive hunter is fine: the win may be recorded after they left
+    if v_role = 'account_manager' then
+        raise exception 'record_win: hunter % is an account manager; only lead_generator or closer can win a client',
+                conveyor.quote_for_message(v_hunter)
+            using errcode = 'invalid_parameter_value';
+    end if;
+
+    -- 3. the account --------------------------------------------------------
+
+    -- A new account is created already won. ON CONFLICT DO NOTHING waits for a
+    -- concurrent inserter of the same ref and then yields no row.
+    insert into conveyor.accounts as a
+        (team_id, ref, name, stage, needs, value, hunter_id, won_at)
+    values
+        (v_team_id, v_ref, coalesce(v_name, v_ref), 'won', v_needs, v_value, v_hunter_id, now())
+    on conflict (team_id, ref) do nothing
+    returning a.id into v_account;
+
+    if v_account is null then
+        -- The account exists. Lock it so that concurrent calls for the same
+        -- ref run one after the other; each statement below sees what the
+        -- previous holder of the lock committed.
+        select a.id, a.handoff_job_id into v_account, v_job
+        from conveyor.accounts as a
+        where a.team_id = v_team_id and a.ref = v_ref
+        for update;
+
+        -- already won through record_win: same job id, no change. The
+        -- account column survives pruning of the job; the jobs lookup covers
+        -- a handoff job enqueued by other means.
+        if v_job is not null then
+            return v_job;
+        end if;
+        select j.id into v_job
+        from conveyor.jobs as j
+        where j.unique_key = 'handoff:' || v_account;
+        if found then
+            return v_job;
+        end if;
+    end if;
+
+    -- 4. the handoff job (before updating the account, so that a job with
+    --    this key enqueued concurrently by other means still means "no
+    --    change") -------------------------------------------------------------
+
+    v_key := 'handoff:' || v_account;
+
+    insert into conveyor.jobs as j (kind, payload, unique_key, team_id)
+    values ('handoff', jsonb_build_object('account_id', v_account), v_key, v_team_id)
+    on conflict (unique_key) where unique_key is not null do nothing
+    returning j.id into v_job;
+
+    if v_job is null then
+        select j.id into strict v_job
+        from conveyor.jobs as j
+        where j.unique_key = v_key;
+        return v_job;
+    end if;
+
+    -- 5. mark the account won -------------------------------------------------
+
+    update conveyor.accounts as a
+    set stage          = 'won',
+        hunter_id      = v_hunter_id,
+        won_at         = now(),
+        name           = coalesce(v_name, a.name),   -- null: keep the existing name
+        needs          = v_needs,
+        value          = v_value,
+        handoff_job_id = v_job
+    where a.id = v_account;
+
+    return v_job;
+end
+$$;
+
+COMMENT ON FUNCTION conveyor.record_win(team text, account_ref text, hunter_ref text, account_name text, needs text[], value numeric) IS 'mark an account won by hunter_ref and enqueue its handoff; returns the handoff job id; idempotent per (team, account_ref)';
+
+CREATE FUNCTION conveyor.reps_keep_handoff_history() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+begin
+    if exists (select from conveyor.handoffs where from_rep_id = old.id)
+       or exists (select from conveyor.handoffs where to_rep_id = old.id) then
+        raise exception 'rep % cannot be deleted: handoffs name it (make it inactive instead)', old.id
+            using errcode = 'foreign_key_violation';
+    end if;
+    return null;
+end
+$$;
+
+CREATE FUNCTION conveyor.reps_requeue_inserted() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+begin
+    -- one requeue per affected team, in id order
+    perform conveyor.requeue_waiting(t.team_id)
+    from (
+            select distinct n.team_id as team_id
+            from new_rows as n
+            where n.role = 'account_manager' and n.active and n.capacity > 0
+            order by n.team_id
+    ) as t;
+    return null;
+end
+$$;
+
+CREATE FUNCTION conveyor.reps_requeue_updated() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+begin
+    -- one requeue per affected team, in id order
+    perform conveyor.requeue_waiting(t.team_id)
+    from (
+            select t.team_id as team_id
+            from (
+                select n.team_id, o.team_id as old_team_id
+                from new_rows as n
+                join old_rows as o on o.id = n.id
+                where n.capacity > o.capacity
+                   or (n.active and not o.active)
+                   or n.away_until is distinct from o.away_until
+                   or n.role is distinct from o.role
+                   or n.skills is distinct from o.skills
+                   or n.team_id is distinct from o.team_id
+            ) as changed
+            cross join lateral (values (changed.team_id), (changed.old_team_id)) as t(team_id)
+            group by t.team_id
+            order by t.team_id
+    ) as t;
+    return null;
+end
+$$;
+
+CREATE FUNCTION conveyor.requeue_waiting(p_team_id bigint) RETURNS integer
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+    v_count integer;
+begin
+    if p_team_id is null then
+        return 0;
+    end if;
+
+    -- Bump the team's routing epoch first. The row lock is held until commit
+    -- and waits for a router holding it, so the update below (a new
+    -- statement, hence a new snapshot) sees any job it just parked.
+    update conveyor.routing_epochs
+    set epoch = epoch + 1, bumped_at = now()
+    where team_id = p_team_id;
+    if not found then
+        -- no epoch row (should not happen; see teams_create_epoch), or the
+        -- team is being deleted in this very transaction: then insert nothing
+        insert into conveyor.routing_epochs as e (team_id, epoch, bumped_at)
+        select t.id, 1, now() from conveyor.teams as t where t.id = p_team_id
+        on conflict (team_id) do update
+            set epoch = e.epoch + 1, bumped_at = now();
+    end if;
+
+    update conveyor.jobs
+    set state = 'available', run_at = now()
+    where state = 'waiting' and team_id = p_team_id;
+    get diagnostics v_count = row_count;
+
+    if v_count > 0 then
+        perform pg_notify('conveyor_jobs', '');
+    end if;
+    return v_count;
+end
+$$;
+
+COMMENT ON FUNCTION conveyor.requeue_waiting(p_team_id bigint) IS 'make the team''s waiting jobs available again (and notify); bumps routing_epochs; returns how many';
+
+CREATE FUNCTION conveyor.tags_ok(tags text[], max_count integer) RETURNS boolean
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+    select tags is null
+        or (coalesce(array_ndims(tags), 1) = 1
+            and cardinality(tags) <= max_count
+            and not exists (
+                select 1
+                from unnest(tags) as t(tag)
+                where tag is null or tag !~ '[^[:space:]]' or length(tag) > 100))
+$$;
+
+COMMENT ON FUNCTION conveyor.tags_ok(tags text[], max_count integer) IS 'true when every tag is non-null, non-blank, <= 100 chars, and there are at most max_count of them';
+
+CREATE FUNCTION conveyor.teams_create_epoch() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+begin
+    insert into conveyor.routing_epochs (team_id)
+    select id from new_rows
+    on conflict (team_id) do nothing;
+    return null;
+end
+$$;
+
+CREATE FUNCTION conveyor.teams_requeue_updated() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+begin
+    -- one requeue per affected team, in id order
+    perform conveyor.requeue_waiting(t.team_id)
+    from (
+            select n.id as team_id
+            from new_rows as n
+            join old_rows as o on o.id = n.id
+            where (o.paused and not n.paused)
+               or (n.skills_fallback and not o.skills_fallback)
+            order by n.id
+    ) as t;
+    return null;
+end
+$$;
+
+CREATE FUNCTION conveyor.touch_updated_at() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+begin
+    new.updated_at := now();
+    return new;
+end
+$$;
+
+CREATE TABLE conveyor.accounts (
+    id bigint NOT NULL,
+    team_id bigint NOT NULL,
+    ref text NOT NULL,
+    name text NOT NULL,
+    stage text DEFAULT 'lead'::text NOT NULL,
+    needs text[] DEFAULT '{}'::text[] NOT NULL,
+    value numeric DEFAULT 0 NOT NULL,
+    hunter_id bigint,
+    owner_id bigint,
+    won_at timestamp with time zone,
+    handed_off_at timestamp with time zone,
+    handoff_job_id bigint,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT accounts_name_check CHECK ((length(name) <= 1000)),
+    CONSTRAINT accounts_needs_check CHECK (conveyor.tags_ok(needs, 50)),
+    CONSTRAINT accounts_owner_not_hunter CHECK ((owner_id <> hunter_id)),
+    CONSTRAINT accounts_ref_check CHECK ((((length(ref) >= 1) AND (length(ref) <= 200)) AND (ref ~ '[^[:space:]]'::text))),
+    CONSTRAINT accounts_stage_check CHECK ((stage = ANY (ARRAY['lead'::text, 'qualified'::text, 'won'::text, 'active'::text, 'churned'::text]))),
+    CONSTRAINT accounts_value_check CHECK (((value >= (0)::numeric) AND (value < 'Infinity'::numeric)))
+)
+WITH (fillfactor='85');
+
+COMMENT ON TABLE conveyor.accounts IS 'clients and prospects moving through the conveyor';
+
+COMMENT ON COLUMN conveyor.accounts.name IS 'display name; defaults to ref when not given';
+
+COMMENT ON COLUMN conveyor.accounts.needs IS 'skills the client requires; routing picks managers whose skills cover them';
+
+COMMENT ON COLUMN conveyor.accounts.value IS 'expected yearly margin; alert severity uses it when there are no deals';
+
+COMMENT ON COLUMN conveyor.accounts.hunter_id IS 'the acquisition rep who won the account';
+
+COMMENT ON COLUMN conveyor.accounts.owner_id IS 'the current account manager';
+
+COMMENT ON COLUMN conveyor.accounts.handoff_job_id IS 'the handoff job record_win enqueued (kept here so record_win stays idempotent after the job is pruned)';
+
+CREATE SEQUENCE conveyor.accounts_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+ALTER SEQUENCE conveyor.accounts_id_seq OWNED BY conveyor.accounts.id;
+
+CREATE TABLE conveyor.admin_audit (
+    id bigint NOT NULL,
+    at timestamp with time zone DEFAULT now() NOT NULL,
+    uid integer,
+    pid integer,
+    role text,
+    command text NOT NULL,
+    args jsonb DEFAULT '{}'::jsonb NOT NULL,
+    ok boolean NOT NULL,
+    error_code text
+);
+
+COMMENT ON TABLE conveyor.admin_audit IS 'state-changing admin socket commands: peer uid/pid and role, command, args, outcome';
+
+CREATE SEQUENCE conveyor.admin_audit_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+ALTER SEQUENCE conveyor.admin_audit_id_seq OWNED BY conveyor.admin_audit.id;
+
+CREATE TABLE conveyor.alerts (
+    id bigint NOT NULL,
+    team_id bigint NOT NULL,
+    account_id bigint,
+    rep_id bigint,
+    kind text NOT NULL,
+    severity text NOT NULL,
+    status text DEFAULT 'open'::text NOT NULL,
+    first_seen_at timestamp with time zone DEFAULT now() NOT NULL,
+    last_seen_at timestamp with time zone DEFAULT now() NOT NULL,
+    resolved_at timestamp with time zone,
+    details jsonb DEFAULT '{}'::jsonb NOT NULL,
+    snoozed_until timestamp with time zone,
+    acknowledged_at timestamp with time zone,
+    CONSTRAINT alerts_kind_check CHECK (((length(kind) >= 1) AND (length(kind) <= 100))),
+    CONSTRAINT alerts_severity_check CHECK ((severity = ANY (ARRAY['low'::text, 'medium'::text, 'high'::text]))),
+    CONSTRAINT alerts_status_check CHECK ((status = ANY (ARRAY['open'::text, 'acknowledged'::text, 'snoozed'::text, 'resolved'::text])))
+);
+
+COMMENT ON TABLE conveyor.alerts IS 'one open alert per (account, kind); a rescan updates it, a cleared condition resolves it';
+
+COMMENT ON COLUMN conveyor.alerts.details IS 'the figures behind the alert';
+
+CREATE SEQUENCE conveyor.alerts_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+ALTER SEQUENCE conveyor.alerts_id_seq OWNED BY conveyor.alerts.id;
+
+CREATE TABLE conveyor.deals (
+    id bigint NOT NULL,
+    account_id bigint NOT NULL,
+    rep_id bigint,
+    closed_at timestamp with time zone DEFAULT now() NOT NULL,
+    amount numeric NOT NULL,
+    margin numeric NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT deals_amount_check CHECK (((amount > '-Infinity'::numeric) AND (amount < 'Infinity'::numeric))),
+    CONSTRAINT deals_margin_check CHECK (((margin > '-Infinity'::numeric) AND (margin < 'Infinity'::numeric)))
+);
+
+COMMENT ON TABLE conveyor.deals IS 'closed deals; trailing-12-month margin drives alert severity';
+
+CREATE SEQUENCE conveyor.deals_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+ALTER SEQUENCE conveyor.deals_id_seq OWNED BY conveyor.deals.id;
+
+CREATE TABLE conveyor.handoffs (
+    id bigint NOT NULL,
+    account_id bigint NOT NULL,
+    from_rep_id bigint,
+    to_rep_id bigint NOT NULL,
+    kind text NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    explanation jsonb DEFAULT '{}'::jsonb NOT NULL,
+    CONSTRAINT handoffs_kind_check CHECK ((kind = ANY (ARRAY['auto'::text, 'manual'::text, 'redistribution'::text]))),
+    CONSTRAINT handoffs_not_to_self CHECK ((from_rep_id <> to_rep_id))
+);
+
+COMMENT ON TABLE conveyor.handoffs IS 'every change of an account''s owner';
+
+COMMENT ON COLUMN conveyor.handoffs.explanation IS 'every candidate considered, why each was excluded, the rule that chose';
+
+CREATE SEQUENCE conveyor.handoffs_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+ALTER SEQUENCE conveyor.handoffs_id_seq OWNED BY conveyor.handoffs.id;
+
+CREATE TABLE conveyor.interactions (
+    id bigint NOT NULL,
+    account_id bigint NOT NULL,
+    rep_id bigint NOT NULL,
+    occurred_at timestamp with time zone DEFAULT now() NOT NULL,
+    kind text NOT NULL,
+    contact text,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT interactions_contact_check CHECK ((length(contact) <= 1000)),
+    CONSTRAINT interactions_kind_check CHECK (((length(kind) >= 1) AND (length(kind) <= 50)))
+);
+
+COMMENT ON TABLE conveyor.interactions IS 'calls, emails, meetings, shipments...: who works the account';
+
+CREATE SEQUENCE conveyor.interactions_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+ALTER SEQUENCE conveyor.interactions_id_seq OWNED BY conveyor.interactions.id;
+
+CREATE TABLE conveyor.jobs (
+    id bigint NOT NULL,
+    kind text NOT NULL,
+    state text DEFAULT 'available'::text NOT NULL,
+    priority smallint DEFAULT 0 NOT NULL,
+    run_at timestamp with time zone DEFAULT now() NOT NULL,
+    attempts integer DEFAULT 0 NOT NULL,
+    max_attempts integer DEFAULT 20 NOT NULL,
+    unique_key text,
+    payload jsonb DEFAULT '{}'::jsonb NOT NULL,
+    last_error text,
+    team_id bigint,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    attempted_at timestamp with time zone,
+    finished_at timestamp with time zone,
+    CONSTRAINT jobs_kind_check CHECK (((length(kind) >= 1) AND (length(kind) <= 100))),
+    CONSTRAINT jobs_max_attempts_check CHECK ((max_attempts > 0)),
+    CONSTRAINT jobs_state_check CHECK ((state = ANY (ARRAY['available'::text, 'running'::text, 'waiting'::text, 'succeeded'::text, 'retryable'::text, 'dead'::text, 'cancelled'::text])))
+);
+
+COMMENT ON TABLE conveyor.jobs IS 'the work queue; waiting = blocked until capacity appears (see requeue_waiting)';
+
+COMMENT ON COLUMN conveyor.jobs.unique_key IS 'enqueue with on conflict (unique_key) where unique_key is not null do nothing; ''handoff:<account id>'' is reserved for record_win';
+
+CREATE SEQUENCE conveyor.jobs_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+ALTER SEQUENCE conveyor.jobs_id_seq OWNED BY conveyor.jobs.id;
+
+CREATE TABLE conveyor.probes (
+    id bigint NOT NULL,
+    job_id bigint NOT NULL,
+    done_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+CREATE SEQUENCE conveyor.probes_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+ALTER SEQUENCE conveyor.probes_id_seq OWNED BY conveyor.probes.id;
+
+CREATE TABLE conveyor.rep_loads (
+    rep_id bigint NOT NULL,
+    owned integer DEFAULT 0 NOT NULL,
+    CONSTRAINT rep_loads_owned_check CHECK ((owned >= 0))
+);
+
+COMMENT ON TABLE conveyor.rep_loads IS 'accounts each rep owns in stage active, kept by triggers on accounts (no row: none)';
+
+CREATE TABLE conveyor.reps (
+    id bigint NOT NULL,
+    team_id bigint NOT NULL,
+    ref text NOT NULL,
+    name text NOT NULL,
+    role text NOT NULL,
+    capacity integer DEFAULT 0 NOT NULL,
+    skills text[] DEFAULT '{}'::text[] NOT NULL,
+    active boolean DEFAULT true NOT NULL,
+    away_until timestamp with time zone,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT reps_capacity_check CHECK ((capacity >= 0)),
+    CONSTRAINT reps_name_check CHECK ((length(name) <= 1000)),
+    CONSTRAINT reps_ref_check CHECK ((((length(ref) >= 1) AND (length(ref) <= 200)) AND (ref ~ '[^[:space:]]'::text))),
+    CONSTRAINT reps_role_check CHECK ((role = ANY (ARRAY['lead_generator'::text, 'closer'::text, 'account_manager'::text]))),
+    CONSTRAINT reps_skills_check CHECK (conveyor.tags_ok(skills, 100))
+);
+
+COMMENT ON TABLE conveyor.reps IS 'sales people; acquisition roles (lead_generator, closer) hunt, account_manager farms';
+
+COMMENT ON COLUMN conveyor.reps.name IS 'display name; defaults to ref when not given';
+
+COMMENT ON COLUMN conveyor.reps.capacity IS 'how many accounts in stage active an account_manager may own';
+
+CREATE SEQUENCE conveyor.reps_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+ALTER SEQUENCE conveyor.reps_id_seq OWNED BY conveyor.reps.id;
+
+CREATE TABLE conveyor.routing_epochs (
+    team_id bigint NOT NULL,
+    epoch bigint DEFAULT 0 NOT NULL,
+    bumped_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+COMMENT ON TABLE conveyor.routing_epochs IS 'one row per team: routers lock it FOR UPDATE while they route the team; requeue_waiting bumps it';
+
+CREATE TABLE conveyor.schema_migrations (
+    version integer NOT NULL,
+    file text NOT NULL,
+    checksum text NOT NULL,
+    applied_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+CREATE TABLE conveyor.teams (
+    id bigint NOT NULL,
+    name text NOT NULL,
+    time_zone text DEFAULT 'UTC'::text NOT NULL,
+    scan_local_time time without time zone DEFAULT '02:00:00'::time without time zone NOT NULL,
+    paused boolean DEFAULT false NOT NULL,
+    skills_fallback boolean DEFAULT false NOT NULL,
+    low_value_threshold numeric DEFAULT 0 NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT teams_low_value_threshold_check CHECK (((low_value_threshold >= (0)::numeric) AND (low_value_threshold < 'Infinity'::numeric))),
+    CONSTRAINT teams_name_check CHECK ((((length(name) >= 1) AND (length(name) <= 200)) AND (name ~ '[^[:space:]]'::text))),
+    CONSTRAINT teams_scan_local_time_check CHECK ((scan_local_time < '24:00:00'::time without time zone))
+);
+
+COMMENT ON TABLE conveyor.teams IS 'a sales team: its reps, accounts, routing and scan settings';
+
+COMMENT ON COLUMN conveyor.teams.time_zone IS 'IANA zone name; the nightly scan runs at scan_local_time in this zone';
+
+COMMENT ON COLUMN conveyor.teams.paused IS 'true: handoffs wait (jobs stay waiting) until the team is resumed';
+
+COMMENT ON COLUMN conveyor.teams.skills_fallback IS 'true: when no manager covers an account''s needs, route among managers without them (said in the explanation)';
+
+COMMENT ON COLUMN conveyor.teams.low_value_threshold IS 'alerts on accounts whose money at stake is below this are severity low';
+
+CREATE SEQUENCE conveyor.teams_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+ALTER SEQUENCE conveyor.teams_id_seq OWNED BY conveyor.teams.id;
+
+ALTER TABLE ONLY conveyor.accounts ALTER COLUMN id SET DEFAULT nextval('conveyor.accounts_id_seq'::regclass);
+
+ALTER TABLE ONLY conveyor.admin_audit ALTER COLUMN id SET DEFAULT nextval('conveyor.admin_audit_id_seq'::regclass);
+
+ALTER TABLE ONLY conveyor.alerts ALTER COLUMN id SET DEFAULT nextval('conveyor.alerts_id_seq'::regclass);
+
+ALTER TABLE ONLY conveyor.deals ALTER COLUMN id SET DEFAULT nextval('conveyor.deals_id_seq'::regclass);
+
+ALTER TABLE ONLY conveyor.handoffs ALTER COLUMN id SET DEFAULT nextval('conveyor.handoffs_id_seq'::regclass);
+
+ALTER TABLE ONLY conveyor.interactions ALTER COLUMN id SET DEFAULT nextval('conveyor.interactions_id_seq'::regclass);
+
+ALTER TABLE ONLY conveyor.jobs ALTER COLUMN id SET DEFAULT nextval('conveyor.jobs_id_seq'::regclass);
+
+ALTER TABLE ONLY conveyor.probes ALTER COLUMN id SET DEFAULT nextval('conveyor.probes_id_seq'::regclass);
+
+ALTER TABLE ONLY conveyor.reps ALTER COLUMN id SET DEFAULT nextval('conveyor.reps_id_seq'::regclass);
+
+ALTER TABLE ONLY conveyor.teams ALTER COLUMN id SET DEFAULT nextval('conveyor.teams_id_seq'::regclass);
+
+ALTER TABLE ONLY conveyor.accounts
+    ADD CONSTRAINT accounts_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY conveyor.accounts
+    ADD CONSTRAINT accounts_team_id_ref_key UNIQUE (team_id, ref);
+
+ALTER TABLE ONLY conveyor.admin_audit
+    ADD CONSTRAINT admin_audit_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY conveyor.alerts
+    ADD CONSTRAINT alerts_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY conveyor.deals
+    ADD CONSTRAINT deals_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY conveyor.handoffs
+    ADD CONSTRAINT handoffs_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY conveyor.interactions
+    ADD CONSTRAINT interactions_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY conveyor.jobs
+    ADD CONSTRAINT jobs_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY conveyor.probes
+    ADD CONSTRAINT probes_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY conveyor.rep_loads
+    ADD CONSTRAINT rep_loads_pkey PRIMARY KEY (rep_id);
+
+ALTER TABLE ONLY conveyor.reps
+    ADD CONSTRAINT reps_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY conveyor.reps
+    ADD CONSTRAINT reps_team_id_id_key UNIQUE (team_id, id);
+
+ALTER TABLE ONLY conveyor.reps
+    ADD CONSTRAINT reps_team_id_ref_key UNIQUE (team_id, ref);
+
+ALTER TABLE ONLY conveyor.routing_epochs
+    ADD CONSTRAINT routing_epochs_pkey PRIMARY KEY (team_id);
+
+ALTER TABLE ONLY conveyor.schema_migrations
+    ADD CONSTRAINT schema_migrations_pkey PRIMARY KEY (version);
+
+ALTER TABLE ONLY conveyor.teams
+    ADD CONSTRAINT teams_name_key UNIQUE (name);
+
+ALTER TABLE ONLY conveyor.teams
+    ADD CONSTRAINT teams_pkey PRIMARY KEY (id);
+
+CREATE INDEX accounts_hunter_id ON conveyor.accounts USING btree (hunter_id);
+
+CREATE INDEX admin_audit_at ON conveyor.admin_audit USING btree (at);
+
+CREATE INDEX alerts_account_id ON conveyor.alerts USING btree (account_id);
+
+CREATE UNIQUE INDEX alerts_one_open ON conveyor.alerts USING btree (team_id, COALESCE(account_id, (0)::bigint), kind) WHERE (status <> 'resolved'::text);
+
+CREATE INDEX alerts_team_id_status ON conveyor.alerts USING btree (team_id, status);
+
+CREATE INDEX deals_account_id_closed_at ON conveyor.deals USING btree (account_id, closed_at);
+
+CREATE INDEX deals_rep_id ON conveyor.deals USING btree (rep_id);
+
+CREATE INDEX handoffs_account_id_created_at ON conveyor.handoffs USING btree (account_id, created_at DESC);
+
+CREATE INDEX handoffs_from_rep_id ON conveyor.handoffs USING btree (from_rep_id);
+
+CREATE INDEX handoffs_to_rep_id_created_at ON conveyor.handoffs USING btree (to_rep_id, created_at);
+
+CREATE INDEX interactions_account_id_occurred_at ON conveyor.interactions USING btree (account_id, occurred_at);
+
+CREATE INDEX interactions_rep_id ON conveyor.interactions USING btree (rep_id);
+
+CREATE INDEX jobs_claim ON conveyor.jobs USING btree (priority, run_at, id) WHERE (state = ANY (ARRAY['available'::text, 'retryable'::text]));
+
+CREATE INDEX jobs_claim_team ON conveyor.jobs USING btree (team_id, priority, run_at, id) WHERE ((state = ANY (ARRAY['available'::text, 'retryable'::text])) AND (team_id IS NOT NULL));
+
+CREATE INDEX jobs_finished ON conveyor.jobs USING btree (finished_at) WHERE (state = ANY (ARRAY['succeeded'::text, 'cancelled'::text]));
+
+CREATE UNIQUE INDEX jobs_unique_key ON conveyor.jobs USING btree (unique_key) WHERE (unique_key IS NOT NULL);
+
+CREATE INDEX jobs_waiting ON conveyor.jobs USING btree (team_id) WHERE (state = 'waiting'::text);
+
+CREATE INDEX jobs_waiting_run_at ON conveyor.jobs USING btree (run_at) WHERE (state = 'waiting'::text);
+
+CREATE INDEX probes_job_id ON conveyor.probes USING btree (job_id);
+
+CREATE INDEX reps_team_id_role ON conveyor.reps USING btree (team_id, role);
+
+CREATE TRIGGER accounts_default_name BEFORE INSERT OR UPDATE ON conveyor.accounts FOR EACH ROW WHEN ((new.name IS NULL)) EXECUTE FUNCTION conveyor.default_name_to_ref();
+
+CREATE TRIGGER accounts_requeue_deleted AFTER DELETE ON conveyor.accounts REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION conveyor.accounts_requeue_deleted();
+
+CREATE TRIGGER accounts_requeue_updated AFTER UPDATE ON conveyor.accounts REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION conveyor.accounts_requeue_updated();
+
+CREATE TRIGGER accounts_reset_loads AFTER TRUNCATE ON conveyor.accounts FOR EACH STATEMENT EXECUTE FUNCTION conveyor.accounts_reset_loads();
+
+CREATE TRIGGER accounts_touch_updated_at BEFORE UPDATE ON conveyor.accounts FOR EACH ROW WHEN ((NOT (new.updated_at IS DISTINCT FROM old.updated_at))) EXECUTE FUNCTION conveyor.touch_updated_at();
+
+CREATE TRIGGER accounts_track_loads_deleted AFTER DELETE ON conveyor.accounts REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION conveyor.accounts_track_loads();
+
+CREATE TRIGGER accounts_track_loads_inserted AFTER INSERT ON conveyor.accounts REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION conveyor.accounts_track_loads();
+
+CREATE TRIGGER accounts_track_loads_updated AFTER UPDATE ON conveyor.accounts REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION conveyor.accounts_track_loads();
+
+CREATE TRIGGER alerts_publish_inserted AFTER INSERT ON conveyor.alerts REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION conveyor.alerts_publish();
+
+CREATE TRIGGER alerts_publish_updated AFTER UPDATE ON conveyor.alerts REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION conveyor.alerts_publish();
+
+CREATE TRIGGER handoffs_check_reps_inserted AFTER INSERT ON conveyor.handoffs REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION conveyor.handoffs_check_reps();
+
+CREATE TRIGGER handoffs_check_reps_updated AFTER UPDATE ON conveyor.handoffs REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION conveyor.handoffs_check_reps();
+
+CREATE TRIGGER jobs_notify_inserted AFTER INSERT ON conveyor.jobs REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION conveyor.jobs_notify_inserted();
+
+CREATE TRIGGER reps_default_name BEFORE INSERT OR UPDATE ON conveyor.reps FOR EACH ROW WHEN ((new.name IS NULL)) EXECUTE FUNCTION conveyor.default_name_to_ref();
+
+CREATE CONSTRAINT TRIGGER reps_keep_handoff_history AFTER DELETE ON conveyor.reps DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION conveyor.reps_keep_handoff_history();
+
+CREATE TRIGGER reps_requeue_inserted AFTER INSERT ON conveyor.reps REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION conveyor.reps_requeue_inserted();
+
+CREATE TRIGGER reps_requeue_updated AFTER UPDATE ON conveyor.reps REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION conveyor.reps_requeue_updated();
+
+CREATE TRIGGER reps_touch_updated_at BEFORE UPDATE ON conveyor.reps FOR EACH ROW WHEN ((NOT (new.updated_at IS DISTINCT FROM old.updated_at))) EXECUTE FUNCTION conveyor.touch_updated_at();
+
+CREATE TRIGGER teams_check_time_zone BEFORE INSERT OR UPDATE OF time_zone ON conveyor.teams FOR EACH ROW EXECUTE FUNCTION conveyor.check_team_time_zone();
+
+CREATE TRIGGER teams_create_epoch AFTER INSERT ON conveyor.teams REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION conveyor.teams_create_epoch();
+
+CREATE TRIGGER teams_requeue_updated AFTER UPDATE ON conveyor.teams REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION conveyor.teams_requeue_updated();
+
+ALTER TABLE ONLY conveyor.accounts
+    ADD CONSTRAINT accounts_hunter_fkey FOREIGN KEY (team_id, hunter_id) REFERENCES conveyor.reps(team_id, id);
+
+ALTER TABLE ONLY conveyor.accounts
+    ADD CONSTRAINT accounts_owner_fkey FOREIGN KEY (team_id, owner_id) REFERENCES conveyor.reps(team_id, id);
+
+ALTER TABLE ONLY conveyor.accounts
+    ADD CONSTRAINT accounts_team_id_fkey FOREIGN KEY (team_id) REFERENCES conveyor.teams(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY conveyor.alerts
+    ADD CONSTRAINT alerts_account_id_fkey FOREIGN KEY (account_id) REFERENCES conveyor.accounts(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY conveyor.alerts
+    ADD CONSTRAINT alerts_rep_id_fkey FOREIGN KEY (rep_id) REFERENCES conveyor.reps(id);
+
+ALTER TABLE ONLY conveyor.alerts
+    ADD CONSTRAINT alerts_team_id_fkey FOREIGN KEY (team_id) REFERENCES conveyor.teams(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY conveyor.deals
+    ADD CONSTRAINT deals_account_id_fkey FOREIGN KEY (account_id) REFERENCES conveyor.accounts(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY conveyor.deals
+    ADD CONSTRAINT deals_rep_id_fkey FOREIGN KEY (rep_id) REFERENCES conveyor.reps(id);
+
+ALTER TABLE ONLY conveyor.handoffs
+    ADD CONSTRAINT handoffs_account_id_fkey FOREIGN KEY (account_id) REFERENCES conveyor.accounts(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY conveyor.interactions
+    ADD CONSTRAINT interactions_account_id_fkey FOREIGN KEY (account_id) REFERENCES conveyor.accounts(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY conveyor.interactions
+    ADD CONSTRAINT interactions_rep_id_fkey FOREIGN KEY (rep_id) REFERENCES conveyor.reps(id);
+
+ALTER TABLE ONLY conveyor.jobs
+    ADD CONSTRAINT jobs_team_id_fkey FOREIGN KEY (team_id) REFERENCES conveyor.teams(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY conveyor.rep_loads
+    ADD CONSTRAINT rep_loads_rep_id_fkey FOREIGN KEY (rep_id) REFERENCES conveyor.reps(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY conveyor.reps
+    ADD CONSTRAINT reps_team_id_fkey FOREIGN KEY (team_id) REFERENCES conveyor.teams(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY conveyor.routing_epochs
+    ADD CONSTRAINT routing_epochs_team_id_fkey FOREIGN KEY (team_id) REFERENCES conveyor.teams(id) ON DELETE CASCADE;
