@@ -7,7 +7,7 @@
 
 CREATE SCHEMA conveyor;
 
-COMMENT ON SCHEMA conveyor IS 'conveyor: hands won clients to account managers and watches for attachment (see SPEC.md)';
+COMMENT ON SCHEMA conveyor IS 'conveyor: hands won clients to account managers and watches for attachment (reference: docs/sql.md)';
 
 CREATE FUNCTION conveyor.accounts_requeue_deleted() RETURNS trigger
     LANGUAGE plpgsql
