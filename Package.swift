@@ -78,7 +78,8 @@ let package = Package(
         ),
         // Test support: checks (and with CONVEYOR_UPDATE_DOCS=1 rewrites) the generated sections of docs/.
         .target(name: "GeneratedDocs", path: "Tests/GeneratedDocs"),
-        .testTarget(name: "ConveyorCoreTests", dependencies: ["ConveyorCore"]),
+        .target(name: "SeededRandom", path: "Tests/SeededRandom"),
+        .testTarget(name: "ConveyorCoreTests", dependencies: ["ConveyorCore", "SeededRandom"]),
         .testTarget(name: "ConveyorProtocolTests", dependencies: ["ConveyorProtocol", "GeneratedDocs"]),
         // Pure tests of the daemon library's pure parts: no database, no processes.
         .testTarget(
@@ -93,7 +94,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ConveyorIntegrationTests",
-            dependencies: ["ConveyorStore", "ConveyorPostgres", "ConveyorCore", "ConveyorProtocol", "ConveyorDaemon"]
+            dependencies: ["ConveyorStore", "ConveyorPostgres", "ConveyorCore", "ConveyorProtocol", "ConveyorDaemon", "SeededRandom"]
         ),
     ],
     swiftLanguageModes: [.v6]

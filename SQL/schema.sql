@@ -152,6 +152,153 @@ begin
 end
 $$;
 
+CREATE FUNCTION conveyor.iso8601(p_at timestamp with time zone) RETURNS text
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+    RETURN to_char((p_at AT TIME ZONE 'UTC'::text), 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'::text);
+
+CREATE FUNCTION conveyor.unix_us(p_at timestamp with time zone) RETURNS bigint
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+    RETURN ((EXTRACT(epoch FROM GREATEST(LEAST(p_at, '9999-12-31 00:00:00+00'::timestamp with time zone), '0001-01-01 00:00:00+00'::timestamp with time zone)) * (1000000)::numeric))::bigint;
+
+CREATE FUNCTION conveyor.explained_candidate(p_rep_id bigint, p_ref text, p_owned integer, p_capacity integer, p_last_assigned_at timestamp with time zone, p_excluded_because text[], p_chosen boolean) RETURNS jsonb
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN jsonb_build_object('rep_id', p_rep_id, 'rep', COALESCE(p_ref, ('#'::text || p_rep_id)), 'owned', p_owned, 'capacity', p_capacity, 'utilization', CASE WHEN (p_capacity > 0) THEN round(((p_owned)::numeric / (p_capacity)::numeric), 3) ELSE NULL::numeric END, 'last_assigned_at', conveyor.iso8601(p_last_assigned_at), 'last_assigned_us', conveyor.unix_us(p_last_assigned_at), 'excluded_because', to_jsonb(COALESCE(p_excluded_because, '{}'::text[])), 'verdict', CASE WHEN p_chosen THEN 'chosen'::text WHEN (cardinality(COALESCE(p_excluded_because, '{}'::text[])) = 0) THEN 'eligible'::text ELSE array_to_string(p_excluded_because, ', '::text) END);
+
+CREATE FUNCTION conveyor.from_unix_us(p_us bigint) RETURNS timestamp with time zone
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+    RETURN ('1970-01-01 00:00:00+00'::timestamp with time zone + ((p_us)::double precision * '00:00:00.000001'::interval));
+
+CREATE FUNCTION conveyor.handoff_explanation(handoff_id bigint) RETURNS jsonb
+    LANGUAGE plpgsql STABLE
+    AS $$
+declare
+    h conveyor.handoffs;
+    v_summary jsonb;
+    v_handoff jsonb;
+    v_candidates jsonb;
+    v_fields jsonb;
+    v_decided_at timestamptz;
+begin
+    select * into h from conveyor.handoffs where id = handoff_explanation.handoff_id;
+    if not found then
+        return null;
+    end if;
+    v_summary := h.explanation;
+    v_handoff := jsonb_build_object(
+        'id', h.id, 'account_id', h.account_id, 'kind', h.kind,
+        'from', (select ref from conveyor.reps where id = h.from_rep_id),
+        'to', (select ref from conveyor.reps where id = h.to_rep_id),
+        'at', conveyor.iso8601(h.created_at),
+        'rule', v_summary -> 'rule',
+        'fallback_used', v_summary -> 'fallback_used'
+    );
+
+    -- Written by the router since 011: rebuilt from the snapshot and the
+    -- handoffs routed since it, evaluated with this decision's inputs.
+    if h.snapshot_id is not null and v_summary ->> 'layout' = 'summary' then
+        with snapshot as (
+            select (c ->> 0)::bigint as rep_id, (c ->> 1)::boolean as active,
+                   conveyor.from_unix_us((c ->> 2)::bigint) as away_until, (c ->> 3)::integer as capacity,
+                   (c ->> 4)::integer as owned, conveyor.from_unix_us((c ->> 5)::bigint) as last_assigned_at,
+                   array(select jsonb_array_elements_text(c -> 6)) as skills
+            from conveyor.candidate_snapshots s, jsonb_array_elements(s.candidates) as c
+            where s.id = h.snapshot_id
+        ), since as (
+            -- the routing policy's own record: each handoff adds one to its
+            -- receiver's load and makes its time the receiver's last assignment
+            select e.to_rep_id, count(*)::integer as handed, (array_agg(e.created_at order by e.id desc))[1] as last_at
+            from conveyor.handoffs e
+            where e.snapshot_id = h.snapshot_id and e.id < h.id
+            group by e.to_rep_id
+        ), inputs as (
+            select (v_summary #>> '{inputs,hunter_id}')::bigint as hunter_id,
+                   array(select jsonb_array_elements_text(coalesce(v_summary #> '{inputs,needs}', '[]'))) as needs,
+                   array(select jsonb_array_elements_text(coalesce(v_summary #> '{inputs,excluded_rep_ids}', '[]'))::bigint)
+                       as excluded,
+                   (v_summary #>> '{inputs,only_rep_id}')::bigint as only_rep_id
+        ), state as (
+            select s.rep_id, s.active, s.away_until, s.capacity, s.skills,
+                   s.owned + coalesce(n.handed, 0) as owned,
+                   coalesce(n.last_at, s.last_assigned_at) as last_assigned_at
+            from snapshot s left join since n on n.to_rep_id = s.rep_id
+        )
+        select jsonb_agg(conveyor.explained_candidate(
+                   st.rep_id, r.ref, st.owned, st.capacity, st.last_assigned_at,
+                   array_remove(array[
+                       case when not st.active then 'inactive' end,
+                       case when st.away_until > h.created_at then 'away' end,
+                       case when st.rep_id = i.hunter_id then 'hunter' end,
+                       case when st.rep_id = any (i.excluded) then 'departing' end,
+                       case when st.owned >= st.capacity then 'at_capacity' end,
+                       case when not st.skills @> i.needs then 'skills' end
+                   ], null),
+                   st.rep_id = h.to_rep_id
+               ) order by st.rep_id)
+        into v_candidates
+        from state st cross join inputs i
+        left join conveyor.reps r on r.id = st.rep_id
+        where i.only_rep_id is null or st.rep_id = i.only_rep_id;
+
+        return jsonb_build_object(
+            'handoff', v_handoff, 'reconstructed', true,
+            'runner_up', v_summary -> 'runner_up', 'excluded', v_summary -> 'excluded',
+            'candidates', coalesce(v_candidates, '[]')
+        );
+    end if;
+
+    -- Written before 011: one entry per candidate, named by `candidate_fields`
+    -- (a string of fields, `-` for none; or, in the first release, an array).
+    v_fields := v_summary -> 'candidate_fields';
+    if jsonb_typeof(v_fields) = 'array' and jsonb_typeof(v_summary -> 'candidates') = 'array'
+       and (v_summary ->> 'decided_at') is not null then
+        v_decided_at := (v_summary ->> 'decided_at')::timestamptz;
+        with entries as (
+            select c.entry, c.n,
+                   case jsonb_typeof(c.entry)
+                       when 'string' then (
+                           select jsonb_object_agg(f.name, case when p.part = '-' then 'null'::jsonb else to_jsonb(p.part) end)
+                           from jsonb_array_elements_text(v_fields) with ordinality as f(name, k)
+                           join regexp_split_to_table(c.entry #>> '{}', ' ') with ordinality as p(part, k) on p.k = f.k)
+                       when 'array' then (
+                           select jsonb_object_agg(f.name, coalesce(c.entry -> (f.k::integer - 1), 'null'::jsonb))
+                           from jsonb_array_elements_text(v_fields) with ordinality as f(name, k))
+                   end as fields
+            from jsonb_array_elements(v_summary -> 'candidates') with ordinality as c(entry, n)
+        )
+        select jsonb_agg(conveyor.explained_candidate(
+                   (e.fields ->> 'rep_id')::bigint, r.ref, (e.fields ->> 'owned')::integer, (e.fields ->> 'capacity')::integer,
+                   case
+                       when e.fields ->> 'last_assigned_ms_ago' is not null
+                           then v_decided_at - (e.fields ->> 'last_assigned_ms_ago')::bigint * interval '1 millisecond'
+                       when e.fields ->> 'last_assigned_ms' is not null
+                           then timestamptz 'epoch' + (e.fields ->> 'last_assigned_ms')::bigint * interval '1 millisecond'
+                   end,
+                   case jsonb_typeof(e.fields -> 'excluded_because')
+                       when 'array' then array(select jsonb_array_elements_text(e.fields -> 'excluded_because'))
+                       when 'string' then string_to_array(e.fields ->> 'excluded_because', ',')
+                       else '{}'
+                   end,
+                   (e.fields ->> 'rep_id')::bigint = h.to_rep_id
+               ) order by e.n)
+        into v_candidates
+        from entries e
+        left join conveyor.reps r on r.id = (e.fields ->> 'rep_id')::bigint;
+
+        return jsonb_build_object('handoff', v_handoff, 'reconstructed', false, 'candidates', coalesce(v_candidates, '[]'));
+    end if;
+
+    -- Anything else (a row an integration wrote by hand): returned as stored.
+    return jsonb_build_object('handoff', v_handoff, 'reconstructed', false, 'stored', v_summary);
+exception
+    -- A hand-written explanation that looks like a layout but is not one.
+    when invalid_text_representation or numeric_value_out_of_range or datetime_field_overflow
+         or invalid_datetime_format or data_exception then
+        return jsonb_build_object('handoff', v_handoff, 'reconstructed', false, 'stored', v_summary);
+end
+$$;
+
+COMMENT ON FUNCTION conveyor.handoff_explanation(handoff_id bigint) IS 'the full explanation of a handoff: every candidate with its figures and verdict, the rule, the fallback (NULL for an unknown id)';
+
 CREATE FUNCTION conveyor.handoffs_check_reps() RETURNS trigger
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'pg_temp'
@@ -642,6 +789,25 @@ CREATE SEQUENCE conveyor.alerts_id_seq
 
 ALTER SEQUENCE conveyor.alerts_id_seq OWNED BY conveyor.alerts.id;
 
+CREATE TABLE conveyor.candidate_snapshots (
+    id bigint NOT NULL,
+    team_id bigint NOT NULL,
+    taken_at timestamp with time zone DEFAULT now() NOT NULL,
+    candidates jsonb NOT NULL,
+    CONSTRAINT candidate_snapshots_candidates_check CHECK ((jsonb_typeof(candidates) = 'array'::text))
+);
+
+COMMENT ON TABLE conveyor.candidate_snapshots IS 'the account managers of a team as routing saw them when a run of handoffs began (see conveyor.handoff_explanation)';
+
+CREATE SEQUENCE conveyor.candidate_snapshots_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+ALTER SEQUENCE conveyor.candidate_snapshots_id_seq OWNED BY conveyor.candidate_snapshots.id;
+
 CREATE TABLE conveyor.deals (
     id bigint NOT NULL,
     account_id bigint NOT NULL,
@@ -673,6 +839,7 @@ CREATE TABLE conveyor.handoffs (
     kind text NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     explanation jsonb DEFAULT '{}'::jsonb NOT NULL,
+    snapshot_id bigint,
     CONSTRAINT handoffs_kind_check CHECK ((kind = ANY (ARRAY['auto'::text, 'manual'::text, 'redistribution'::text]))),
     CONSTRAINT handoffs_not_to_self CHECK ((from_rep_id <> to_rep_id))
 );
@@ -806,7 +973,10 @@ ALTER SEQUENCE conveyor.reps_id_seq OWNED BY conveyor.reps.id;
 CREATE TABLE conveyor.routing_epochs (
     team_id bigint NOT NULL,
     epoch bigint DEFAULT 0 NOT NULL,
-    bumped_at timestamp with time zone DEFAULT now() NOT NULL
+    bumped_at timestamp with time zone DEFAULT now() NOT NULL,
+    snapshot_id bigint,
+    snapshot_fingerprint bigint,
+    handoffs_since_snapshot integer DEFAULT 0 NOT NULL
 );
 
 COMMENT ON TABLE conveyor.routing_epochs IS 'one row per team: routers lock it FOR UPDATE while they route the team; requeue_waiting bumps it';
@@ -857,6 +1027,8 @@ ALTER TABLE ONLY conveyor.admin_audit ALTER COLUMN id SET DEFAULT nextval('conve
 
 ALTER TABLE ONLY conveyor.alerts ALTER COLUMN id SET DEFAULT nextval('conveyor.alerts_id_seq'::regclass);
 
+ALTER TABLE ONLY conveyor.candidate_snapshots ALTER COLUMN id SET DEFAULT nextval('conveyor.candidate_snapshots_id_seq'::regclass);
+
 ALTER TABLE ONLY conveyor.deals ALTER COLUMN id SET DEFAULT nextval('conveyor.deals_id_seq'::regclass);
 
 ALTER TABLE ONLY conveyor.handoffs ALTER COLUMN id SET DEFAULT nextval('conveyor.handoffs_id_seq'::regclass);
@@ -882,6 +1054,9 @@ ALTER TABLE ONLY conveyor.admin_audit
 
 ALTER TABLE ONLY conveyor.alerts
     ADD CONSTRAINT alerts_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY conveyor.candidate_snapshots
+    ADD CONSTRAINT candidate_snapshots_pkey PRIMARY KEY (id);
 
 ALTER TABLE ONLY conveyor.deals
     ADD CONSTRAINT deals_pkey PRIMARY KEY (id);
@@ -932,6 +1107,8 @@ CREATE UNIQUE INDEX alerts_one_open ON conveyor.alerts USING btree (team_id, COA
 
 CREATE INDEX alerts_team_id_status ON conveyor.alerts USING btree (team_id, status);
 
+CREATE INDEX candidate_snapshots_team_id ON conveyor.candidate_snapshots USING btree (team_id);
+
 CREATE INDEX deals_account_id_closed_at ON conveyor.deals USING btree (account_id, closed_at);
 
 CREATE INDEX deals_rep_id ON conveyor.deals USING btree (rep_id);
@@ -939,6 +1116,8 @@ CREATE INDEX deals_rep_id ON conveyor.deals USING btree (rep_id);
 CREATE INDEX handoffs_account_id_created_at ON conveyor.handoffs USING btree (account_id, created_at DESC);
 
 CREATE INDEX handoffs_from_rep_id ON conveyor.handoffs USING btree (from_rep_id);
+
+CREATE INDEX handoffs_snapshot ON conveyor.handoffs USING btree (snapshot_id, id) INCLUDE (to_rep_id, created_at) WHERE (snapshot_id IS NOT NULL);
 
 CREATE INDEX handoffs_to_rep_id_created_at ON conveyor.handoffs USING btree (to_rep_id, created_at);
 
@@ -1021,6 +1200,9 @@ ALTER TABLE ONLY conveyor.alerts
 
 ALTER TABLE ONLY conveyor.alerts
     ADD CONSTRAINT alerts_team_id_fkey FOREIGN KEY (team_id) REFERENCES conveyor.teams(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY conveyor.candidate_snapshots
+    ADD CONSTRAINT candidate_snapshots_team_id_fkey FOREIGN KEY (team_id) REFERENCES conveyor.teams(id) ON DELETE CASCADE;
 
 ALTER TABLE ONLY conveyor.deals
     ADD CONSTRAINT deals_account_id_fkey FOREIGN KEY (account_id) REFERENCES conveyor.accounts(id) ON DELETE CASCADE;

@@ -102,17 +102,13 @@ left join conveyor.reps h on h.id = a.hunter_id
 left join conveyor.reps o on o.id = a.owner_id
 where a.team_id = $1 and a.ref = $2
 
--- name: latest_handoff :optional
-select h.id, h.kind, h.created_at, h.explanation::text as explanation, f.ref as from_ref, t.ref as to_ref
+-- name: latest_explanation :optional
+-- The full explanation of an account's latest handoff (see conveyor.handoff_explanation).
+select conveyor.handoff_explanation(h.id)::text as explanation
 from conveyor.handoffs h
-left join conveyor.reps f on f.id = h.from_rep_id
-join conveyor.reps t on t.id = h.to_rep_id
 where h.account_id = $1
 order by h.created_at desc, h.id desc
 limit 1
-
--- name: rep_refs :many
-select id, ref from conveyor.reps where id = any($1::bigint[])
 
 -- name: list_alerts :many
 -- $1 team name (null: all), $2 status (null: all but resolved), $3 one alert by id.

@@ -3,11 +3,21 @@
 -- name: lock_team_routing :optional
 -- Serializes routing within a team (across workers and daemons) until commit,
 -- and orders it against conveyor.requeue_waiting (see 003_queue_triggers.sql).
-select t.id, t.name, t.paused, t.skills_fallback
+-- `now_us` is the decision time: the transaction's, which its handoffs'
+-- created_at also take, in microseconds since the Unix epoch.
+select t.id, t.name, t.paused, t.skills_fallback, conveyor.unix_us(now()) as now_us
 from conveyor.routing_epochs e
 join conveyor.teams t on t.id = e.team_id
 where e.team_id = $1
 for update of e
+
+-- name: routing_snapshot :one
+-- The team's current candidate snapshot, the fingerprint of the candidates
+-- as the last routed batch left them, and the handoffs routed since the
+-- snapshot (see 011_explanation_snapshots.sql). The caller holds the lock.
+select snapshot_id, snapshot_fingerprint, handoffs_since_snapshot
+from conveyor.routing_epochs
+where team_id = $1
 
 -- name: routing_accounts :many
 -- The accounts to route, with their hunter and current owner.
@@ -17,24 +27,41 @@ where id = any($1::bigint[])
 
 -- name: routing_candidates :many
 -- The team's account managers as routing sees them: load (accounts owned in
--- stage active, see 007_rep_loads.sql) and when each was last handed an account.
-select r.id, r.ref, r.role, r.active, r.away_until, r.capacity, r.skills,
+-- stage active, see 007_rep_loads.sql) and when each was last handed an
+-- account; times in microseconds since the Unix epoch (exact, as snapshots
+-- store them; see conveyor.unix_us).
+select r.id, r.ref, r.role, r.active, r.capacity, r.skills,
+       conveyor.unix_us(r.away_until) as away_until_us,
        coalesce(l.owned, 0) as owned,
-       (select max(h.created_at) from conveyor.handoffs h where h.to_rep_id = r.id) as last_assigned_at
+       (select conveyor.unix_us(max(h.created_at)) from conveyor.handoffs h where h.to_rep_id = r.id) as last_assigned_us
 from conveyor.reps r
 left join conveyor.rep_loads l on l.rep_id = r.id
 where r.team_id = $1 and r.role = 'account_manager'
 order by r.id
 
 -- name: apply_handoffs :many
--- Moves each account to its new owner and writes one handoffs row each, with
--- its explanation. $1 accounts, $2 from reps (nullable), $3 to reps,
--- $4 the explanations in the same order, one JSON object per line, $5 kind.
--- Returns the handoff ids.
+-- Moves each account to its new owner and writes one handoffs row each, in
+-- decision order, with its explanation. $1 accounts, $2 from reps
+-- (nullable), $3 to reps, $4 the explanations in the same order, one JSON
+-- object per line, $5 kind. The candidate snapshot of team $7: $6 the
+-- current one, or, when $8 (the candidates as JSON) is given, a new one;
+-- the team's routing_epochs row keeps it with $9, the fingerprint of the
+-- candidates after this batch, and $10, the handoffs routed since the
+-- snapshot. Returns the handoff ids.
 with moves as (
-    select m.account_id, m.from_rep_id, m.to_rep_id, e.explanation::jsonb as explanation
+    select m.account_id, m.from_rep_id, m.to_rep_id, m.n, e.explanation::jsonb as explanation
     from unnest($1::bigint[], $2::bigint[], $3::bigint[]) with ordinality as m(account_id, from_rep_id, to_rep_id, n)
     join string_to_table($4, E'\n') with ordinality as e(explanation, n) on e.n = m.n
+), taken as (
+    insert into conveyor.candidate_snapshots (team_id, candidates)
+    select $7, $8::jsonb where $8::text is not null
+    returning id
+), snapshot as (
+    select coalesce((select id from taken), $6::bigint) as id
+), kept as (
+    update conveyor.routing_epochs
+    set snapshot_id = (select id from snapshot), snapshot_fingerprint = $9, handoffs_since_snapshot = $10
+    where team_id = $7
 ), moved as (
     update conveyor.accounts a
     set owner_id = m.to_rep_id, stage = 'active', handed_off_at = now(), updated_at = now()
@@ -42,9 +69,10 @@ with moves as (
     where a.id = m.account_id
     returning a.id
 )
-insert into conveyor.handoffs (account_id, from_rep_id, to_rep_id, kind, explanation)
-select m.account_id, m.from_rep_id, m.to_rep_id, $5, m.explanation
+insert into conveyor.handoffs (account_id, from_rep_id, to_rep_id, kind, explanation, snapshot_id)
+select m.account_id, m.from_rep_id, m.to_rep_id, $5, m.explanation, (select id from snapshot)
 from moves m join moved on moved.id = m.account_id
+order by m.n
 returning id
 
 -- name: open_no_eligible_alerts :exec

@@ -61,7 +61,7 @@ public struct RoutingSettings: Sendable, Equatable {
 }
 
 /// Why a rep was not eligible; a rep's reasons are always listed in declaration order.
-public enum Exclusion: String, Sendable, Codable, CaseIterable {
+public enum Exclusion: String, Sendable, CaseIterable {
     case notAccountManager = "not_account_manager"
     case inactive
     case away
@@ -73,7 +73,7 @@ public enum Exclusion: String, Sendable, Codable, CaseIterable {
 }
 
 /// The first criterion that separated the chosen rep from the runner-up.
-public enum ChoiceRule: String, Sendable, Codable {
+public enum ChoiceRule: String, Sendable {
     case lowestUtilization = "lowest_utilization"
     case leastRecentlyAssigned = "least_recently_assigned"
     case lowestId = "lowest_id"
@@ -81,10 +81,7 @@ public enum ChoiceRule: String, Sendable, Codable {
 }
 
 /// How one rep fared in a routing decision.
-///
-/// Encoded with snake_case keys; dates as ISO 8601 strings (UTC, millisecond precision),
-/// written explicitly so that any `JSONEncoder` gives the same output.
-public struct CandidateEvaluation: Sendable, Codable, Equatable {
+public struct CandidateEvaluation: Sendable, Equatable {
     public var repId: Int64
     public var ref: String
     public var role: RepRole
@@ -98,14 +95,13 @@ public struct CandidateEvaluation: Sendable, Codable, Equatable {
     public var lastAssignedAt: Date?
 }
 
-/// The outcome of routing one account, stored as the handoff's jsonb `explanation`.
-///
-/// Encoded with snake_case keys; absent values as JSON `null`; dates as ISO 8601 strings
-/// (UTC, millisecond precision), written explicitly so that any `JSONEncoder` gives the same output.
-public struct RoutingDecision: Sendable, Codable, Equatable {
+/// The outcome of routing one account: what a handoff's explanation is made of.
+public struct RoutingDecision: Sendable, Equatable {
     public var accountId: Int64
     /// `nil` when nobody is eligible: the handoff waits.
     public var chosenRepId: Int64?
+    /// The rep that came second (`nil`: the chosen one was the only candidate, or nobody was chosen).
+    public var runnerUpRepId: Int64?
     public var rule: ChoiceRule?
     /// The chosen rep lacks some needed skill; the team allows falling back.
     public var fallbackUsed: Bool
@@ -174,13 +170,14 @@ public struct RoutingPolicy: Sendable {
         guard let winner else {
             let reason = Self.waitingReason(needs: request.needs, strictSkills: !settings.skillsFallback, evaluations: evaluations)
             return (RoutingDecision(
-                accountId: request.accountId, chosenRepId: nil, rule: nil, fallbackUsed: false,
+                accountId: request.accountId, chosenRepId: nil, runnerUpRepId: nil, rule: nil, fallbackUsed: false,
                 candidates: evaluations, waitingReason: reason, decidedAt: now
             ), nil)
         }
         let rule = runnerUp.map { Self.separatingRule(candidates[winner], candidates[$0]) } ?? .onlyCandidate
         return (RoutingDecision(
-            accountId: request.accountId, chosenRepId: candidates[winner].id, rule: rule, fallbackUsed: fallbackUsed,
+            accountId: request.accountId, chosenRepId: candidates[winner].id, runnerUpRepId: runnerUp.map { candidates[$0].id },
+            rule: rule, fallbackUsed: fallbackUsed,
             candidates: evaluations, waitingReason: nil, decidedAt: now
         ), winner)
     }
@@ -291,91 +288,5 @@ public struct RoutingPolicy: Sendable {
         case .atCapacity: "at capacity"
         case .skills: "missing skills"
         }
-    }
-}
-
-extension CandidateEvaluation {
-    enum CodingKeys: String, CodingKey {
-        case repId = "rep_id"
-        case ref, role, owned, capacity, utilization
-        case excludedBecause = "excluded_because"
-        case lastAssignedAt = "last_assigned_at"
-    }
-
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        repId = try c.decode(Int64.self, forKey: .repId)
-        ref = try c.decode(String.self, forKey: .ref)
-        role = try c.decode(RepRole.self, forKey: .role)
-        owned = try c.decode(Int.self, forKey: .owned)
-        capacity = try c.decode(Int.self, forKey: .capacity)
-        utilization = try c.decode(Double.self, forKey: .utilization)
-        excludedBecause = try c.decode([Exclusion].self, forKey: .excludedBecause)
-        lastAssignedAt = try ISO8601.decode(c, forKey: .lastAssignedAt)
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(repId, forKey: .repId)
-        try c.encode(ref, forKey: .ref)
-        try c.encode(role, forKey: .role)
-        try c.encode(owned, forKey: .owned)
-        try c.encode(capacity, forKey: .capacity)
-        try c.encode(utilization, forKey: .utilization)
-        try c.encode(excludedBecause, forKey: .excludedBecause)
-        try c.encode(lastAssignedAt.map(ISO8601.string), forKey: .lastAssignedAt)
-    }
-}
-
-extension RoutingDecision {
-    enum CodingKeys: String, CodingKey {
-        case accountId = "account_id"
-        case chosenRepId = "chosen_rep_id"
-        case rule
-        case fallbackUsed = "fallback_used"
-        case candidates
-        case waitingReason = "waiting_reason"
-        case decidedAt = "decided_at"
-    }
-
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        accountId = try c.decode(Int64.self, forKey: .accountId)
-        chosenRepId = try c.decodeIfPresent(Int64.self, forKey: .chosenRepId)
-        rule = try c.decodeIfPresent(ChoiceRule.self, forKey: .rule)
-        fallbackUsed = try c.decode(Bool.self, forKey: .fallbackUsed)
-        candidates = try c.decode([CandidateEvaluation].self, forKey: .candidates)
-        waitingReason = try c.decodeIfPresent(String.self, forKey: .waitingReason)
-        guard let decided = try ISO8601.decode(c, forKey: .decidedAt) else {
-            throw DecodingError.valueNotFound(
-                String.self,
-                .init(codingPath: c.codingPath + [CodingKeys.decidedAt], debugDescription: "decided_at is null")
-            )
-        }
-        decidedAt = decided
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(accountId, forKey: .accountId)
-        try c.encode(chosenRepId, forKey: .chosenRepId)
-        try c.encode(rule, forKey: .rule)
-        try c.encode(fallbackUsed, forKey: .fallbackUsed)
-        try c.encode(candidates, forKey: .candidates)
-        try c.encode(waitingReason, forKey: .waitingReason)
-        try c.encode(ISO8601.string(decidedAt), forKey: .decidedAt)
-    }
-}
-
-extension ISO8601 {
-    /// Reads an optional ISO 8601 string of a stored explanation.
-    static func decode<K: CodingKey>(_ c: KeyedDecodingContainer<K>, forKey key: K) throws -> Date? {
-        guard let text = try c.decodeIfPresent(String.self, forKey: key) else { return nil }
-        guard let date = parse(text) else {
-            throw DecodingError.dataCorruptedError(
-                forKey: key, in: c, debugDescription: "expected an ISO 8601 date, got \"\(text)\""
-            )
-        }
-        return date
     }
 }

@@ -1,5 +1,6 @@
 import ConveyorCore
 import Foundation
+import SeededRandom
 import Testing
 
 @Suite struct RetryBackoffTests {

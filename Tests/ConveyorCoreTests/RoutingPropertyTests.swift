@@ -1,19 +1,7 @@
 import ConveyorCore
 import Foundation
+import SeededRandom
 import Testing
-
-/// A tiny seeded generator (SplitMix64) so that property runs are reproducible.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 /// One random scenario: a team, a batch of accounts, settings and the decision time.
 struct Scenario {

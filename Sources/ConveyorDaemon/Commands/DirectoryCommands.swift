@@ -103,8 +103,7 @@ enum DirectoryCommands {
             },
             "account.explain": { args, _ in
                 let (team, ref) = (try args.string("team"), try args.string("ref"))
-                let explained = try await database.run { try DirectoryStore.latestExplanation($0, team: team, ref: ref) }
-                return explain(explained)
+                return try JSONValue(parsing: try await database.run { try DirectoryStore.latestExplanation($0, team: team, ref: ref) })
             },
             "account.reassign": { args, caller in
                 let (team, ref, to) = (try args.string("team"), try args.string("ref"), try args.string("to"))
@@ -133,32 +132,5 @@ enum DirectoryCommands {
         } catch let error as ValidationError {
             throw ProtocolError(.invalidArgument, error.description)
         }
-    }
-
-    /// The stored explanation (see `Explanation` in ConveyorStore), reshaped
-    /// for reading: the handoff, the rule, and one row per candidate with its
-    /// load, utilization and why it was excluded.
-    private static func explain(_ explained: ExplainedHandoff) -> JSONValue {
-        let (handoff, explanation, refs) = (explained.handoff, explained.explanation, explained.refs)
-        let candidates = explanation.candidates.map { candidate -> JSONValue in
-            let verdict = explanation.chosenRepId == candidate.repId ? "chosen"
-                : candidate.excludedBecause.isEmpty ? "eligible" : candidate.excludedBecause.joined(separator: ", ")
-            return [
-                "rep": .string(refs[candidate.repId] ?? "#\(candidate.repId)"), "owned": .int(Int64(candidate.owned)),
-                "capacity": .int(Int64(candidate.capacity)),
-                "utilization": candidate.utilization.map { .double(($0 * 1000).rounded() / 1000) } ?? .null,
-                "last_assigned_at": candidate.lastAssignedAt.map { .string(ISO8601.string($0)) } ?? .null,
-                "verdict": .string(verdict),
-            ]
-        }
-        return [
-            "handoff": [
-                "id": .int(handoff.id), "kind": .string(handoff.kind), "from": handoff.from.map(JSONValue.string) ?? .null,
-                "to": .string(handoff.to), "at": .string(ISO8601.string(handoff.createdAt)),
-                "rule": explanation.rule.map(JSONValue.string) ?? .null,
-                "fallback_used": explanation.fallbackUsed.map(JSONValue.bool) ?? .null,
-            ],
-            "candidates": .array(candidates),
-        ]
     }
 }

@@ -92,26 +92,16 @@ public enum DirectoryStore {
         }
     }
 
-    /// The latest handoff of an account with its stored explanation and the
-    /// refs of the reps it names, read in one snapshot.
-    public static func latestExplanation(_ connection: PostgresConnection, team: String, ref: String) throws -> ExplainedHandoff {
+    /// The full explanation of an account's latest handoff (the JSON of
+    /// `conveyor.handoff_explanation`), read with the account in one snapshot.
+    public static func latestExplanation(_ connection: PostgresConnection, team: String, ref: String) throws -> String {
         try connection.transaction {
             let account = try requireAccount(connection, teamId: try requireTeamId(connection, team), team: team, ref: ref)
             let row = try StoreRefusal.required(
-                try connection.query(Queries.latestHandoff, [account.id]).first,
+                try connection.query(Queries.latestExplanation, [account.id]).first,
                 "account \(Quoting.excerpt(ref)) has not been handed off yet"
             )
-            let handoff = HandoffRecord(
-                id: try row["id"].int64(), kind: try row["kind"].string(), createdAt: try row["created_at"].date(),
-                from: try row["from_ref"].optionalString(), to: try row["to_ref"].string(),
-                explanation: try row["explanation"].string()
-            )
-            let explanation = try Explanation.decode(handoff.explanation)
-            var refs: [Int64: String] = [:]
-            for row in try connection.query(Queries.repRefs, [explanation.candidates.map(\.repId)]) {
-                refs[try row["id"].int64()] = try row["ref"].string()
-            }
-            return ExplainedHandoff(handoff: handoff, explanation: explanation, refs: refs)
+            return try row["explanation"].string()
         }
     }
 

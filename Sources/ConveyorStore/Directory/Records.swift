@@ -49,23 +49,6 @@ public struct AccountRecord: Sendable, Codable, Equatable {
     }
 }
 
-/// A handoff with its explanation (JSON text).
-public struct HandoffRecord: Sendable, Equatable {
-    public let id: Int64
-    public let kind: String
-    public let createdAt: Date
-    public let from: String?
-    public let to: String
-    public let explanation: String
-}
-
-/// A handoff with its explanation read back, and the refs of the reps it names by id.
-public struct ExplainedHandoff: Sendable, Equatable {
-    public let handoff: HandoffRecord
-    public let explanation: Explanation.Stored
-    public let refs: [Int64: String]
-}
-
 /// Changes to a rep; nil fields stay as they are.
 public struct RepChanges: Sendable {
     public enum Away: Sendable { case keep, until(Date), clear }

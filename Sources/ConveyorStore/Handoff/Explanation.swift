@@ -1,96 +1,136 @@
 import ConveyorCore
 import Foundation
 
-/// The stored explanation of a handoff (`handoffs.explanation`): every
-/// account manager considered, their load (`owned`, with utilization =
-/// owned / capacity) when the decision was made, how long before it each was
-/// last assigned (milliseconds; `-`: never), why each was excluded, the rule
-/// that chose and whether the skills fallback was used:
+/// The stored explanation of a handoff (`handoffs.explanation`): a summary
+/// of constant size, whatever the size of the team, and the inputs of the
+/// decision. With the snapshot of the team's candidates that the handoff's
+/// batch started from (`handoffs.snapshot_id`), `conveyor.handoff_explanation`
+/// rebuilds the full table of every candidate considered, the one reader of
+/// this layout (see docs/sql.md):
 ///
-///     {"kind": "auto", "account_id": 7, "chosen_rep_id": 3, "rule": "lowest_utilization",
-///      "fallback_used": false, "decided_at": "2026-11-29T06:40:00.000Z",
-///      "candidate_fields": ["rep_id", "owned", "capacity", "last_assigned_ms_ago", "excluded_because"],
-///      "candidates": ["3 4 30 5200 -", "5 30 30 - at_capacity", "9 2 30 86400000 hunter,away"]}
+///     {"layout": "summary", "kind": "auto", "account_id": 7, "chosen_rep_id": 3,
+///      "rule": "lowest_utilization", "fallback_used": false, "decided_at": "2026-11-29T06:40:00.000Z",
+///      "chosen": {"rep_id": 3, "owned": 4, "capacity": 30, "utilization": 0.133, "last_assigned_at": "…"},
+///      "runner_up": {"rep_id": 5, "owned": 6, "capacity": 30, "utilization": 0.2, "last_assigned_at": null,
+///                    "lost_on": "lowest_utilization"},
+///      "considered": 12, "eligible": 9,
+///      "excluded": {"inactive": 0, "away": 1, "hunter": 0, "departing": 0, "at_capacity": 2, "skills": 0},
+///      "inputs": {"hunter_id": 9, "needs": ["customs"], "excluded_rep_ids": [], "only_rep_id": null,
+///                 "skills_fallback": false}}
 ///
-/// It is on the hot path (one per handoff, one entry per account manager of
-/// the team), so each candidate is one string of the `candidate_fields`,
-/// separated by spaces, `-` for none: PostgreSQL reads a string into jsonb
-/// about seven times faster than the same figures as JSON numbers.
-/// The first release stored each candidate as a JSON array of fields, with
-/// `last_assigned_ms` in Unix milliseconds; `decode` reads both.
-public enum Explanation {
-    /// The names of the fields of each candidate string, in order.
-    static let candidateFields = ["rep_id", "owned", "capacity", "last_assigned_ms_ago", "excluded_because"]
+/// It is on the hot path (one per handoff), so it is written as bytes.
+enum Explanation {
+    /// What a decision was asked: what the full table is rebuilt with.
+    struct Inputs {
+        let hunterId: Int64?
+        let needs: [String]
+        let excludedRepIds: Set<Int64>
+        let onlyRepId: Int64?
+        let skillsFallback: Bool
+    }
 
     /// Explanations as JSON text, one per line (JSON never holds a raw newline).
     struct Lines {
         private var bytes: [UInt8] = []
-        private var decidedAt: (date: Date, text: String)?
+        private var dates: [Date: String] = [:]
 
-        /// Room for `decisions` explanations of `candidates` candidates each.
-        init(decisions: Int, candidates: Int) {
-            bytes.reserveCapacity(decisions * (300 + candidates * 24))
-        }
-
-        mutating func append(kind: HandoffKind, decision: RoutingDecision) {
-            if !bytes.isEmpty { bytes.append(UInt8(ascii: "\n")) }
-            write("{\"kind\":\"\(kind.rawValue)\",\"account_id\":")
-            write(decision.accountId)
-            write(",\"chosen_rep_id\":")
-            if let chosen = decision.chosenRepId { write(chosen) } else { write("null") }
-            write(",\"rule\":")
-            write(decision.rule.map { "\"\($0.rawValue)\"" } ?? "null")
-            write(decision.fallbackUsed ? ",\"fallback_used\":true" : ",\"fallback_used\":false")
-            write(",\"decided_at\":\"" + formatted(decision.decidedAt) + "\",\"candidate_fields\":")
-            write(Self.fieldsJSON)
-            write(",\"candidates\":[")
-            for index in decision.candidates.indices {
-                write(index > 0 ? ",\"" : "\"")
-                writeFigures(of: decision.candidates[index], decidedAt: decision.decidedAt)
-                let reasons = decision.candidates[index].excludedBecause
-                if reasons.isEmpty { bytes.append(UInt8(ascii: "-")) }
-                for position in reasons.indices {
-                    if position > 0 { bytes.append(UInt8(ascii: ",")) }
-                    write(reasons[position].rawValue)
-                }
-                bytes.append(UInt8(ascii: "\""))
-            }
-            write("]}")
+        /// Room for `decisions` explanations.
+        init(decisions: Int) {
+            bytes.reserveCapacity(decisions * 640)
         }
 
         var text: String { String(decoding: bytes, as: UTF8.self) }
 
-        /// "rep_id owned capacity last_assigned_ms_ago " of one candidate. A
-        /// batch repeats them in every decision (made at one time) and
-        /// changes one candidate per decision, so each is rendered once per change.
-        private mutating func writeFigures(of candidate: borrowing CandidateEvaluation, decidedAt: Date) {
-            if let cached = figures[candidate.repId], cached.owned == candidate.owned, cached.decidedAt == decidedAt,
-               cached.lastAssignedAt == candidate.lastAssignedAt, cached.capacity == candidate.capacity {
-                bytes.append(contentsOf: cached.text)
-                return
+        /// The explanation of a decision that chose a rep.
+        mutating func append(kind: HandoffKind, decision: RoutingDecision, inputs: Inputs) {
+            if !bytes.isEmpty { bytes.append(UInt8(ascii: "\n")) }
+            write("{\"layout\":\"summary\",\"kind\":\"\(kind.rawValue)\",\"account_id\":")
+            write(decision.accountId)
+            write(",\"chosen_rep_id\":")
+            writeOptional(decision.chosenRepId)
+            write(",\"rule\":")
+            write(decision.rule.map { "\"\($0.rawValue)\"" } ?? "null")
+            write(decision.fallbackUsed ? ",\"fallback_used\":true" : ",\"fallback_used\":false")
+            write(",\"decided_at\":\"" + formatted(decision.decidedAt) + "\",\"chosen\":")
+            writeCandidate(decision.chosenRepId, in: decision, lostOn: nil)
+            write(",\"runner_up\":")
+            writeCandidate(decision.runnerUpRepId, in: decision, lostOn: decision.rule)
+            var counts = [Int](repeating: 0, count: Exclusion.allCases.count)
+            var eligible = 0
+            for candidate in decision.candidates {
+                if candidate.excludedBecause.isEmpty { eligible += 1 }
+                for reason in candidate.excludedBecause { counts[Self.position[reason]!] += 1 }
             }
-            let start = bytes.count
-            write(candidate.repId)
-            bytes.append(UInt8(ascii: " "))
-            write(Int64(candidate.owned))
-            bytes.append(UInt8(ascii: " "))
-            write(Int64(candidate.capacity))
-            bytes.append(UInt8(ascii: " "))
-            if let last = candidate.lastAssignedAt {
-                write(Int64((decidedAt.timeIntervalSince(last) * 1000).rounded()))
-            } else {
-                bytes.append(UInt8(ascii: "-"))
+            write(",\"considered\":")
+            write(Int64(decision.candidates.count))
+            write(",\"eligible\":")
+            write(Int64(eligible))
+            write(",\"excluded\":{")
+            // Candidates are account managers: `not_account_manager` never applies.
+            for (index, reason) in Exclusion.allCases.enumerated() where reason != .notAccountManager {
+                write(index > 1 ? ",\"" : "\"")
+                write(reason.rawValue + "\":")
+                write(Int64(counts[index]))
             }
-            bytes.append(UInt8(ascii: " "))
-            figures[candidate.repId] = (candidate.owned, candidate.capacity, candidate.lastAssignedAt, decidedAt, Array(bytes[start...]))
+            write("},\"inputs\":{\"hunter_id\":")
+            writeOptional(inputs.hunterId)
+            write(",\"needs\":[")
+            for (index, need) in inputs.needs.enumerated() {
+                if index > 0 { bytes.append(UInt8(ascii: ",")) }
+                var literal = ""
+                Quoting.appendJSONString(need, to: &literal)
+                write(literal)
+            }
+            write("],\"excluded_rep_ids\":[")
+            for (index, id) in inputs.excludedRepIds.sorted().enumerated() {
+                if index > 0 { bytes.append(UInt8(ascii: ",")) }
+                write(id)
+            }
+            write("],\"only_rep_id\":")
+            writeOptional(inputs.onlyRepId)
+            write(inputs.skillsFallback ? ",\"skills_fallback\":true}}" : ",\"skills_fallback\":false}}")
         }
 
-        private var figures: [Int64: (owned: Int, capacity: Int, lastAssignedAt: Date?, decidedAt: Date, text: [UInt8])] = [:]
+        private static let position = Dictionary(uniqueKeysWithValues: Exclusion.allCases.enumerated().map { ($1, $0) })
 
-        private static let fieldsJSON = "[" + candidateFields.map { "\"\($0)\"" }.joined(separator: ",") + "]"
+        /// One candidate's figures before the decision, or null.
+        private mutating func writeCandidate(_ repId: Int64?, in decision: RoutingDecision, lostOn rule: ChoiceRule?) {
+            guard let repId, let candidate = decision.candidates.first(where: { $0.repId == repId }) else {
+                write("null")
+                return
+            }
+            write("{\"rep_id\":")
+            write(repId)
+            write(",\"owned\":")
+            write(Int64(candidate.owned))
+            write(",\"capacity\":")
+            write(Int64(candidate.capacity))
+            write(",\"utilization\":")
+            if candidate.capacity > 0 {
+                write(String((Double(candidate.owned) / Double(candidate.capacity) * 1000).rounded() / 1000))
+            } else {
+                write("null")
+            }
+            write(",\"last_assigned_at\":")
+            write(candidate.lastAssignedAt.map { "\"" + formatted($0) + "\"" } ?? "null")
+            if let rule { write(",\"lost_on\":\"\(rule.rawValue)\"") }
+            bytes.append(UInt8(ascii: "}"))
+        }
+
+        /// A batch shares its decision time and repeats last assignments: format each once.
+        private mutating func formatted(_ date: Date) -> String {
+            if let text = dates[date] { return text }
+            let text = ISO8601.string(date)
+            dates[date] = text
+            return text
+        }
 
         private mutating func write(_ text: String) {
             bytes.append(contentsOf: text.utf8)
+        }
+
+        private mutating func writeOptional(_ value: Int64?) {
+            if let value { write(value) } else { write("null") }
         }
 
         /// Decimal digits, without going through String.
@@ -105,107 +145,5 @@ public enum Explanation {
                 unit /= 10
             } while unit > 0
         }
-
-        /// A batch shares one decision time: format it once.
-        private mutating func formatted(_ date: Date) -> String {
-            if let decidedAt, decidedAt.date == date { return decidedAt.text }
-            let text = ISO8601.string(date)
-            decidedAt = (date, text)
-            return text
-        }
-    }
-}
-
-extension Explanation {
-    /// One candidate of a stored explanation.
-    public struct Candidate: Sendable, Equatable {
-        public let repId: Int64
-        public let owned: Int
-        public let capacity: Int
-        public let lastAssignedAt: Date?
-        public let excludedBecause: [String]
-
-        /// owned / capacity; nil when capacity is 0.
-        public var utilization: Double? { capacity > 0 ? Double(owned) / Double(capacity) : nil }
-    }
-
-    /// A stored explanation, read back (either layout).
-    public struct Stored: Sendable, Equatable {
-        public let kind: String?
-        public let chosenRepId: Int64?
-        public let rule: String?
-        public let fallbackUsed: Bool?
-        public let decidedAt: Date?
-        public let candidates: [Candidate]
-    }
-
-    /// Reads a stored explanation; throws on text that is not one.
-    public static func decode(_ json: String) throws -> Stored {
-        let raw = try JSONDecoder().decode(Raw.self, from: Data(json.utf8))
-        let decidedAt = raw.decided_at.flatMap(ISO8601.parse)
-        let fields = raw.candidate_fields ?? []
-        let candidates = try (raw.candidates ?? []).map { row -> Candidate in
-            var values: [String: Value] = [:]
-            switch row {
-            case .text(let text):
-                let parts = text.split(separator: " ", omittingEmptySubsequences: false)
-                guard parts.count == fields.count else { throw DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: "candidate \(text) does not match \(fields)")) }
-                for (field, part) in zip(fields, parts) {
-                    values[field] = part == "-" ? .null : field == "excluded_because"
-                        ? .strings(part.split(separator: ",").map(String.init)) : Int64(part).map(Value.number) ?? .null
-                }
-            case .values(let list):
-                values = Dictionary(zip(fields, list), uniquingKeysWith: { first, _ in first })
-            }
-            let lastAssignedAt: Date? = switch (values["last_assigned_ms_ago"], values["last_assigned_ms"]) {
-            case (.number(let ago)?, _): decidedAt.map { $0.addingTimeInterval(-Double(ago) / 1000) }
-            case (_, .number(let unix)?): Date(timeIntervalSince1970: Double(unix) / 1000)
-            default: nil
-            }
-            return Candidate(
-                repId: values["rep_id"]?.number ?? 0, owned: Int(values["owned"]?.number ?? 0),
-                capacity: Int(values["capacity"]?.number ?? 0), lastAssignedAt: lastAssignedAt,
-                excludedBecause: values["excluded_because"]?.strings ?? []
-            )
-        }
-        return Stored(
-            kind: raw.kind, chosenRepId: raw.chosen_rep_id, rule: raw.rule, fallbackUsed: raw.fallback_used,
-            decidedAt: decidedAt, candidates: candidates
-        )
-    }
-
-    private struct Raw: Decodable {
-        let kind: String?
-        let chosen_rep_id: Int64?
-        let rule: String?
-        let fallback_used: Bool?
-        let decided_at: String?
-        let candidate_fields: [String]?
-        let candidates: [Row]?
-    }
-
-    /// A candidate: one string of fields (now), or an array of them (the first release).
-    private enum Row: Decodable {
-        case text(String)
-        case values([Value])
-
-        init(from decoder: any Decoder) throws {
-            let container = try decoder.singleValueContainer()
-            if let text = try? container.decode(String.self) { self = .text(text) } else { self = .values(try container.decode([Value].self)) }
-        }
-    }
-
-    private enum Value: Decodable {
-        case number(Int64), strings([String]), null
-
-        init(from decoder: any Decoder) throws {
-            let container = try decoder.singleValueContainer()
-            if container.decodeNil() { self = .null }
-            else if let number = try? container.decode(Int64.self) { self = .number(number) }
-            else { self = .strings(try container.decode([String].self)) }
-        }
-
-        var number: Int64? { if case .number(let value) = self { value } else { nil } }
-        var strings: [String]? { if case .strings(let value) = self { value } else { nil } }
     }
 }

@@ -33,6 +33,8 @@ public enum HandoffRouter {
         public let name: String
         public let paused: Bool
         public let settings: RoutingSettings
+        /// The decision time: the transaction's, which its handoffs' `created_at` also take.
+        public let now: Date
     }
 
     /// What happened to one account.
@@ -43,13 +45,18 @@ public enum HandoffRouter {
         public let retryAt: Date?
     }
 
+    /// A new candidate snapshot every this many handoffs at the latest, so
+    /// rebuilding an explanation replays a bounded number of handoffs.
+    static let handoffsPerSnapshot = 5000
+
     public static func lockTeam(_ connection: PostgresConnection, id: Int64) throws -> Team? {
         try connection.query(Queries.lockTeamRouting, [id]).first.map { row in
             Team(
                 id: try row["id"].int64(),
                 name: try row["name"].string(),
                 paused: try row["paused"].bool(),
-                settings: RoutingSettings(skillsFallback: try row["skills_fallback"].bool())
+                settings: RoutingSettings(skillsFallback: try row["skills_fallback"].bool()),
+                now: CandidateSnapshot.date(micros: try row["now_us"].int64())
             )
         }
     }
@@ -78,11 +85,11 @@ public enum HandoffRouter {
                 ref: try row["ref"].string(),
                 role: RepRole(rawValue: try row["role"].string()) ?? .accountManager,
                 active: try row["active"].bool(),
-                awayUntil: try row["away_until"].optionalDate(),
+                awayUntil: try row["away_until_us"].optionalInt64().map(CandidateSnapshot.date(micros:)),
                 capacity: try row["capacity"].int(),
                 skills: Set(try row["skills"].textArray()),
                 owned: try row["owned"].int(),
-                lastAssignedAt: try row["last_assigned_at"].optionalDate()
+                lastAssignedAt: try row["last_assigned_us"].optionalInt64().map(CandidateSnapshot.date(micros:))
             )
         }
     }
@@ -92,6 +99,11 @@ public enum HandoffRouter {
     /// receive; `only` limits the candidates to one rep (manual handoffs).
     /// Nothing is written for an account nobody may take, except its alert
     /// (not for manual handoffs, which are refused instead).
+    ///
+    /// Each handoff names the candidate snapshot its batch started from. A new
+    /// one is taken only when the candidates differ from what the team's last
+    /// batch left (something other than its handoffs changed them), or after
+    /// `handoffsPerSnapshot` handoffs.
     public static func route(
         _ connection: PostgresConnection,
         team: Team,
@@ -99,32 +111,51 @@ public enum HandoffRouter {
         kind: HandoffKind,
         from: (RoutingAccount) -> Int64?,
         excluded: Set<Int64> = [],
-        only: Int64? = nil,
-        now: Date = Date()
+        only: Int64? = nil
     ) throws -> [Routed] {
         guard !accounts.isEmpty else { return [] }
-        var candidates = try candidates(connection, teamId: team.id).filter { only == nil || $0.id == only }
+        let loaded = try candidates(connection, teamId: team.id)
+        var candidates = only.map { target in loaded.filter { $0.id == target } } ?? loaded
         let requests = accounts.map {
             RoutingRequest(accountId: $0.id, hunterId: $0.hunterId, needs: $0.needs, excludedRepIds: excluded)
         }
-        let decisions = RoutingPolicy(settings: team.settings).route(batch: requests, candidates: &candidates, now: now)
+        let decisions = RoutingPolicy(settings: team.settings).route(batch: requests, candidates: &candidates, now: team.now)
         var moves: (accounts: [Int64], from: [Int64?], to: [Int64], explanations: Explanation.Lines) =
-            ([], [], [], .init(decisions: decisions.count, candidates: candidates.count))
+            ([], [], [], .init(decisions: decisions.count))
         var waiting: (accounts: [Int64], reasons: [String]) = ([], [])
         for (account, decision) in zip(accounts, decisions) {
             if let chosen = decision.chosenRepId {
                 moves.accounts.append(account.id)
                 moves.from.append(from(account))
                 moves.to.append(chosen)
-                moves.explanations.append(kind: kind, decision: decision)
+                let inputs = Explanation.Inputs(
+                    hunterId: account.hunterId, needs: account.needs, excludedRepIds: excluded, onlyRepId: only,
+                    skillsFallback: team.settings.skillsFallback
+                )
+                moves.explanations.append(kind: kind, decision: decision, inputs: inputs)
             } else {
                 waiting.accounts.append(account.id)
                 waiting.reasons.append(decision.waitingReason ?? "no eligible account manager")
             }
         }
         if !moves.accounts.isEmpty {
-            let ids = try connection.query(Queries.applyHandoffs, [moves.accounts, moves.from, moves.to, moves.explanations.text, kind.rawValue])
-                .map { try $0["id"].int64() }
+            // The whole team as this batch leaves it (a manual handoff routes among its target only).
+            var after = loaded
+            for chosen in moves.to {
+                guard let index = after.firstIndex(where: { $0.id == chosen }) else { continue }
+                after[index].owned += 1
+                after[index].lastAssignedAt = team.now
+            }
+            let current = try connection.query(Queries.routingSnapshot, [team.id])[0]
+            let since = try current["handoffs_since_snapshot"].int()
+            let unchanged = try current["snapshot_fingerprint"].optionalInt64() == CandidateSnapshot.fingerprint(loaded)
+            let snapshotId = unchanged && since + moves.accounts.count <= handoffsPerSnapshot
+                ? try current["snapshot_id"].optionalInt64() : nil
+            let ids = try connection.query(Queries.applyHandoffs, [
+                moves.accounts, moves.from, moves.to, moves.explanations.text, kind.rawValue,
+                snapshotId, team.id, snapshotId == nil ? CandidateSnapshot.json(loaded) : nil,
+                CandidateSnapshot.fingerprint(after), (snapshotId == nil ? 0 : since) + moves.accounts.count,
+            ]).map { try $0["id"].int64() }
             try connection.query(Queries.resolveNoEligibleAlerts, [moves.accounts])
             if let first = ids.min(), let last = ids.max() {
                 try connection.query(Queries.publishHandoffs, [team.id, first, last, ids.count])

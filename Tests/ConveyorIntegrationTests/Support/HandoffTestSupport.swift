@@ -162,7 +162,7 @@ final class HandoffWorld {
         try alerts(account).first { $0.status == "open" }
     }
 
-    /// One candidate of a stored explanation (read by `Explanation.decode`), named.
+    /// One candidate of a handoff's full explanation (`conveyor.handoff_explanation`), named.
     struct Candidate: Equatable {
         let repId: Int64
         let ref: String?
@@ -173,12 +173,13 @@ final class HandoffWorld {
         let reasons: [String]
     }
 
-    /// The candidates of a stored explanation; `refs` names rep ids.
-    static func candidates(of explanation: String, refs: [Int64: String]) throws -> [Candidate] {
-        try Explanation.decode(explanation).candidates.map {
+    /// The candidates of a full explanation (the JSON of `conveyor.handoff_explanation`).
+    static func candidates(of explanation: JSONValue) -> [Candidate] {
+        (explanation["candidates"]?.arrayValue ?? []).map { entry in
             Candidate(
-                repId: $0.repId, ref: refs[$0.repId], owned: Int64($0.owned), capacity: Int64($0.capacity),
-                utilization: $0.utilization ?? 1, reasons: $0.excludedBecause
+                repId: entry["rep_id"]?.intValue ?? 0, ref: entry["rep"]?.stringValue, owned: entry["owned"]?.intValue,
+                capacity: entry["capacity"]?.intValue, utilization: entry["utilization"]?.doubleValue ?? 1,
+                reasons: (entry["excluded_because"]?.arrayValue ?? []).compactMap(\.stringValue)
             )
         }
     }
@@ -204,20 +205,11 @@ final class HandoffWorld {
         var candidateRefs: [String] { candidates.compactMap(\.ref) }
     }
 
-    /// Every rep of the team by id.
-    func repRefs() throws -> [Int64: String] {
-        var refs: [Int64: String] = [:]
-        for row in try db.query("select id, ref from conveyor.reps where team_id = $1", [teamId]) {
-            refs[try row["id"].int64()] = try row["ref"].string()
-        }
-        return refs
-    }
-
     /// The account's handoffs, oldest first.
     func handoffs(_ account: String) throws -> [Handoff] {
-        let refs = try repRefs()
-        return try db.query("""
-            select h.id, h.kind, f.ref as from_ref, t.ref as to_ref, h.explanation::text as explanation
+        try db.query("""
+            select h.id, h.kind, f.ref as from_ref, t.ref as to_ref, h.explanation::text as explanation,
+                   conveyor.handoff_explanation(h.id)::text as full_explanation
             from conveyor.handoffs h
             join conveyor.accounts a on a.id = h.account_id
             left join conveyor.reps f on f.id = h.from_rep_id
@@ -225,11 +217,10 @@ final class HandoffWorld {
             where a.team_id = $1 and a.ref = $2
             order by h.id
             """, [teamId, account]).map { row in
-            let text = try row["explanation"].string()
-            return Handoff(
+            Handoff(
                 id: try row["id"].int64(), kind: try row["kind"].string(), from: try row["from_ref"].optionalString(),
-                to: try row["to_ref"].string(), explanation: try JSONValue(parsing: text),
-                candidates: try Self.candidates(of: text, refs: refs)
+                to: try row["to_ref"].string(), explanation: try JSONValue(parsing: try row["explanation"].string()),
+                candidates: Self.candidates(of: try JSONValue(parsing: try row["full_explanation"].string()))
             )
         }
     }
@@ -261,7 +252,9 @@ final class HandoffWorld {
             #expect(over.isEmpty, "managers over capacity: \(over)", sourceLocation: sourceLocation)
         }
         for row in try db.query("""
-            select h.id, h.kind, h.from_rep_id, h.to_rep_id, a.hunter_id, h.explanation::text as explanation
+            select h.id, h.kind, h.from_rep_id, h.to_rep_id, a.hunter_id, h.explanation ->> 'kind' as explained_kind,
+                   (h.explanation ->> 'chosen_rep_id')::bigint as chosen_rep_id,
+                   conveyor.handoff_explanation(h.id)::text as full_explanation
             from conveyor.handoffs h join conveyor.accounts a on a.id = h.account_id
             where a.team_id = $1 order by h.id
             """, [teamId]) {
@@ -269,14 +262,17 @@ final class HandoffWorld {
             let kind = try row["kind"].string()
             let to = try row["to_rep_id"].int64()
             let hunter = try row["hunter_id"].optionalInt64()
-            let explanation = try Explanation.decode(try row["explanation"].string())
-            #expect(explanation.chosenRepId == to, "handoff \(id): explanation chose another rep", sourceLocation: sourceLocation)
-            #expect(explanation.kind == kind, "handoff \(id): explanation kind", sourceLocation: sourceLocation)
+            let explanation = try JSONValue(parsing: try row["full_explanation"].string())
+            #expect(try row["chosen_rep_id"].optionalInt64() == to, "handoff \(id): explanation chose another rep", sourceLocation: sourceLocation)
+            #expect(try row["explained_kind"].optionalString() == kind, "handoff \(id): explanation kind", sourceLocation: sourceLocation)
+            #expect(explanation["reconstructed"]?.boolValue == true, "handoff \(id): explanation not rebuilt", sourceLocation: sourceLocation)
+            let chosen = (explanation["candidates"]?.arrayValue ?? []).filter { $0["verdict"]?.stringValue == "chosen" }
+            #expect(chosen.compactMap { $0["rep_id"]?.intValue } == [to], "handoff \(id): chosen \(chosen)", sourceLocation: sourceLocation)
             #expect(to != hunter, "handoff \(id) went to the account's hunter", sourceLocation: sourceLocation)
             if kind == "auto" {
                 #expect(try row["from_rep_id"].optionalInt64() == hunter, "auto handoff \(id) must come from the hunter", sourceLocation: sourceLocation)
             }
-            let ids = explanation.candidates.map(\.repId)
+            let ids = Self.candidates(of: explanation).map(\.repId)
             #expect(ids == ids.sorted() && ids.contains(to), "handoff \(id): candidates \(ids)", sourceLocation: sourceLocation)
         }
         let doubled = try count("""
