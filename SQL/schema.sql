@@ -152,24 +152,57 @@ begin
 end
 $$;
 
-CREATE FUNCTION conveyor.iso8601(p_at timestamp with time zone) RETURNS text
-    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-    RETURN to_char((p_at AT TIME ZONE 'UTC'::text), 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'::text);
-
-CREATE FUNCTION conveyor.unix_us(p_at timestamp with time zone) RETURNS bigint
-    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-    RETURN ((EXTRACT(epoch FROM GREATEST(LEAST(p_at, '9999-12-31 00:00:00+00'::timestamp with time zone), '0001-01-01 00:00:00+00'::timestamp with time zone)) * (1000000)::numeric))::bigint;
-
-CREATE FUNCTION conveyor.explained_candidate(p_rep_id bigint, p_ref text, p_owned integer, p_capacity integer, p_last_assigned_at timestamp with time zone, p_excluded_because text[], p_chosen boolean) RETURNS jsonb
+CREATE FUNCTION conveyor.tags_ok(tags text[], max_count integer) RETURNS boolean
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
-    RETURN jsonb_build_object('rep_id', p_rep_id, 'rep', COALESCE(p_ref, ('#'::text || p_rep_id)), 'owned', p_owned, 'capacity', p_capacity, 'utilization', CASE WHEN (p_capacity > 0) THEN round(((p_owned)::numeric / (p_capacity)::numeric), 3) ELSE NULL::numeric END, 'last_assigned_at', conveyor.iso8601(p_last_assigned_at), 'last_assigned_us', conveyor.unix_us(p_last_assigned_at), 'excluded_because', to_jsonb(COALESCE(p_excluded_because, '{}'::text[])), 'verdict', CASE WHEN p_chosen THEN 'chosen'::text WHEN (cardinality(COALESCE(p_excluded_because, '{}'::text[])) = 0) THEN 'eligible'::text ELSE array_to_string(p_excluded_because, ', '::text) END);
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+    select tags is null
+        or (coalesce(array_ndims(tags), 1) = 1
+            and cardinality(tags) <= max_count
+            and not exists (
+                select 1
+                from unnest(tags) as t(tag)
+                where tag is null or tag !~ '[^[:space:]]' or length(tag) > 100))
+$$;
+
+COMMENT ON FUNCTION conveyor.tags_ok(tags text[], max_count integer) IS 'true when every tag is non-null, non-blank, <= 100 chars, and there are at most max_count of them';
+
+CREATE TABLE conveyor.reps (
+    id bigint NOT NULL,
+    team_id bigint NOT NULL,
+    ref text NOT NULL,
+    name text NOT NULL,
+    role text NOT NULL,
+    capacity integer DEFAULT 0 NOT NULL,
+    skills text[] DEFAULT '{}'::text[] NOT NULL,
+    active boolean DEFAULT true NOT NULL,
+    away_until timestamp with time zone,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT reps_capacity_check CHECK ((capacity >= 0)),
+    CONSTRAINT reps_name_check CHECK ((length(name) <= 1000)),
+    CONSTRAINT reps_ref_check CHECK ((((length(ref) >= 1) AND (length(ref) <= 200)) AND (ref ~ '[^[:space:]]'::text))),
+    CONSTRAINT reps_role_check CHECK ((role = ANY (ARRAY['lead_generator'::text, 'closer'::text, 'account_manager'::text]))),
+    CONSTRAINT reps_skills_check CHECK (conveyor.tags_ok(skills, 100))
+);
+
+COMMENT ON TABLE conveyor.reps IS 'sales people; acquisition roles (lead_generator, closer) hunt, account_manager farms';
+
+COMMENT ON COLUMN conveyor.reps.name IS 'display name; defaults to ref when not given';
+
+COMMENT ON COLUMN conveyor.reps.capacity IS 'how many accounts in stage active an account_manager may own';
+
+CREATE FUNCTION conveyor.explained_candidates(p_rep_ids bigint[], p_owned integer[], p_capacities integer[], p_last_assigned_at timestamp with time zone[], p_reasons text[], p_chosen_rep_id bigint) RETURNS jsonb
+    LANGUAGE sql STABLE PARALLEL SAFE
+    RETURN (SELECT COALESCE(((('['::text || string_agg(concat('{"rep_id":', c.rep_id, ',"rep":', to_json(COALESCE((SELECT reps.ref FROM conveyor.reps WHERE (reps.id = c.rep_id)), ('#'::text || c.rep_id))), ',"owned":', c.owned, ',"capacity":', c.capacity, ',"utilization":', CASE WHEN (c.capacity > 0) THEN (((c.thousandths / 1000) || '.'::text) || lpad(((c.thousandths % (1000)::bigint))::text, 3, '0'::text)) ELSE 'null'::text END, ',"last_assigned_at":', COALESCE((('"'::text || to_char((c.last_assigned_at AT TIME ZONE 'UTC'::text), 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'::text)) || '"'::text), 'null'::text), ',"excluded_because":', COALESCE((to_json(string_to_array(NULLIF(c.reasons, ''::text), ','::text)))::text, '[]'::text), ',"verdict":', (to_json(CASE WHEN (c.rep_id = explained_candidates.p_chosen_rep_id) THEN 'chosen'::text WHEN (COALESCE(c.reasons, ''::text) = ''::text) THEN 'eligible'::text ELSE replace(c.reasons, ','::text, ', '::text) END))::text, '}'), ','::text ORDER BY c.n)) || ']'::text))::jsonb, '[]'::jsonb) AS "coalesce" FROM (SELECT u.rep_id, u.owned, u.capacity, u.last_assigned_at, u.reasons, u.n, (((2000 * (u.owned)::bigint) + u.capacity) / (2 * (NULLIF(u.capacity, 0))::bigint)) AS thousandths FROM UNNEST(explained_candidates.p_rep_ids, explained_candidates.p_owned, explained_candidates.p_capacities, explained_candidates.p_last_assigned_at, explained_candidates.p_reasons) WITH ORDINALITY u(rep_id, owned, capacity, last_assigned_at, reasons, n)) c);
 
 CREATE FUNCTION conveyor.from_unix_us(p_us bigint) RETURNS timestamp with time zone
-    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+    LANGUAGE sql STABLE PARALLEL SAFE
     RETURN ('1970-01-01 00:00:00+00'::timestamp with time zone + ((p_us)::double precision * '00:00:00.000001'::interval));
 
 CREATE FUNCTION conveyor.handoff_explanation(handoff_id bigint) RETURNS jsonb
     LANGUAGE plpgsql STABLE
+    SET plan_cache_mode TO 'force_custom_plan'
     AS $$
 declare
     h conveyor.handoffs;
@@ -178,6 +211,11 @@ declare
     v_candidates jsonb;
     v_fields jsonb;
     v_decided_at timestamptz;
+    v_rep_ids bigint[];
+    v_owned integer[];
+    v_capacities integer[];
+    v_last_assigned_at timestamptz[];
+    v_reasons text[];
 begin
     select * into h from conveyor.handoffs where id = handoff_explanation.handoff_id;
     if not found then
@@ -200,7 +238,7 @@ begin
             select (c ->> 0)::bigint as rep_id, (c ->> 1)::boolean as active,
                    conveyor.from_unix_us((c ->> 2)::bigint) as away_until, (c ->> 3)::integer as capacity,
                    (c ->> 4)::integer as owned, conveyor.from_unix_us((c ->> 5)::bigint) as last_assigned_at,
-                   array(select jsonb_array_elements_text(c -> 6)) as skills
+                   (c ->> 6)::text[] as skills
             from conveyor.candidate_snapshots s, jsonb_array_elements(s.candidates) as c
             where s.id = h.snapshot_id
         ), since as (
@@ -222,22 +260,20 @@ begin
                    coalesce(n.last_at, s.last_assigned_at) as last_assigned_at
             from snapshot s left join since n on n.to_rep_id = s.rep_id
         )
-        select jsonb_agg(conveyor.explained_candidate(
-                   st.rep_id, r.ref, st.owned, st.capacity, st.last_assigned_at,
-                   array_remove(array[
-                       case when not st.active then 'inactive' end,
-                       case when st.away_until > h.created_at then 'away' end,
-                       case when st.rep_id = i.hunter_id then 'hunter' end,
-                       case when st.rep_id = any (i.excluded) then 'departing' end,
-                       case when st.owned >= st.capacity then 'at_capacity' end,
-                       case when not st.skills @> i.needs then 'skills' end
-                   ], null),
-                   st.rep_id = h.to_rep_id
+        select array_agg(st.rep_id order by st.rep_id), array_agg(st.owned order by st.rep_id),
+               array_agg(st.capacity order by st.rep_id), array_agg(st.last_assigned_at order by st.rep_id),
+               array_agg(concat_ws(',',
+                   case when not st.active then 'inactive' end,
+                   case when st.away_until > h.created_at then 'away' end,
+                   case when st.rep_id = i.hunter_id then 'hunter' end,
+                   case when st.rep_id = any (i.excluded) then 'departing' end,
+                   case when st.owned >= st.capacity then 'at_capacity' end,
+                   case when not st.skills @> i.needs then 'skills' end
                ) order by st.rep_id)
-        into v_candidates
+        into v_rep_ids, v_owned, v_capacities, v_last_assigned_at, v_reasons
         from state st cross join inputs i
-        left join conveyor.reps r on r.id = st.rep_id
         where i.only_rep_id is null or st.rep_id = i.only_rep_id;
+        v_candidates := conveyor.explained_candidates(v_rep_ids, v_owned, v_capacities, v_last_assigned_at, v_reasons, h.to_rep_id);
 
         return jsonb_build_object(
             'handoff', v_handoff, 'reconstructed', true,
@@ -251,6 +287,7 @@ begin
     v_fields := v_summary -> 'candidate_fields';
     if jsonb_typeof(v_fields) = 'array' and jsonb_typeof(v_summary -> 'candidates') = 'array'
        and (v_summary ->> 'decided_at') is not null then
+      begin
         v_decided_at := (v_summary ->> 'decided_at')::timestamptz;
         with entries as (
             select c.entry, c.n,
@@ -265,35 +302,33 @@ begin
                    end as fields
             from jsonb_array_elements(v_summary -> 'candidates') with ordinality as c(entry, n)
         )
-        select jsonb_agg(conveyor.explained_candidate(
-                   (e.fields ->> 'rep_id')::bigint, r.ref, (e.fields ->> 'owned')::integer, (e.fields ->> 'capacity')::integer,
-                   case
-                       when e.fields ->> 'last_assigned_ms_ago' is not null
-                           then v_decided_at - (e.fields ->> 'last_assigned_ms_ago')::bigint * interval '1 millisecond'
-                       when e.fields ->> 'last_assigned_ms' is not null
-                           then timestamptz 'epoch' + (e.fields ->> 'last_assigned_ms')::bigint * interval '1 millisecond'
-                   end,
-                   case jsonb_typeof(e.fields -> 'excluded_because')
-                       when 'array' then array(select jsonb_array_elements_text(e.fields -> 'excluded_because'))
-                       when 'string' then string_to_array(e.fields ->> 'excluded_because', ',')
-                       else '{}'
-                   end,
-                   (e.fields ->> 'rep_id')::bigint = h.to_rep_id
-               ) order by e.n)
-        into v_candidates
-        from entries e
-        left join conveyor.reps r on r.id = (e.fields ->> 'rep_id')::bigint;
+        select array_agg((e.fields ->> 'rep_id')::bigint order by e.n), array_agg((e.fields ->> 'owned')::integer order by e.n),
+               array_agg((e.fields ->> 'capacity')::integer order by e.n),
+               array_agg(case
+                   when e.fields ->> 'last_assigned_ms_ago' is not null
+                       then v_decided_at - (e.fields ->> 'last_assigned_ms_ago')::bigint * interval '1 millisecond'
+                   when e.fields ->> 'last_assigned_ms' is not null
+                       then timestamptz 'epoch' + (e.fields ->> 'last_assigned_ms')::bigint * interval '1 millisecond'
+               end order by e.n),
+               array_agg(case jsonb_typeof(e.fields -> 'excluded_because')
+                   when 'array' then array_to_string(array(select jsonb_array_elements_text(e.fields -> 'excluded_because')), ',')
+                   when 'string' then e.fields ->> 'excluded_because'
+                   else ''
+               end order by e.n)
+        into v_rep_ids, v_owned, v_capacities, v_last_assigned_at, v_reasons
+        from entries e;
+        v_candidates := conveyor.explained_candidates(v_rep_ids, v_owned, v_capacities, v_last_assigned_at, v_reasons, h.to_rep_id);
 
         return jsonb_build_object('handoff', v_handoff, 'reconstructed', false, 'candidates', coalesce(v_candidates, '[]'));
+      exception
+        -- A hand-written explanation that looks like that layout but is not
+        -- one: returned as stored, below.
+        when data_exception then null;
+      end;
     end if;
 
     -- Anything else (a row an integration wrote by hand): returned as stored.
     return jsonb_build_object('handoff', v_handoff, 'reconstructed', false, 'stored', v_summary);
-exception
-    -- A hand-written explanation that looks like a layout but is not one.
-    when invalid_text_representation or numeric_value_out_of_range or datetime_field_overflow
-         or invalid_datetime_format or data_exception then
-        return jsonb_build_object('handoff', v_handoff, 'reconstructed', false, 'stored', v_summary);
 end
 $$;
 
@@ -326,6 +361,10 @@ begin
     return null;
 end
 $$;
+
+CREATE FUNCTION conveyor.iso8601(p_at timestamp with time zone) RETURNS text
+    LANGUAGE sql STABLE PARALLEL SAFE
+    RETURN to_char((p_at AT TIME ZONE 'UTC'::text), 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'::text);
 
 CREATE FUNCTION conveyor.jobs_notify_inserted() RETURNS trigger
     LANGUAGE plpgsql
@@ -631,21 +670,6 @@ $$;
 
 COMMENT ON FUNCTION conveyor.requeue_waiting(p_team_id bigint) IS 'make the team''s waiting jobs available again (and notify); bumps routing_epochs; returns how many';
 
-CREATE FUNCTION conveyor.tags_ok(tags text[], max_count integer) RETURNS boolean
-    LANGUAGE sql IMMUTABLE PARALLEL SAFE
-    SET search_path TO 'pg_catalog', 'pg_temp'
-    AS $$
-    select tags is null
-        or (coalesce(array_ndims(tags), 1) = 1
-            and cardinality(tags) <= max_count
-            and not exists (
-                select 1
-                from unnest(tags) as t(tag)
-                where tag is null or tag !~ '[^[:space:]]' or length(tag) > 100))
-$$;
-
-COMMENT ON FUNCTION conveyor.tags_ok(tags text[], max_count integer) IS 'true when every tag is non-null, non-blank, <= 100 chars, and there are at most max_count of them';
-
 CREATE FUNCTION conveyor.teams_create_epoch() RETURNS trigger
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'pg_temp'
@@ -686,6 +710,10 @@ begin
     return new;
 end
 $$;
+
+CREATE FUNCTION conveyor.unix_us(p_at timestamp with time zone) RETURNS bigint
+    LANGUAGE sql STABLE PARALLEL SAFE
+    RETURN CASE WHEN (p_at IS NOT NULL) THEN ((EXTRACT(epoch FROM GREATEST(LEAST(p_at, '9999-12-31 00:00:00+00'::timestamp with time zone), '0001-01-01 00:00:00+00'::timestamp with time zone)) * (1000000)::numeric))::bigint ELSE NULL::bigint END;
 
 CREATE TABLE conveyor.accounts (
     id bigint NOT NULL,
@@ -935,31 +963,6 @@ CREATE TABLE conveyor.rep_loads (
 );
 
 COMMENT ON TABLE conveyor.rep_loads IS 'accounts each rep owns in stage active, kept by triggers on accounts (no row: none)';
-
-CREATE TABLE conveyor.reps (
-    id bigint NOT NULL,
-    team_id bigint NOT NULL,
-    ref text NOT NULL,
-    name text NOT NULL,
-    role text NOT NULL,
-    capacity integer DEFAULT 0 NOT NULL,
-    skills text[] DEFAULT '{}'::text[] NOT NULL,
-    active boolean DEFAULT true NOT NULL,
-    away_until timestamp with time zone,
-    created_at timestamp with time zone DEFAULT now() NOT NULL,
-    updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT reps_capacity_check CHECK ((capacity >= 0)),
-    CONSTRAINT reps_name_check CHECK ((length(name) <= 1000)),
-    CONSTRAINT reps_ref_check CHECK ((((length(ref) >= 1) AND (length(ref) <= 200)) AND (ref ~ '[^[:space:]]'::text))),
-    CONSTRAINT reps_role_check CHECK ((role = ANY (ARRAY['lead_generator'::text, 'closer'::text, 'account_manager'::text]))),
-    CONSTRAINT reps_skills_check CHECK (conveyor.tags_ok(skills, 100))
-);
-
-COMMENT ON TABLE conveyor.reps IS 'sales people; acquisition roles (lead_generator, closer) hunt, account_manager farms';
-
-COMMENT ON COLUMN conveyor.reps.name IS 'display name; defaults to ref when not given';
-
-COMMENT ON COLUMN conveyor.reps.capacity IS 'how many accounts in stage active an account_manager may own';
 
 CREATE SEQUENCE conveyor.reps_id_seq
     START WITH 1

@@ -92,3 +92,21 @@ vacuum analyze
 -- name: record_bench_win :one
 -- handoff-latency: one win through the public function.
 select conveyor.record_win($1, $2, 'hunter')
+
+-- name: handoff_storage :one
+-- What handoffs cost on disk: their explanations (pg_column_size, as stored),
+-- the handoffs table with its indexes and TOAST, and the candidate snapshots.
+select (select count(*) from conveyor.handoffs) as handoffs,
+       (select coalesce(sum(pg_column_size(explanation)), 0) from conveyor.handoffs)::bigint as explanation_bytes,
+       (select coalesce(max(pg_column_size(explanation)), 0) from conveyor.handoffs)::bigint as largest_explanation_bytes,
+       pg_total_relation_size('conveyor.handoffs') as handoffs_bytes,
+       pg_total_relation_size('conveyor.candidate_snapshots') as snapshot_bytes,
+       (select count(*) from conveyor.candidate_snapshots) as snapshots
+
+-- name: latest_handoffs :many
+-- The newest handoffs: the ones whose explanation replays the most.
+select id from conveyor.handoffs order by id desc limit $1
+
+-- name: explain_handoff :one
+-- What account.explain runs for one handoff.
+select conveyor.handoff_explanation($1)::text as explanation

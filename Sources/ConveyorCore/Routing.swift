@@ -72,6 +72,27 @@ public enum Exclusion: String, Sendable, CaseIterable {
     case skills
 }
 
+/// A set of `Exclusion`s in one byte, bit `n` for the `n`th case: the policy
+/// evaluates every candidate for every decision, and an array of reasons
+/// each time would allocate.
+public struct Exclusions: OptionSet, Sendable, Hashable {
+    public let rawValue: UInt8
+    public init(rawValue: UInt8) { self.rawValue = rawValue }
+
+    public static let notAccountManager = Exclusions(rawValue: 1 << 0)
+    public static let inactive = Exclusions(rawValue: 1 << 1)
+    public static let away = Exclusions(rawValue: 1 << 2)
+    public static let hunter = Exclusions(rawValue: 1 << 3)
+    public static let departing = Exclusions(rawValue: 1 << 4)
+    public static let atCapacity = Exclusions(rawValue: 1 << 5)
+    public static let skills = Exclusions(rawValue: 1 << 6)
+
+    /// The reasons, in `Exclusion` declaration order.
+    public var reasons: [Exclusion] {
+        Exclusion.allCases.enumerated().compactMap { index, reason in rawValue & (1 << UInt8(index)) != 0 ? reason : nil }
+    }
+}
+
 /// The first criterion that separated the chosen rep from the runner-up.
 public enum ChoiceRule: String, Sendable {
     case lowestUtilization = "lowest_utilization"
@@ -89,9 +110,11 @@ public struct CandidateEvaluation: Sendable, Equatable {
     public var capacity: Int
     /// owned / capacity, for display only (the choice compares exact integers); 1 when capacity is 0.
     public var utilization: Double
-    /// Every reason that applies, in `Exclusion` declaration order; empty when eligible.
-    /// A rep chosen by skills fallback keeps `[.skills]` here.
-    public var excludedBecause: [Exclusion]
+    /// Every reason that applies; empty when eligible. A rep chosen by skills
+    /// fallback keeps `.skills` here.
+    public var exclusions: Exclusions
+    /// The same, in `Exclusion` declaration order.
+    public var excludedBecause: [Exclusion] { exclusions.reasons }
     public var lastAssignedAt: Date?
 }
 
@@ -144,12 +167,12 @@ public struct RoutingPolicy: Sendable {
         evaluations.reserveCapacity(candidates.count)
         for index in candidates.indices {
             let reasons = Self.exclusions(of: candidates[index], for: request, now: now)
-            evaluations.append(Self.evaluation(of: candidates[index], excludedBecause: reasons))
+            evaluations.append(Self.evaluation(of: candidates[index], exclusions: reasons))
         }
-        var pool = candidates.indices.filter { evaluations[$0].excludedBecause.isEmpty }
+        var pool = candidates.indices.filter { evaluations[$0].exclusions.isEmpty }
         var fallbackUsed = false
         if pool.isEmpty && settings.skillsFallback {
-            pool = candidates.indices.filter { evaluations[$0].excludedBecause == [.skills] }
+            pool = candidates.indices.filter { evaluations[$0].exclusions == .skills }
             fallbackUsed = !pool.isEmpty
         }
         // The best of the pool and the runner-up, in one pass.
@@ -189,18 +212,17 @@ public struct RoutingPolicy: Sendable {
 
     // MARK: - Rules
 
-    /// Every reason that applies, in `Exclusion` declaration order (no
-    /// closure over `rep`, which would copy it).
-    static func exclusions(of rep: borrowing Candidate, for request: RoutingRequest, now: Date) -> [Exclusion] {
-        var reasons: [Exclusion] = []
-        if rep.role != .accountManager { reasons.append(.notAccountManager) }
-        if !rep.active { reasons.append(.inactive) }
-        if let away = rep.awayUntil, away > now { reasons.append(.away) }
-        if rep.id == request.hunterId { reasons.append(.hunter) }
-        if request.excludedRepIds.contains(rep.id) { reasons.append(.departing) }
-        if rep.owned >= rep.capacity { reasons.append(.atCapacity) }
+    /// Every reason that applies (no closure over `rep`, which would copy it).
+    static func exclusions(of rep: borrowing Candidate, for request: RoutingRequest, now: Date) -> Exclusions {
+        var reasons: Exclusions = []
+        if rep.role != .accountManager { reasons.insert(.notAccountManager) }
+        if !rep.active { reasons.insert(.inactive) }
+        if let away = rep.awayUntil, away > now { reasons.insert(.away) }
+        if rep.id == request.hunterId { reasons.insert(.hunter) }
+        if request.excludedRepIds.contains(rep.id) { reasons.insert(.departing) }
+        if rep.owned >= rep.capacity { reasons.insert(.atCapacity) }
         for need in request.needs where !rep.skills.contains(need) {
-            reasons.append(.skills)
+            reasons.insert(.skills)
             break
         }
         return reasons
@@ -246,7 +268,7 @@ public struct RoutingPolicy: Sendable {
         }
     }
 
-    static func evaluation(of rep: borrowing Candidate, excludedBecause: [Exclusion]) -> CandidateEvaluation {
+    static func evaluation(of rep: borrowing Candidate, exclusions: Exclusions) -> CandidateEvaluation {
         CandidateEvaluation(
             repId: rep.id,
             ref: rep.ref,
@@ -254,7 +276,7 @@ public struct RoutingPolicy: Sendable {
             owned: rep.owned,
             capacity: rep.capacity,
             utilization: rep.capacity > 0 ? Double(rep.owned) / Double(rep.capacity) : 1,
-            excludedBecause: excludedBecause,
+            exclusions: exclusions,
             lastAssignedAt: rep.lastAssignedAt
         )
     }
@@ -270,7 +292,8 @@ public struct RoutingPolicy: Sendable {
             sentence += " and skills [\(needs.joined(separator: ", "))]"
         }
         let counts = Exclusion.allCases.compactMap { reason -> String? in
-            let n = managers.count { $0.excludedBecause.contains(reason) }
+            let bit = Exclusions(rawValue: 1 << UInt8(Exclusion.allCases.firstIndex(of: reason)!))
+            let n = managers.count { $0.exclusions.contains(bit) }
             guard n > 0, let label = label(of: reason) else { return nil }
             return "\(n) \(label)"
         }

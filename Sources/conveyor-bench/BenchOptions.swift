@@ -9,6 +9,8 @@ struct BenchOptions {
     var idleSeconds = 20.0
     var workers = 2
     var batchSize = 1000
+    /// Account managers per team; the handoff scenarios run once for each.
+    var managers = [50]
 
     static let usage = """
         usage: conveyor-bench [options] [scenario ...]
@@ -26,12 +28,14 @@ struct BenchOptions {
           latency    enqueue probe jobs at --rate per second for --seconds; enqueue commit to
                      completion notification p50/p99/max
           idle       transactions per second of an idle daemon over --idle-seconds
-          handoff    --jobs won accounts over 3 teams of 50 account managers (mixed skills),
-                     handed off by the daemon; handoffs/s, peak RSS
+          handoff    --jobs won accounts over 3 teams of --managers account managers (mixed
+                     skills), handed off by the daemon; handoffs/s, peak RSS, bytes stored
+                     per handoff, and how long conveyor.handoff_explanation takes
           handoff-raw      the same row changes by hand-written set-based SQL; handoffs/s
                            and the ratio handoff/handoff-raw (when both ran)
           handoff-latency  wins through record_win at --rate per second for --seconds;
-                           win commit to handoff notification p50/p99/max
+                           win commit to handoff notification p50/p99/max, bytes
+                           stored per handoff
 
         options:
           --jobs N          jobs for noop and noop-raw (default 100000)
@@ -40,6 +44,8 @@ struct BenchOptions {
           --idle-seconds S  idle duration (default 20)
           --workers W       daemon workers (default 2)
           --batch B         jobs per claim, daemon and raw (default 1000)
+          --managers M[,M]  account managers per team in the handoff scenarios, which run once
+                            for each value, in one server (default 50)
         """
 
     static func parse(_ arguments: [String]) throws -> BenchOptions {
@@ -60,6 +66,12 @@ struct BenchOptions {
             case "--idle-seconds": options.idleSeconds = try value(argument)
             case "--workers": options.workers = Int(try value(argument))
             case "--batch": options.batchSize = Int(try value(argument))
+            case "--managers":
+                let values = (remaining.popFirst() ?? "").split(separator: ",").map { Int($0) }
+                guard !values.isEmpty, values.allSatisfy({ ($0 ?? 0) > 0 }) else {
+                    throw BenchError("--managers needs positive whole numbers, comma-separated")
+                }
+                options.managers = values.map { $0! }
             case let name where Scenario.all.contains(name): options.scenarios.append(name)
             default: throw BenchError("unknown argument \(argument.prefix(80)); see --help")
             }

@@ -5,15 +5,16 @@ import Foundation
 /// The handoff scenarios: handoff (the daemon), handoff-raw (hand-written
 /// set-based SQL), handoff-latency (wins at a steady rate).
 ///
-/// Data: 3 teams of 50 account managers (half with `customs`, capacity
+/// Data: 3 teams of `--managers` account managers (half with `customs`, capacity
 /// enough for every win), one hunter each; `--jobs` won accounts spread over
 /// the teams, a quarter needing `customs`, each with its handoff job, as
 /// `conveyor.record_win` leaves them.
 struct HandoffScenarios {
     let conninfo: String
     let options: BenchOptions
+    /// Account managers per team.
+    let managers: Int
     static let teams = ["china-rail", "sea-freight", "euro-road"]
-    static let managersPerTeam = 50
 
     private func connect() throws -> PostgresConnection {
         try PostgresConnection(conninfo: conninfo, applicationName: "conveyor-bench")
@@ -23,8 +24,8 @@ struct HandoffScenarios {
     /// whose handoff jobs `enqueueHandoffs` adds.
     private func prepare(_ connection: PostgresConnection, wins: Int) throws {
         try connection.query(BenchQueries.resetHandoffData)
-        let capacity = max(100, wins / (Self.teams.count * Self.managersPerTeam) * 2)
-        try connection.query(BenchQueries.addBenchTeams, [Self.teams, capacity, Self.managersPerTeam])
+        let capacity = max(100, wins / (Self.teams.count * managers) * 2)
+        try connection.query(BenchQueries.addBenchTeams, [Self.teams, capacity, managers])
         guard wins > 0 else { return }
         try connection.query(BenchQueries.addWonAccounts, [wins])
         try connection.execute(BenchQueries.analyzeAll)
@@ -43,6 +44,32 @@ struct HandoffScenarios {
         guard active == wins, handoffs == wins, over == 0 else {
             throw BenchError("\(scenario): \(active) active, \(handoffs) handoffs for \(wins) wins, \(over) managers over capacity")
         }
+    }
+
+    /// What the handoffs made so far cost on disk, per handoff, and how long
+    /// `conveyor.handoff_explanation` (what account.explain runs) takes for the newest 50.
+    private func storage(_ connection: PostgresConnection) throws -> [(String, Double)] {
+        let row = try connection.query(BenchQueries.handoffStorage)[0]
+        let handoffs = max(1, Double(try row["handoffs"].int64()))
+        var timings: [Double] = []
+        for id in try connection.query(BenchQueries.latestHandoffs, [50]).map({ try $0["id"].int64() }) {
+            let started = Date()
+            _ = try connection.query(BenchQueries.explainHandoff, [id])
+            timings.append(Date().timeIntervalSince(started) * 1000)
+        }
+        timings.sort()
+        let handoffBytes = Double(try row["handoffs_bytes"].int64()), snapshotBytes = Double(try row["snapshot_bytes"].int64())
+        return [
+            ("managers_per_team", Double(managers)),
+            ("explanation_bytes_per_handoff", Double(try row["explanation_bytes"].int64()) / handoffs),
+            ("largest_explanation_bytes", Double(try row["largest_explanation_bytes"].int64())),
+            ("handoffs_table_bytes_per_handoff", handoffBytes / handoffs),
+            ("snapshot_bytes_per_handoff", snapshotBytes / handoffs),
+            ("growth_bytes_per_handoff", (handoffBytes + snapshotBytes) / handoffs),
+            ("snapshots", Double(try row["snapshots"].int64())),
+            ("explain_ms_p50", timings.isEmpty ? 0 : timings[timings.count / 2]),
+            ("explain_ms_max", timings.last ?? 0),
+        ]
     }
 
     /// The daemon hands off `--jobs` wins; the clock runs from the jobs'
@@ -77,7 +104,7 @@ struct HandoffScenarios {
             ("handoffs", Double(options.jobs)), ("seconds", seconds), ("handoffs_per_second", Double(options.jobs) / seconds),
             ("workers", Double(options.workers)), ("peak_rss_mib", Double(peakRSS) / 1_048_576),
             ("daemon_cpu_us_per_handoff", cpu / Double(options.jobs) * 1e6),
-        ])
+        ] + (try storage(connection)))
     }
 
     /// The part of a `handoffs` event on conveyor_events the bench counts.
@@ -133,6 +160,6 @@ struct HandoffScenarios {
         return ScenarioResult(scenario: "handoff-latency", figures: [
             ("rate_per_second", options.rate), ("wins", Double(result.count)),
             ("p50_ms", result.p50), ("p99_ms", result.p99), ("max_ms", result.max),
-        ])
+        ] + (try storage(connection)))
     }
 }

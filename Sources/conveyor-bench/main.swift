@@ -24,25 +24,28 @@ do {
 }
 
 let queue = QueueScenarios(conninfo: conninfo, options: options)
-let handoffs = HandoffScenarios(conninfo: conninfo, options: options)
 var results: [ScenarioResult] = []
 for scenario in options.scenarios {
-    do {
-        var result: ScenarioResult
-        switch scenario {
-        case "noop": result = try queue.noop()
-        case "noop-raw": result = try queue.noopRaw()
-        case "latency": result = try queue.latency()
-        case "idle": result = try queue.idle()
-        case "handoff": result = try handoffs.handoff()
-        case "handoff-raw": result = try handoffs.handoffRaw()
-        default: result = try handoffs.handoffLatency()
+    // The handoff scenarios run once per team size.
+    for managers in scenario.hasPrefix("handoff") ? options.managers : [0] {
+        let handoffs = HandoffScenarios(conninfo: conninfo, options: options, managers: managers)
+        do {
+            var result: ScenarioResult
+            switch scenario {
+            case "noop": result = try queue.noop()
+            case "noop-raw": result = try queue.noopRaw()
+            case "latency": result = try queue.latency()
+            case "idle": result = try queue.idle()
+            case "handoff": result = try handoffs.handoff()
+            case "handoff-raw": result = try handoffs.handoffRaw()
+            default: result = try handoffs.handoffLatency()
+            }
+            result.appendRatio(to: results)
+            print(result.jsonLine())
+            results.append(result)
+        } catch {
+            fail("\(scenario): \(error)")
         }
-        result.appendRatio(to: results)
-        print(result.jsonLine())
-        results.append(result)
-    } catch {
-        fail("\(scenario): \(error)")
     }
 }
 print(ScenarioResult.table(results))

@@ -60,7 +60,7 @@ import Testing
             let actual = rows.map { row in
                 Row(
                     repId: row["rep_id"]?.intValue ?? -1, owned: row["owned"]?.intValue ?? -1, capacity: row["capacity"]?.intValue ?? -1,
-                    lastAssignedMicros: row["last_assigned_us"]?.intValue,
+                    lastAssigned: row["last_assigned_at"]?.stringValue,
                     reasons: (row["excluded_because"]?.arrayValue ?? []).compactMap(\.stringValue),
                     verdict: row["verdict"]?.stringValue ?? ""
                 )
@@ -68,7 +68,7 @@ import Testing
             let expected = decision.candidates.map { candidate in
                 Row(
                     repId: candidate.repId, owned: Int64(candidate.owned), capacity: Int64(candidate.capacity),
-                    lastAssignedMicros: candidate.lastAssignedAt.map(CandidateSnapshot.micros),
+                    lastAssigned: candidate.lastAssignedAt.map(Self.microsecondISO8601),
                     reasons: candidate.excludedBecause.map(\.rawValue),
                     verdict: candidate.repId == decision.chosenRepId ? "chosen"
                         : candidate.excludedBecause.isEmpty ? "eligible" : candidate.excludedBecause.map(\.rawValue).joined(separator: ", ")
@@ -78,11 +78,19 @@ import Testing
         }
     }
 
+    /// A decision time as the full explanation writes it: ISO 8601, UTC, microseconds.
+    static func microsecondISO8601(_ date: Date) -> String {
+        let micros = CandidateSnapshot.micros(date)
+        let (seconds, fraction) = micros.quotientAndRemainder(dividingBy: 1_000_000)
+        let whole = Date(timeIntervalSince1970: Double(seconds)).formatted(Date.ISO8601FormatStyle())
+        return whole.dropLast() + String(format: ".%06lldZ", fraction)
+    }
+
     struct Row: Equatable {
         let repId: Int64
         let owned: Int64
         let capacity: Int64
-        let lastAssignedMicros: Int64?
+        let lastAssigned: String?
         let reasons: [String]
         let verdict: String
     }
@@ -193,19 +201,34 @@ import Testing
         #expect(try Self.snapshots(world) == 1, "the fingerprint lives in the database, not in one router")
     }
 
-    @Test func aNewSnapshotEveryFiveThousandHandoffs() throws {
+    @Test func aNewSnapshotEveryThousandHandoffs() throws {
         let world = try HandoffWorld()
-        try world.addManager("anna", capacity: 10_000)
-        try world.addManager("boris", capacity: 10_000)
+        try world.addManager("anna", capacity: 2_000)
+        try world.addManager("boris", capacity: 2_000, skills: ["quote\"d", "back\\slash", "comma,space x"])
         let hunter = try world.repId("ivan")
         try world.db.query("""
             insert into conveyor.accounts (team_id, ref, stage, hunter_id, won_at)
-            select $1, 'k' || n, 'won', $2, now() from generate_series(1, 5010) as n
+            select $1, 'k' || n, 'won', $2, now() from generate_series(1, 1010) as n
             """, [world.teamId, hunter])
         let first = try Self.route(world, (1...10).map { "k\($0)" })
-        let second = try Self.route(world, (11...5010).map { "k\($0)" })
-        #expect(try Self.snapshots(world) == 2, "the second batch would pass 5,000 handoffs on one snapshot")
+        let second = try Self.route(world, (11...1010).map { "k\($0)" })
+        #expect(try Self.snapshots(world) == 2, "the second batch would pass 1,000 handoffs on one snapshot")
         try Self.expectExact(world, first + second.prefix(3) + second.suffix(3))
+    }
+
+    /// Skills with quotes, backslashes, commas and spaces survive the snapshot.
+    @Test func oddSkillsAreSnapshottedExactly() throws {
+        let world = try HandoffWorld()
+        let odd = ["quote\"d", "back\\slash", "comma,space x", "{braces}", "NULL", "ünï"]
+        try world.addManager("anna", capacity: 5, skills: odd)
+        try world.addManager("boris", capacity: 5, skills: Array(odd.prefix(2)))
+        var routed: [Routed] = []
+        for (n, need) in odd.enumerated() {
+            try world.win("s\(n)", needs: [need])
+            routed += try Self.route(world, ["s\(n)"])
+        }
+        #expect(routed.count == odd.count)
+        try Self.expectExact(world, routed)
     }
 
     // MARK: properties

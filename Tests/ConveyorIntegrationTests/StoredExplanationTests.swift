@@ -105,7 +105,7 @@ import Testing
         #expect(rows.map { $0["rep"]?.stringValue } == ["anna", "boris"])
         #expect(rows.map { $0["verdict"]?.stringValue } == ["chosen", "at_capacity, skills"])
         #expect(rows.map { $0["owned"]?.intValue } == [4, 30] && rows.map { $0["capacity"]?.intValue } == [30, 30])
-        #expect(rows[0]["last_assigned_at"]?.stringValue == "2026-11-29T06:39:54.800Z" && rows[1]["last_assigned_at"] == .null)
+        #expect(rows[0]["last_assigned_at"]?.stringValue == "2026-11-29T06:39:54.800000Z" && rows[1]["last_assigned_at"] == .null)
         #expect(rows[0]["utilization"]?.doubleValue == 0.133 && rows[1]["utilization"]?.doubleValue == 1)
 
         // The first release: an array of fields per candidate, last assignment in Unix milliseconds.
@@ -119,7 +119,7 @@ import Testing
         let oldRows = try #require(old["candidates"]?.arrayValue)
         #expect(old["handoff"]?["fallback_used"]?.boolValue == true)
         #expect(oldRows.map { $0["verdict"]?.stringValue } == ["chosen", "at_capacity, skills"])
-        #expect(oldRows[0]["last_assigned_at"]?.stringValue == "2023-11-14T22:13:20.000Z")
+        #expect(oldRows[0]["last_assigned_at"]?.stringValue == "2023-11-14T22:13:20.000000Z")
         #expect(oldRows[1]["utilization"] == .null, "capacity 0 has no utilization")
     }
 

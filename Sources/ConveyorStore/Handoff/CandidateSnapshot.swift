@@ -7,7 +7,8 @@ import Foundation
 ///
 /// Times are whole microseconds since the Unix epoch, as PostgreSQL keeps
 /// them, so a snapshot is exact; the candidate arrays are
-/// `[rep_id, active, away_until_us, capacity, owned, last_assigned_us, skills]`.
+/// `[rep_id, active, away_until_us, capacity, owned, last_assigned_us, skills]`,
+/// skills as the text of a PostgreSQL text[].
 enum CandidateSnapshot {
     static func date(micros: Int64) -> Date {
         Date(timeIntervalSince1970: Double(micros) / 1_000_000)
@@ -23,14 +24,19 @@ enum CandidateSnapshot {
         for (index, candidate) in candidates.enumerated() {
             if index > 0 { text += "," }
             text += "[\(candidate.id),\(candidate.active),\(candidate.awayUntil.map { String(micros($0)) } ?? "null"),"
-            text += "\(candidate.capacity),\(candidate.owned),\(candidate.lastAssignedAt.map { String(micros($0)) } ?? "null"),["
-            for (position, skill) in candidate.skills.sorted().enumerated() {
-                if position > 0 { text += "," }
-                Quoting.appendJSONString(skill, to: &text)
-            }
-            text += "]]"
+            text += "\(candidate.capacity),\(candidate.owned),\(candidate.lastAssignedAt.map { String(micros($0)) } ?? "null"),"
+            Quoting.appendJSONString(arrayLiteral(candidate.skills.sorted()), to: &text)
+            text += "]"
         }
         return text + "]"
+    }
+
+    /// PostgreSQL's text form of a text[]: every element double-quoted, with
+    /// its quotes and backslashes escaped.
+    static func arrayLiteral(_ values: [String]) -> String {
+        "{" + values.map { value in
+            "\"" + value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+        }.joined(separator: ",") + "}"
     }
 
     /// FNV-1a 64 over every figure a snapshot holds, as a signed 64-bit

@@ -58,8 +58,8 @@ enum Explanation {
             var counts = [Int](repeating: 0, count: Exclusion.allCases.count)
             var eligible = 0
             for candidate in decision.candidates {
-                if candidate.excludedBecause.isEmpty { eligible += 1 }
-                for reason in candidate.excludedBecause { counts[Self.position[reason]!] += 1 }
+                if candidate.exclusions.isEmpty { eligible += 1 }
+                for index in counts.indices where candidate.exclusions.rawValue & (1 << UInt8(index)) != 0 { counts[index] += 1 }
             }
             write(",\"considered\":")
             write(Int64(decision.candidates.count))
@@ -90,8 +90,6 @@ enum Explanation {
             writeOptional(inputs.onlyRepId)
             write(inputs.skillsFallback ? ",\"skills_fallback\":true}}" : ",\"skills_fallback\":false}}")
         }
-
-        private static let position = Dictionary(uniqueKeysWithValues: Exclusion.allCases.enumerated().map { ($1, $0) })
 
         /// One candidate's figures before the decision, or null.
         private mutating func writeCandidate(_ repId: Int64?, in decision: RoutingDecision, lostOn rule: ChoiceRule?) {

@@ -47,7 +47,7 @@ public enum HandoffRouter {
 
     /// A new candidate snapshot every this many handoffs at the latest, so
     /// rebuilding an explanation replays a bounded number of handoffs.
-    static let handoffsPerSnapshot = 5000
+    static let handoffsPerSnapshot = 1000
 
     public static func lockTeam(_ connection: PostgresConnection, id: Int64) throws -> Team? {
         try connection.query(Queries.lockTeamRouting, [id]).first.map { row in
