@@ -11,14 +11,6 @@ join conveyor.teams t on t.id = e.team_id
 where e.team_id = $1
 for update of e
 
--- name: routing_snapshot :one
--- The team's current candidate snapshot, the fingerprint of the candidates
--- as the last routed batch left them, and the handoffs routed since the
--- snapshot (see 011_explanation_snapshots.sql). The caller holds the lock.
-select snapshot_id, snapshot_fingerprint, handoffs_since_snapshot
-from conveyor.routing_epochs
-where team_id = $1
-
 -- name: routing_accounts :many
 -- The accounts to route, with their hunter and current owner.
 select id, team_id, ref, stage, hunter_id, owner_id, needs
@@ -29,13 +21,18 @@ where id = any($1::bigint[])
 -- The team's account managers as routing sees them: load (accounts owned in
 -- stage active, see 007_rep_loads.sql) and when each was last handed an
 -- account; times in microseconds since the Unix epoch (exact, as snapshots
--- store them; see conveyor.unix_us).
+-- store them; see conveyor.unix_us). Every row also carries the team's
+-- candidate snapshot, the fingerprint of the candidates as the last routed
+-- batch left them, and the handoffs routed since the snapshot (see
+-- 011_explanation_snapshots.sql), read under the caller's lock.
 select r.id, r.ref, r.role, r.active, r.capacity, r.skills,
        conveyor.unix_us(r.away_until) as away_until_us,
        coalesce(l.owned, 0) as owned,
-       (select conveyor.unix_us(max(h.created_at)) from conveyor.handoffs h where h.to_rep_id = r.id) as last_assigned_us
+       (select conveyor.unix_us(max(h.created_at)) from conveyor.handoffs h where h.to_rep_id = r.id) as last_assigned_us,
+       e.snapshot_id, e.snapshot_fingerprint, e.handoffs_since_snapshot
 from conveyor.reps r
 left join conveyor.rep_loads l on l.rep_id = r.id
+left join conveyor.routing_epochs e on e.team_id = r.team_id
 where r.team_id = $1 and r.role = 'account_manager'
 order by r.id
 

@@ -79,7 +79,19 @@ public enum HandoffRouter {
     }
 
     public static func candidates(_ connection: PostgresConnection, teamId: Int64) throws -> [Candidate] {
-        try connection.query(Queries.routingCandidates, [teamId]).map { row in
+        try candidatesAndSnapshot(connection, teamId: teamId).candidates
+    }
+
+    /// The team's snapshot bookkeeping (see `route`).
+    struct SnapshotState {
+        var id: Int64?
+        var fingerprint: Int64?
+        var handoffsSince = 0
+    }
+
+    private static func candidatesAndSnapshot(_ connection: PostgresConnection, teamId: Int64) throws -> (candidates: [Candidate], snapshot: SnapshotState) {
+        let rows = try connection.query(Queries.routingCandidates, [teamId])
+        let candidates = try rows.map { row in
             Candidate(
                 id: try row["id"].int64(),
                 ref: try row["ref"].string(),
@@ -92,6 +104,12 @@ public enum HandoffRouter {
                 lastAssignedAt: try row["last_assigned_us"].optionalInt64().map(CandidateSnapshot.date(micros:))
             )
         }
+        guard let first = rows.first else { return (candidates, SnapshotState()) }
+        let snapshot = SnapshotState(
+            id: try first["snapshot_id"].optionalInt64(), fingerprint: try first["snapshot_fingerprint"].optionalInt64(),
+            handoffsSince: try first["handoffs_since_snapshot"].optionalInt() ?? 0
+        )
+        return (candidates, snapshot)
     }
 
     /// Routes `accounts` (in order) of a locked team and applies the result.
@@ -114,7 +132,7 @@ public enum HandoffRouter {
         only: Int64? = nil
     ) throws -> [Routed] {
         guard !accounts.isEmpty else { return [] }
-        let loaded = try candidates(connection, teamId: team.id)
+        let (loaded, snapshot) = try candidatesAndSnapshot(connection, teamId: team.id)
         var candidates = only.map { target in loaded.filter { $0.id == target } } ?? loaded
         let requests = accounts.map {
             RoutingRequest(accountId: $0.id, hunterId: $0.hunterId, needs: $0.needs, excludedRepIds: excluded)
@@ -146,11 +164,9 @@ public enum HandoffRouter {
                 after[index].owned += 1
                 after[index].lastAssignedAt = team.now
             }
-            let current = try connection.query(Queries.routingSnapshot, [team.id])[0]
-            let since = try current["handoffs_since_snapshot"].int()
-            let unchanged = try current["snapshot_fingerprint"].optionalInt64() == CandidateSnapshot.fingerprint(loaded)
-            let snapshotId = unchanged && since + moves.accounts.count <= handoffsPerSnapshot
-                ? try current["snapshot_id"].optionalInt64() : nil
+            let since = snapshot.handoffsSince
+            let unchanged = snapshot.fingerprint == CandidateSnapshot.fingerprint(loaded)
+            let snapshotId = unchanged && since + moves.accounts.count <= handoffsPerSnapshot ? snapshot.id : nil
             let ids = try connection.query(Queries.applyHandoffs, [
                 moves.accounts, moves.from, moves.to, moves.explanations.text, kind.rawValue,
                 snapshotId, team.id, snapshotId == nil ? CandidateSnapshot.json(loaded) : nil,
