@@ -128,31 +128,34 @@ group by kind, state
 order by kind, state
 
 -- name: list_jobs :many
--- $1 state (null: all), $2 limit, $3 id (null: all).
+-- $1 state (null: all), $2 limit.
 select id, kind, state, priority, attempts, max_attempts, run_at, created_at,
        finished_at, last_error, payload::text as payload, team_id
 from conveyor.jobs
-where ($1::text is null or state = $1) and ($3::bigint is null or id = $3)
+where $1::text is null or state = $1
 order by id desc
 limit $2
 
 -- name: retry_job :optional
 -- A dead, cancelled, retryable or waiting job back to available now (and
--- wake the workers).
+-- wake the workers). Returns the job as it was left (as list_jobs does):
+-- read back later, a worker might already have run it.
 with retried as (
     update conveyor.jobs
     set state = 'available', run_at = now(), finished_at = null,
         max_attempts = greatest(max_attempts, attempts + 1)
     where id = $1 and state in ('dead', 'cancelled', 'retryable', 'waiting')
-    returning id
+    returning id, kind, state, priority, attempts, max_attempts, run_at, created_at,
+              finished_at, last_error, payload::text as payload, team_id
 )
-select id, pg_notify('conveyor_jobs', '') from retried
+select retried.*, pg_notify('conveyor_jobs', '') from retried
 
 -- name: cancel_job :optional
 update conveyor.jobs
 set state = 'cancelled', finished_at = now()
 where id = $1 and state in ('available', 'retryable', 'waiting')
-returning id
+returning id, kind, state, priority, attempts, max_attempts, run_at, created_at,
+          finished_at, last_error, payload::text as payload, team_id
 
 -- name: job_state :optional
 select state from conveyor.jobs where id = $1

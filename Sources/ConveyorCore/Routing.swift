@@ -104,7 +104,6 @@ public enum ChoiceRule: String, Sendable {
 /// How one rep fared in a routing decision.
 public struct CandidateEvaluation: Sendable, Equatable {
     public var repId: Int64
-    public var ref: String
     public var role: RepRole
     public var owned: Int
     public var capacity: Int
@@ -125,6 +124,9 @@ public struct RoutingDecision: Sendable, Equatable {
     public var chosenRepId: Int64?
     /// The rep that came second (`nil`: the chosen one was the only candidate, or nobody was chosen).
     public var runnerUpRepId: Int64?
+    /// How the chosen rep and the runner-up fared (their entries of `candidates`).
+    public var chosen: CandidateEvaluation?
+    public var runnerUp: CandidateEvaluation?
     public var rule: ChoiceRule?
     /// The chosen rep lacks some needed skill; the team allows falling back.
     public var fallbackUsed: Bool
@@ -169,22 +171,27 @@ public struct RoutingPolicy: Sendable {
             let reasons = Self.exclusions(of: candidates[index], for: request, now: now)
             evaluations.append(Self.evaluation(of: candidates[index], exclusions: reasons))
         }
-        var pool = candidates.indices.filter { evaluations[$0].exclusions.isEmpty }
-        var fallbackUsed = false
-        if pool.isEmpty && settings.skillsFallback {
-            pool = candidates.indices.filter { evaluations[$0].exclusions == .skills }
-            fallbackUsed = !pool.isEmpty
-        }
-        // The best of the pool and the runner-up, in one pass.
-        var winner: Int?, runnerUp: Int?
-        for index in pool {
-            if let best = winner, !Self.precedes(candidates[index], candidates[best]) {
-                if runnerUp.map({ Self.precedes(candidates[index], candidates[$0]) }) ?? true { runnerUp = index }
-            } else {
-                runnerUp = winner
-                winner = index
+        // The best and the runner-up among the eligible (or, when none is and
+        // the team allows it, among those excluded only for skills), in one pass each.
+        func best(where admitted: Exclusions) -> (winner: Int?, runnerUp: Int?) {
+            var winner: Int?, runnerUp: Int?
+            for index in candidates.indices where evaluations[index].exclusions == admitted {
+                if let best = winner, !Self.precedes(candidates[index], candidates[best]) {
+                    if runnerUp.map({ Self.precedes(candidates[index], candidates[$0]) }) ?? true { runnerUp = index }
+                } else {
+                    runnerUp = winner
+                    winner = index
+                }
             }
+            return (winner, runnerUp)
         }
+        var (winner, runnerUp) = best(where: [])
+        var fallbackUsed = false
+        if winner == nil && settings.skillsFallback {
+            (winner, runnerUp) = best(where: .skills)
+            fallbackUsed = winner != nil
+        }
+        let chosen = winner.map { evaluations[$0] }, second = runnerUp.map { evaluations[$0] }
         // Listed by rep id.
         if !evaluations.indices.dropFirst().allSatisfy({ evaluations[$0 - 1].repId < evaluations[$0].repId }) {
             evaluations.sort { $0.repId < $1.repId }
@@ -193,14 +200,14 @@ public struct RoutingPolicy: Sendable {
         guard let winner else {
             let reason = Self.waitingReason(needs: request.needs, strictSkills: !settings.skillsFallback, evaluations: evaluations)
             return (RoutingDecision(
-                accountId: request.accountId, chosenRepId: nil, runnerUpRepId: nil, rule: nil, fallbackUsed: false,
-                candidates: evaluations, waitingReason: reason, decidedAt: now
+                accountId: request.accountId, chosenRepId: nil, runnerUpRepId: nil, chosen: nil, runnerUp: nil, rule: nil,
+                fallbackUsed: false, candidates: evaluations, waitingReason: reason, decidedAt: now
             ), nil)
         }
         let rule = runnerUp.map { Self.separatingRule(candidates[winner], candidates[$0]) } ?? .onlyCandidate
         return (RoutingDecision(
             accountId: request.accountId, chosenRepId: candidates[winner].id, runnerUpRepId: runnerUp.map { candidates[$0].id },
-            rule: rule, fallbackUsed: fallbackUsed,
+            chosen: chosen, runnerUp: second, rule: rule, fallbackUsed: fallbackUsed,
             candidates: evaluations, waitingReason: nil, decidedAt: now
         ), winner)
     }
@@ -219,7 +226,7 @@ public struct RoutingPolicy: Sendable {
         if !rep.active { reasons.insert(.inactive) }
         if let away = rep.awayUntil, away > now { reasons.insert(.away) }
         if rep.id == request.hunterId { reasons.insert(.hunter) }
-        if request.excludedRepIds.contains(rep.id) { reasons.insert(.departing) }
+        if !request.excludedRepIds.isEmpty && request.excludedRepIds.contains(rep.id) { reasons.insert(.departing) }
         if rep.owned >= rep.capacity { reasons.insert(.atCapacity) }
         for need in request.needs where !rep.skills.contains(need) {
             reasons.insert(.skills)
@@ -271,7 +278,6 @@ public struct RoutingPolicy: Sendable {
     static func evaluation(of rep: borrowing Candidate, exclusions: Exclusions) -> CandidateEvaluation {
         CandidateEvaluation(
             repId: rep.id,
-            ref: rep.ref,
             role: rep.role,
             owned: rep.owned,
             capacity: rep.capacity,

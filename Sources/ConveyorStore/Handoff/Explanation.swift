@@ -52,9 +52,9 @@ enum Explanation {
             write(decision.rule.map { "\"\($0.rawValue)\"" } ?? "null")
             write(decision.fallbackUsed ? ",\"fallback_used\":true" : ",\"fallback_used\":false")
             write(",\"decided_at\":\"" + formatted(decision.decidedAt) + "\",\"chosen\":")
-            writeCandidate(decision.chosenRepId, in: decision, lostOn: nil)
+            writeCandidate(decision.chosen, lostOn: nil)
             write(",\"runner_up\":")
-            writeCandidate(decision.runnerUpRepId, in: decision, lostOn: decision.rule)
+            writeCandidate(decision.runnerUp, lostOn: decision.rule)
             var counts = [Int](repeating: 0, count: Exclusion.allCases.count)
             var eligible = 0
             for candidate in decision.candidates {
@@ -92,13 +92,13 @@ enum Explanation {
         }
 
         /// One candidate's figures before the decision, or null.
-        private mutating func writeCandidate(_ repId: Int64?, in decision: RoutingDecision, lostOn rule: ChoiceRule?) {
-            guard let repId, let candidate = decision.candidates.first(where: { $0.repId == repId }) else {
+        private mutating func writeCandidate(_ candidate: CandidateEvaluation?, lostOn rule: ChoiceRule?) {
+            guard let candidate else {
                 write("null")
                 return
             }
             write("{\"rep_id\":")
-            write(repId)
+            write(candidate.repId)
             write(",\"owned\":")
             write(Int64(candidate.owned))
             write(",\"capacity\":")

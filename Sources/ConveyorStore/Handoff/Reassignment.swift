@@ -94,7 +94,8 @@ public enum Reassignment {
                 throw Refusal(description: "the target is not an account manager of team \(team.name)")
             }
             let reasons = evaluation.excludedBecause.map(\.rawValue).joined(separator: ", ")
-            throw Refusal(description: "\(evaluation.ref) cannot take this account: \(reasons)")
+            let ref = try HandoffRouter.candidates(connection, teamId: teamId).first { $0.id == toRepId }?.ref ?? "#\(toRepId)"
+            throw Refusal(description: "\(ref) cannot take this account: \(reasons)")
         }
         try connection.query(Queries.settleAccountJob, [accountId])
         return decision

@@ -46,18 +46,18 @@ extension JobStore {
     }
 
     public static func list(_ connection: PostgresConnection, state: String?, limit: Int) throws -> [JobSummary] {
-        try connection.query(Queries.listJobs, [state, limit, Int64?.none]).map(summary)
+        try connection.query(Queries.listJobs, [state, limit]).map(summary)
     }
 
     /// A dead, cancelled, retryable or waiting job back to available now; nil
     /// when no such job is in one of those states.
     public static func retry(_ connection: PostgresConnection, id: Int64) throws -> JobSummary? {
-        try connection.query(Queries.retryJob, [id]).first.map { _ in try get(connection, id: id) }
+        try connection.query(Queries.retryJob, [id]).first.map(summary)
     }
 
     /// Cancels a job that has not run; nil when no such job is pending.
     public static func cancel(_ connection: PostgresConnection, id: Int64) throws -> JobSummary? {
-        try connection.query(Queries.cancelJob, [id]).first.map { _ in try get(connection, id: id) }
+        try connection.query(Queries.cancelJob, [id]).first.map(summary)
     }
 
     /// What `job.retry` and `job.cancel` do to a job.
@@ -78,10 +78,6 @@ extension JobStore {
     /// The job's current state, nil when there is no such job.
     public static func state(_ connection: PostgresConnection, id: Int64) throws -> String? {
         try connection.query(Queries.jobState, [id]).first?["state"].string()
-    }
-
-    private static func get(_ connection: PostgresConnection, id: Int64) throws -> JobSummary {
-        try summary(connection.query(Queries.listJobs, [String?.none, 1, id])[0])
     }
 
     private static func summary(_ row: PostgresRow) throws -> JobSummary {
