@@ -70,6 +70,19 @@ public enum Exclusion: String, Sendable, CaseIterable {
     case departing
     case atCapacity = "at_capacity"
     case skills
+
+    /// The case's place in declaration order (its bit in `Exclusions`).
+    var position: Int {
+        switch self {
+        case .notAccountManager: 0
+        case .inactive: 1
+        case .away: 2
+        case .hunter: 3
+        case .departing: 4
+        case .atCapacity: 5
+        case .skills: 6
+        }
+    }
 }
 
 /// A set of `Exclusion`s in one byte, bit `n` for the `n`th case: the policy
@@ -90,6 +103,30 @@ public struct Exclusions: OptionSet, Sendable, Hashable {
     /// The reasons, in `Exclusion` declaration order.
     public var reasons: [Exclusion] {
         Exclusion.allCases.enumerated().compactMap { index, reason in rawValue & (1 << UInt8(index)) != 0 ? reason : nil }
+    }
+}
+
+/// How many candidates each `Exclusion` excluded.
+public struct ExclusionCounts: Sendable, Equatable {
+    private var counts: (Int, Int, Int, Int, Int, Int, Int) = (0, 0, 0, 0, 0, 0, 0)
+    public init() {}
+
+    public subscript(reason: Exclusion) -> Int {
+        withUnsafeBytes(of: counts) { $0.load(fromByteOffset: reason.position * MemoryLayout<Int>.stride, as: Int.self) }
+    }
+
+    public static func == (lhs: ExclusionCounts, rhs: ExclusionCounts) -> Bool {
+        Exclusion.allCases.allSatisfy { lhs[$0] == rhs[$0] }
+    }
+
+    mutating func add(_ exclusions: Exclusions) {
+        guard !exclusions.isEmpty else { return }
+        withUnsafeMutableBytes(of: &counts) { bytes in
+            for bit in 0..<7 where exclusions.rawValue & (1 << UInt8(bit)) != 0 {
+                let offset = bit * MemoryLayout<Int>.stride
+                bytes.storeBytes(of: bytes.load(fromByteOffset: offset, as: Int.self) + 1, toByteOffset: offset, as: Int.self)
+            }
+        }
     }
 }
 
@@ -127,10 +164,15 @@ public struct RoutingDecision: Sendable, Equatable {
     /// How the chosen rep and the runner-up fared (their entries of `candidates`).
     public var chosen: CandidateEvaluation?
     public var runnerUp: CandidateEvaluation?
+    /// How many candidates were considered, how many were eligible, and how
+    /// many account managers among them each reason excluded.
+    public var considered: Int
+    public var eligible: Int
+    public var excludedCounts: ExclusionCounts
     public var rule: ChoiceRule?
     /// The chosen rep lacks some needed skill; the team allows falling back.
     public var fallbackUsed: Bool
-    /// Every rep considered, sorted by id.
+    /// Every rep considered, sorted by id; empty unless the policy's `detail` is `.full`.
     public var candidates: [CandidateEvaluation]
     /// Why nobody was chosen, as a sentence for people; `nil` when a rep was chosen.
     public var waitingReason: String?
@@ -143,10 +185,20 @@ public struct RoutingDecision: Sendable, Equatable {
 /// excluded by the request, and whose skills cover the needs. Among them: lowest utilization
 /// (compared exactly as integers), then least recently assigned (never first), then lowest id.
 public struct RoutingPolicy: Sendable {
-    public var settings: RoutingSettings
+    /// How much of each decision to keep.
+    public enum Detail: Sendable {
+        /// The chosen rep and the runner-up, and counts: what a handoff stores.
+        case summary
+        /// Also every candidate's evaluation (`RoutingDecision.candidates`).
+        case full
+    }
 
-    public init(settings: RoutingSettings = .init()) {
+    public var settings: RoutingSettings
+    public var detail: Detail
+
+    public init(settings: RoutingSettings = .init(), detail: Detail = .full) {
         self.settings = settings
+        self.detail = detail
     }
 
     /// Routes one account against the team's reps; on success updates the chosen candidate's
@@ -164,52 +216,68 @@ public struct RoutingPolicy: Sendable {
     /// read in place (an array's subscript would copy each candidate read,
     /// a retain and release per field that holds a reference).
     private func decide(_ request: RoutingRequest, _ candidates: UnsafeBufferPointer<Candidate>, now: Date) -> (RoutingDecision, Int?) {
-        // Evaluations show the load before this decision.
-        var evaluations: [CandidateEvaluation] = []
-        evaluations.reserveCapacity(candidates.count)
-        for index in candidates.indices {
-            let reasons = Self.exclusions(of: candidates[index], for: request, now: now)
-            evaluations.append(Self.evaluation(of: candidates[index], exclusions: reasons))
-        }
-        // The best and the runner-up among the eligible (or, when none is and
-        // the team allows it, among those excluded only for skills), in one pass each.
-        func best(where admitted: Exclusions) -> (winner: Int?, runnerUp: Int?) {
-            var winner: Int?, runnerUp: Int?
-            for index in candidates.indices where evaluations[index].exclusions == admitted {
-                if let best = winner, !Self.precedes(candidates[index], candidates[best]) {
-                    if runnerUp.map({ Self.precedes(candidates[index], candidates[$0]) }) ?? true { runnerUp = index }
-                } else {
-                    runnerUp = winner
-                    winner = index
+        // Each candidate's reasons, in a buffer that needs no heap for a team's size.
+        withUnsafeTemporaryAllocation(of: Exclusions.self, capacity: candidates.count) { reasons in
+            var counts = ExclusionCounts()
+            var managers = 0, eligible = 0
+            for index in candidates.indices {
+                let found = Self.exclusions(of: candidates[index], for: request, now: now)
+                reasons.initializeElement(at: index, to: found)
+                if found.isEmpty { eligible += 1 }
+                if candidates[index].role == .accountManager {
+                    managers += 1
+                    counts.add(found)
                 }
             }
-            return (winner, runnerUp)
+            // The best and the runner-up among the eligible (or, when none is and
+            // the team allows it, among those excluded only for skills), in one pass each.
+            func best(where admitted: Exclusions) -> (winner: Int?, runnerUp: Int?) {
+                var winner: Int?, runnerUp: Int?
+                for index in candidates.indices where reasons[index] == admitted {
+                    if let best = winner, !Self.precedes(candidates[index], candidates[best]) {
+                        if runnerUp.map({ Self.precedes(candidates[index], candidates[$0]) }) ?? true { runnerUp = index }
+                    } else {
+                        runnerUp = winner
+                        winner = index
+                    }
+                }
+                return (winner, runnerUp)
+            }
+            var (winner, runnerUp) = best(where: [])
+            var fallbackUsed = false
+            if winner == nil && settings.skillsFallback {
+                (winner, runnerUp) = best(where: .skills)
+                fallbackUsed = winner != nil
+            }
+            // Evaluations show the load before this decision, listed by rep id.
+            var evaluations: [CandidateEvaluation] = []
+            if detail == .full {
+                evaluations = candidates.indices.map { Self.evaluation(of: candidates[$0], exclusions: reasons[$0]) }
+                if !evaluations.indices.dropFirst().allSatisfy({ evaluations[$0 - 1].repId < evaluations[$0].repId }) {
+                    evaluations.sort { $0.repId < $1.repId }
+                }
+            }
+            var decision = RoutingDecision(
+                accountId: request.accountId, chosenRepId: nil, runnerUpRepId: nil, chosen: nil, runnerUp: nil,
+                considered: candidates.count, eligible: eligible, excludedCounts: counts, rule: nil, fallbackUsed: false,
+                candidates: evaluations, waitingReason: nil, decidedAt: now
+            )
+            guard let winner else {
+                decision.waitingReason = Self.waitingReason(
+                    needs: request.needs, strictSkills: !settings.skillsFallback, managers: managers, counts: counts
+                )
+                return (decision, nil)
+            }
+            decision.chosenRepId = candidates[winner].id
+            decision.chosen = Self.evaluation(of: candidates[winner], exclusions: reasons[winner])
+            if let runnerUp {
+                decision.runnerUpRepId = candidates[runnerUp].id
+                decision.runnerUp = Self.evaluation(of: candidates[runnerUp], exclusions: reasons[runnerUp])
+            }
+            decision.rule = runnerUp.map { Self.separatingRule(candidates[winner], candidates[$0]) } ?? .onlyCandidate
+            decision.fallbackUsed = fallbackUsed
+            return (decision, winner)
         }
-        var (winner, runnerUp) = best(where: [])
-        var fallbackUsed = false
-        if winner == nil && settings.skillsFallback {
-            (winner, runnerUp) = best(where: .skills)
-            fallbackUsed = winner != nil
-        }
-        let chosen = winner.map { evaluations[$0] }, second = runnerUp.map { evaluations[$0] }
-        // Listed by rep id.
-        if !evaluations.indices.dropFirst().allSatisfy({ evaluations[$0 - 1].repId < evaluations[$0].repId }) {
-            evaluations.sort { $0.repId < $1.repId }
-        }
-
-        guard let winner else {
-            let reason = Self.waitingReason(needs: request.needs, strictSkills: !settings.skillsFallback, evaluations: evaluations)
-            return (RoutingDecision(
-                accountId: request.accountId, chosenRepId: nil, runnerUpRepId: nil, chosen: nil, runnerUp: nil, rule: nil,
-                fallbackUsed: false, candidates: evaluations, waitingReason: reason, decidedAt: now
-            ), nil)
-        }
-        let rule = runnerUp.map { Self.separatingRule(candidates[winner], candidates[$0]) } ?? .onlyCandidate
-        return (RoutingDecision(
-            accountId: request.accountId, chosenRepId: candidates[winner].id, runnerUpRepId: runnerUp.map { candidates[$0].id },
-            chosen: chosen, runnerUp: second, rule: rule, fallbackUsed: fallbackUsed,
-            candidates: evaluations, waitingReason: nil, decidedAt: now
-        ), winner)
     }
 
     /// Routes in order, carrying load between decisions: equal to calling `route` one by one.
@@ -289,22 +357,20 @@ public struct RoutingPolicy: Sendable {
 
     /// E.g. "no active account manager with capacity and skills [customs, rail]
     /// (of 3 account managers: 1 away, 2 at capacity, 1 missing skills)".
-    static func waitingReason(needs: [String], strictSkills: Bool, evaluations: [CandidateEvaluation]) -> String {
-        let managers = evaluations.filter { $0.role == .accountManager }
-        guard !managers.isEmpty else { return "no account manager in the team" }
+    static func waitingReason(needs: [String], strictSkills: Bool, managers: Int, counts: ExclusionCounts) -> String {
+        guard managers > 0 else { return "no account manager in the team" }
 
         var sentence = "no active account manager with capacity"
         if strictSkills && !needs.isEmpty {
             sentence += " and skills [\(needs.joined(separator: ", "))]"
         }
-        let counts = Exclusion.allCases.compactMap { reason -> String? in
-            let bit = Exclusions(rawValue: 1 << UInt8(Exclusion.allCases.firstIndex(of: reason)!))
-            let n = managers.count { $0.exclusions.contains(bit) }
+        let counted = Exclusion.allCases.compactMap { reason -> String? in
+            let n = counts[reason]
             guard n > 0, let label = label(of: reason) else { return nil }
             return "\(n) \(label)"
         }
-        let noun = managers.count == 1 ? "account manager" : "account managers"
-        return sentence + " (of \(managers.count) \(noun): \(counts.joined(separator: ", ")))"
+        let noun = managers == 1 ? "account manager" : "account managers"
+        return sentence + " (of \(managers) \(noun): \(counted.joined(separator: ", ")))"
     }
 
     private static func label(of reason: Exclusion) -> String? {

@@ -161,6 +161,31 @@ enum Reference {
         }
     }
 
+    /// The summary a handoff stores says what the full table says: the same
+    /// choices, and counts, the chosen and the runner-up taken from the table.
+    @Test func theSummaryAgreesWithTheFullTable() {
+        for seed in Self.seeds {
+            let s = Scenario(seed: seed)
+            var fullTeam = s.team, summaryTeam = s.team
+            let full = RoutingPolicy(settings: s.settings, detail: .full).route(batch: s.batch, candidates: &fullTeam, now: s.now)
+            let summary = RoutingPolicy(settings: s.settings, detail: .summary).route(batch: s.batch, candidates: &summaryTeam, now: s.now)
+            #expect(fullTeam == summaryTeam, "seed \(seed)")
+            for (f, d) in zip(full, summary) {
+                #expect(d.candidates.isEmpty)
+                var stripped = f
+                stripped.candidates = []
+                #expect(stripped == d, "seed \(seed)")
+                #expect(f.considered == f.candidates.count && f.eligible == f.candidates.count { $0.excludedBecause.isEmpty })
+                let managers = f.candidates.filter { $0.role == .accountManager }
+                for reason in Exclusion.allCases {
+                    #expect(f.excludedCounts[reason] == managers.count { $0.excludedBecause.contains(reason) }, "seed \(seed) \(reason)")
+                }
+                #expect(f.chosen == f.candidates.first { $0.repId == f.chosenRepId })
+                #expect(f.runnerUp == f.candidates.first { $0.repId == f.runnerUpRepId })
+            }
+        }
+    }
+
     @Test func rulesAcrossRandomRunsAllOccur() {
         var rules: Set<String> = []
         for seed in Self.seeds {

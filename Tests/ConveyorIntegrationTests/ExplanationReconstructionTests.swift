@@ -33,7 +33,7 @@ import Testing
             let accounts = try HandoffRouter.accounts(db, ids: ids)
             return try HandoffRouter.route(
                 db, team: team, accounts: ids.map { accounts[$0]! }, kind: kind, from: { $0.ownerId ?? $0.hunterId },
-                excluded: excluded, only: only
+                excluded: excluded, only: only, detail: .full
             )
         }
         return try routed.filter { $0.decision.chosenRepId != nil }.map { result in

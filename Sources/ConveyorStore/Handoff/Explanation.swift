@@ -55,22 +55,16 @@ enum Explanation {
             writeCandidate(decision.chosen, lostOn: nil)
             write(",\"runner_up\":")
             writeCandidate(decision.runnerUp, lostOn: decision.rule)
-            var counts = [Int](repeating: 0, count: Exclusion.allCases.count)
-            var eligible = 0
-            for candidate in decision.candidates {
-                if candidate.exclusions.isEmpty { eligible += 1 }
-                for index in counts.indices where candidate.exclusions.rawValue & (1 << UInt8(index)) != 0 { counts[index] += 1 }
-            }
             write(",\"considered\":")
-            write(Int64(decision.candidates.count))
+            write(Int64(decision.considered))
             write(",\"eligible\":")
-            write(Int64(eligible))
+            write(Int64(decision.eligible))
             write(",\"excluded\":{")
             // Candidates are account managers: `not_account_manager` never applies.
             for (index, reason) in Exclusion.allCases.enumerated() where reason != .notAccountManager {
                 write(index > 1 ? ",\"" : "\"")
                 write(reason.rawValue + "\":")
-                write(Int64(counts[index]))
+                write(Int64(decision.excludedCounts[reason]))
             }
             write("},\"inputs\":{\"hunter_id\":")
             writeOptional(inputs.hunterId)

@@ -114,7 +114,9 @@ public enum HandoffRouter {
 
     /// Routes `accounts` (in order) of a locked team and applies the result.
     /// `from` names each handoff's previous holder; `excluded` reps never
-    /// receive; `only` limits the candidates to one rep (manual handoffs).
+    /// receive; `only` limits the candidates to one rep (manual handoffs, whose
+    /// decisions list their candidate: a refusal says why); `detail` says
+    /// whether the other decisions list every candidate (tests compare them).
     /// Nothing is written for an account nobody may take, except its alert
     /// (not for manual handoffs, which are refused instead).
     ///
@@ -129,7 +131,8 @@ public enum HandoffRouter {
         kind: HandoffKind,
         from: (RoutingAccount) -> Int64?,
         excluded: Set<Int64> = [],
-        only: Int64? = nil
+        only: Int64? = nil,
+        detail: RoutingPolicy.Detail = .summary
     ) throws -> [Routed] {
         guard !accounts.isEmpty else { return [] }
         let (loaded, snapshot) = try candidatesAndSnapshot(connection, teamId: team.id)
@@ -137,7 +140,8 @@ public enum HandoffRouter {
         let requests = accounts.map {
             RoutingRequest(accountId: $0.id, hunterId: $0.hunterId, needs: $0.needs, excludedRepIds: excluded)
         }
-        let decisions = RoutingPolicy(settings: team.settings).route(batch: requests, candidates: &candidates, now: team.now)
+        let policy = RoutingPolicy(settings: team.settings, detail: only == nil ? detail : .full)
+        let decisions = policy.route(batch: requests, candidates: &candidates, now: team.now)
         var moves: (accounts: [Int64], from: [Int64?], to: [Int64], explanations: Explanation.Lines) =
             ([], [], [], .init(decisions: decisions.count))
         var waiting: (accounts: [Int64], reasons: [String]) = ([], [])
@@ -157,12 +161,16 @@ public enum HandoffRouter {
             }
         }
         if !moves.accounts.isEmpty {
-            // The whole team as this batch leaves it (a manual handoff routes among its target only).
-            var after = loaded
-            for chosen in moves.to {
-                guard let index = after.firstIndex(where: { $0.id == chosen }) else { continue }
-                after[index].owned += 1
-                after[index].lastAssignedAt = team.now
+            // The whole team as this batch leaves it: what the policy left, but
+            // for a manual handoff, which routed among its target only.
+            var after = candidates
+            if only != nil {
+                after = loaded
+                for chosen in moves.to {
+                    guard let index = after.firstIndex(where: { $0.id == chosen }) else { continue }
+                    after[index].owned += 1
+                    after[index].lastAssignedAt = team.now
+                }
             }
             let since = snapshot.handoffsSince
             let unchanged = snapshot.fingerprint == CandidateSnapshot.fingerprint(loaded)
