@@ -198,7 +198,7 @@ CREATE FUNCTION conveyor.explained_candidates(p_rep_ids bigint[], p_owned intege
 
 CREATE FUNCTION conveyor.from_unix_us(p_us bigint) RETURNS timestamp with time zone
     LANGUAGE sql STABLE PARALLEL SAFE
-    RETURN ('1970-01-01 00:00:00+00'::timestamp with time zone + ((p_us)::double precision * '00:00:00.000001'::interval));
+    RETURN (('1970-01-01 00:00:00+00'::timestamp with time zone + (((p_us / 1000000))::double precision * '00:00:01'::interval)) + (((p_us % (1000000)::bigint))::double precision * '00:00:00.000001'::interval));
 
 CREATE FUNCTION conveyor.handoff_explanation(handoff_id bigint) RETURNS jsonb
     LANGUAGE plpgsql STABLE
@@ -216,6 +216,7 @@ declare
     v_capacities integer[];
     v_last_assigned_at timestamptz[];
     v_reasons text[];
+    v_replayed integer;
 begin
     select * into h from conveyor.handoffs where id = handoff_explanation.handoff_id;
     if not found then
@@ -269,12 +270,26 @@ begin
                    case when st.rep_id = any (i.excluded) then 'departing' end,
                    case when st.owned >= st.capacity then 'at_capacity' end,
                    case when not st.skills @> i.needs then 'skills' end
-               ) order by st.rep_id)
-        into v_rep_ids, v_owned, v_capacities, v_last_assigned_at, v_reasons
+               ) order by st.rep_id),
+               (select coalesce(sum(handed), 0) from since)
+        into v_rep_ids, v_owned, v_capacities, v_last_assigned_at, v_reasons, v_replayed
         from state st cross join inputs i
         where i.only_rep_id is null or st.rep_id = i.only_rep_id;
         v_candidates := conveyor.explained_candidates(v_rep_ids, v_owned, v_capacities, v_last_assigned_at, v_reasons, h.to_rep_id);
 
+        -- Every handoff before this one on the snapshot must still be there:
+        -- deleting an account deletes its handoffs, and then the loads and
+        -- last assignments rebuilt for the later ones are too low or too old.
+        if v_replayed is distinct from (v_summary ->> 'run_position')::integer then
+            return jsonb_build_object(
+                'handoff', v_handoff, 'reconstructed', false,
+                'incomplete', format('%s of the %s handoffs routed on this snapshot before this one were deleted with their accounts; '
+                                     'the loads and last assignments below may be lower or older than the router saw',
+                                     (v_summary ->> 'run_position')::integer - v_replayed, v_summary ->> 'run_position'),
+                'runner_up', v_summary -> 'runner_up', 'excluded', v_summary -> 'excluded',
+                'candidates', coalesce(v_candidates, '[]')
+            );
+        end if;
         return jsonb_build_object(
             'handoff', v_handoff, 'reconstructed', true,
             'runner_up', v_summary -> 'runner_up', 'excluded', v_summary -> 'excluded',

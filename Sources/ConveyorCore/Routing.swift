@@ -159,9 +159,8 @@ public struct RoutingDecision: Sendable, Equatable {
     public var accountId: Int64
     /// `nil` when nobody is eligible: the handoff waits.
     public var chosenRepId: Int64?
-    /// The rep that came second (`nil`: the chosen one was the only candidate, or nobody was chosen).
-    public var runnerUpRepId: Int64?
-    /// How the chosen rep and the runner-up fared (their entries of `candidates`).
+    /// How the chosen rep fared, and the rep that came second (`nil`: the
+    /// chosen one was the only candidate, or nobody was chosen).
     public var chosen: CandidateEvaluation?
     public var runnerUp: CandidateEvaluation?
     /// How many candidates were considered, how many were eligible, and how
@@ -258,7 +257,7 @@ public struct RoutingPolicy: Sendable {
                 }
             }
             var decision = RoutingDecision(
-                accountId: request.accountId, chosenRepId: nil, runnerUpRepId: nil, chosen: nil, runnerUp: nil,
+                accountId: request.accountId, chosenRepId: nil, chosen: nil, runnerUp: nil,
                 considered: candidates.count, eligible: eligible, excludedCounts: counts, rule: nil, fallbackUsed: false,
                 candidates: evaluations, waitingReason: nil, decidedAt: now
             )
@@ -270,10 +269,7 @@ public struct RoutingPolicy: Sendable {
             }
             decision.chosenRepId = candidates[winner].id
             decision.chosen = Self.evaluation(of: candidates[winner], exclusions: reasons[winner])
-            if let runnerUp {
-                decision.runnerUpRepId = candidates[runnerUp].id
-                decision.runnerUp = Self.evaluation(of: candidates[runnerUp], exclusions: reasons[runnerUp])
-            }
+            decision.runnerUp = runnerUp.map { Self.evaluation(of: candidates[$0], exclusions: reasons[$0]) }
             decision.rule = runnerUp.map { Self.separatingRule(candidates[winner], candidates[$0]) } ?? .onlyCandidate
             decision.fallbackUsed = fallbackUsed
             return (decision, winner)

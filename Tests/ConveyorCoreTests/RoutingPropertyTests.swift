@@ -181,7 +181,7 @@ enum Reference {
                     #expect(f.excludedCounts[reason] == managers.count { $0.excludedBecause.contains(reason) }, "seed \(seed) \(reason)")
                 }
                 #expect(f.chosen == f.candidates.first { $0.repId == f.chosenRepId })
-                #expect(f.runnerUp == f.candidates.first { $0.repId == f.runnerUpRepId })
+                if let runnerUp = f.runnerUp { #expect(f.candidates.contains(runnerUp) && runnerUp.repId != f.chosenRepId) }
             }
         }
     }

@@ -16,7 +16,7 @@ import Testing
 
     static func summary(of decision: RoutingDecision, _ inputs: Explanation.Inputs) throws -> [String: Any] {
         var lines = Explanation.Lines(decisions: 1)
-        lines.append(kind: .auto, decision: decision, inputs: inputs)
+        lines.append(kind: .auto, decision: decision, inputs: inputs, position: 7)
         #expect(!lines.text.contains("\n"))
         return try #require(JSONSerialization.jsonObject(with: Data(lines.text.utf8)) as? [String: Any])
     }
@@ -43,7 +43,7 @@ import Testing
         let runnerUp = try #require(object["runner_up"] as? [String: Any])
         #expect(runnerUp["rep_id"] as? Int == 5 && runnerUp["lost_on"] as? String == "least_recently_assigned")
         #expect(runnerUp["last_assigned_at"] as? String == "2023-11-14T22:13:18.500Z")
-        #expect(object["considered"] as? Int == 4 && object["eligible"] as? Int == 2)
+        #expect(object["considered"] as? Int == 4 && object["eligible"] as? Int == 2 && object["run_position"] as? Int == 7)
         #expect(object["excluded"] as? [String: Int] == [
             "inactive": 0, "away": 0, "hunter": 1, "departing": 0, "at_capacity": 1, "skills": 2,
         ])
@@ -53,13 +53,26 @@ import Testing
         #expect(stored["skills_fallback"] as? Bool == false)
     }
 
+    /// Utilization is rounded half up in integers, as the full table does
+    /// (201 / 400 is 0.5025: a Double's 502.49999… would say 0.502).
+    @Test func utilizationRoundsAsTheFullTableDoes() throws {
+        var team = [Candidate(id: 1, ref: "a", role: .accountManager, capacity: 400, owned: 201),
+                    Candidate(id: 2, ref: "b", role: .accountManager, capacity: 3, owned: 0)]
+        team[1].capacity = 3
+        let decision = RoutingPolicy().route(RoutingRequest(accountId: 1), candidates: &team, now: Self.now)
+        let object = try Self.summary(of: decision, .init(hunterId: nil, needs: [], excludedRepIds: [], onlyRepId: nil, skillsFallback: false))
+        let text = try #require(String(data: JSONSerialization.data(withJSONObject: object), encoding: .utf8))
+        #expect((object["chosen"] as? [String: Any])?["rep_id"] as? Int == 2)
+        #expect((object["runner_up"] as? [String: Any])?["utilization"] as? Double == 0.503, "\(text)")
+    }
+
     /// The summary does not grow with the team.
     @Test func theSummaryHasTheSameSizeForTenAndFiveHundredManagers() throws {
         func size(_ managers: Int) -> Int {
             var team = (1...managers).map { Self.manager(Int64($0), owned: $0 % 3, lastAssignedAt: Self.now.addingTimeInterval(-Double($0))) }
             let decision = RoutingPolicy().route(RoutingRequest(accountId: 1, hunterId: nil), candidates: &team, now: Self.now)
             var lines = Explanation.Lines(decisions: 1)
-            lines.append(kind: .auto, decision: decision, inputs: .init(hunterId: nil, needs: [], excludedRepIds: [], onlyRepId: nil, skillsFallback: false))
+            lines.append(kind: .auto, decision: decision, inputs: .init(hunterId: nil, needs: [], excludedRepIds: [], onlyRepId: nil, skillsFallback: false), position: 999)
             return lines.text.utf8.count
         }
         #expect(abs(size(500) - size(10)) <= 8, "\(size(10)) bytes at 10 managers, \(size(500)) at 500")

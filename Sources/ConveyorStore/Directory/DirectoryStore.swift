@@ -93,7 +93,7 @@ public enum DirectoryStore {
     }
 
     /// The full explanation of an account's latest handoff (the JSON of
-    /// `conveyor.handoff_explanation`), read with the account in one snapshot.
+    /// `conveyor.handoff_explanation`), read with the account in one transaction.
     public static func latestExplanation(_ connection: PostgresConnection, team: String, ref: String) throws -> String {
         try connection.transaction {
             let account = try requireAccount(connection, teamId: try requireTeamId(connection, team), team: team, ref: ref)

@@ -6,7 +6,10 @@ import Foundation
 /// whether the team is still as the last batch left it.
 ///
 /// Times are whole microseconds since the Unix epoch, as PostgreSQL keeps
-/// them, so a snapshot is exact; the candidate arrays are
+/// them, so a snapshot is exact for every time routing meets (a `Double` of
+/// seconds holds microseconds exactly until about the year 2100; later
+/// `away_until`s may move by a microsecond, which decides nothing); the
+/// candidate arrays are
 /// `[rep_id, active, away_until_us, capacity, owned, last_assigned_us, skills]`,
 /// skills as the text of a PostgreSQL text[].
 enum CandidateSnapshot {
@@ -25,10 +28,17 @@ enum CandidateSnapshot {
             if index > 0 { text += "," }
             text += "[\(candidate.id),\(candidate.active),\(candidate.awayUntil.map { String(micros($0)) } ?? "null"),"
             text += "\(candidate.capacity),\(candidate.owned),\(candidate.lastAssignedAt.map { String(micros($0)) } ?? "null"),"
-            Quoting.appendJSONString(arrayLiteral(candidate.skills.sorted()), to: &text)
+            Quoting.appendJSONString(arrayLiteral(candidate.skills.map(canonical).sorted()), to: &text)
             text += "]"
         }
         return text + "]"
+    }
+
+    /// A skill or need as PostgreSQL must compare it to agree with the policy:
+    /// Swift's strings are equal when canonically equivalent, PostgreSQL's
+    /// when their bytes are, so both sides store the composed form (NFC).
+    static func canonical(_ text: String) -> String {
+        text.precomposedStringWithCanonicalMapping
     }
 
     /// PostgreSQL's text form of a text[]: every element double-quoted, with

@@ -41,8 +41,9 @@ enum Explanation {
 
         var text: String { String(decoding: bytes, as: UTF8.self) }
 
-        /// The explanation of a decision that chose a rep.
-        mutating func append(kind: HandoffKind, decision: RoutingDecision, inputs: Inputs) {
+        /// The explanation of a decision that chose a rep, the `position`th
+        /// handoff on its candidate snapshot (0 for the first).
+        mutating func append(kind: HandoffKind, decision: RoutingDecision, inputs: Inputs, position: Int) {
             if !bytes.isEmpty { bytes.append(UInt8(ascii: "\n")) }
             write("{\"layout\":\"summary\",\"kind\":\"\(kind.rawValue)\",\"account_id\":")
             write(decision.accountId)
@@ -55,6 +56,8 @@ enum Explanation {
             writeCandidate(decision.chosen, lostOn: nil)
             write(",\"runner_up\":")
             writeCandidate(decision.runnerUp, lostOn: decision.rule)
+            write(",\"run_position\":")
+            write(Int64(position))
             write(",\"considered\":")
             write(Int64(decision.considered))
             write(",\"eligible\":")
@@ -72,7 +75,7 @@ enum Explanation {
             for (index, need) in inputs.needs.enumerated() {
                 if index > 0 { bytes.append(UInt8(ascii: ",")) }
                 var literal = ""
-                Quoting.appendJSONString(need, to: &literal)
+                Quoting.appendJSONString(CandidateSnapshot.canonical(need), to: &literal)
                 write(literal)
             }
             write("],\"excluded_rep_ids\":[")
@@ -99,7 +102,11 @@ enum Explanation {
             write(Int64(candidate.capacity))
             write(",\"utilization\":")
             if candidate.capacity > 0 {
-                write(String((Double(candidate.owned) / Double(candidate.capacity) * 1000).rounded() / 1000))
+                // Thousandths rounded half up in integers, as conveyor.explained_candidates does.
+                let thousandths = (2000 * Int64(candidate.owned) + Int64(candidate.capacity)) / (2 * Int64(candidate.capacity))
+                write(thousandths / 1000)
+                write(thousandths % 1000 < 10 ? ".00" : thousandths % 1000 < 100 ? ".0" : ".")
+                write(thousandths % 1000)
             } else {
                 write("null")
             }

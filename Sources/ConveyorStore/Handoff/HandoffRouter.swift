@@ -142,19 +142,27 @@ public enum HandoffRouter {
         }
         let policy = RoutingPolicy(settings: team.settings, detail: only == nil ? detail : .full)
         let decisions = policy.route(batch: requests, candidates: &candidates, now: team.now)
+        // The batch's handoffs continue the team's run of handoffs on its
+        // snapshot, unless the candidates changed since the last batch (or the
+        // run is long): then they start a new one from a new snapshot.
+        let handoffs = decisions.count { $0.chosenRepId != nil }
+        let continues = snapshot.fingerprint == CandidateSnapshot.fingerprint(loaded)
+            && snapshot.handoffsSince + handoffs <= handoffsPerSnapshot
+        let snapshotId = continues ? snapshot.id : nil
+        let firstPosition = snapshotId == nil ? 0 : snapshot.handoffsSince
         var moves: (accounts: [Int64], from: [Int64?], to: [Int64], explanations: Explanation.Lines) =
-            ([], [], [], .init(decisions: decisions.count))
+            ([], [], [], .init(decisions: handoffs))
         var waiting: (accounts: [Int64], reasons: [String]) = ([], [])
         for (account, decision) in zip(accounts, decisions) {
             if let chosen = decision.chosenRepId {
-                moves.accounts.append(account.id)
-                moves.from.append(from(account))
-                moves.to.append(chosen)
                 let inputs = Explanation.Inputs(
                     hunterId: account.hunterId, needs: account.needs, excludedRepIds: excluded, onlyRepId: only,
                     skillsFallback: team.settings.skillsFallback
                 )
-                moves.explanations.append(kind: kind, decision: decision, inputs: inputs)
+                moves.explanations.append(kind: kind, decision: decision, inputs: inputs, position: firstPosition + moves.accounts.count)
+                moves.accounts.append(account.id)
+                moves.from.append(from(account))
+                moves.to.append(chosen)
             } else {
                 waiting.accounts.append(account.id)
                 waiting.reasons.append(decision.waitingReason ?? "no eligible account manager")
@@ -172,13 +180,10 @@ public enum HandoffRouter {
                     after[index].lastAssignedAt = team.now
                 }
             }
-            let since = snapshot.handoffsSince
-            let unchanged = snapshot.fingerprint == CandidateSnapshot.fingerprint(loaded)
-            let snapshotId = unchanged && since + moves.accounts.count <= handoffsPerSnapshot ? snapshot.id : nil
             let ids = try connection.query(Queries.applyHandoffs, [
                 moves.accounts, moves.from, moves.to, moves.explanations.text, kind.rawValue,
                 snapshotId, team.id, snapshotId == nil ? CandidateSnapshot.json(loaded) : nil,
-                CandidateSnapshot.fingerprint(after), (snapshotId == nil ? 0 : since) + moves.accounts.count,
+                CandidateSnapshot.fingerprint(after), firstPosition + moves.accounts.count,
             ]).map { try $0["id"].int64() }
             try connection.query(Queries.resolveNoEligibleAlerts, [moves.accounts])
             if let first = ids.min(), let last = ids.max() {
