@@ -999,6 +999,39 @@ CREATE TABLE conveyor.routing_epochs (
 
 COMMENT ON TABLE conveyor.routing_epochs IS 'one row per team: routers lock it FOR UPDATE while they route the team; requeue_waiting bumps it';
 
+CREATE TABLE conveyor.scan_runs (
+    id bigint NOT NULL,
+    team_id bigint NOT NULL,
+    job_id bigint,
+    trigger text NOT NULL,
+    local_date date,
+    started_at timestamp with time zone NOT NULL,
+    finished_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL,
+    outcome jsonb NOT NULL,
+    CONSTRAINT scan_runs_trigger_check CHECK ((trigger = ANY (ARRAY['schedule'::text, 'manual'::text])))
+);
+
+COMMENT ON TABLE conveyor.scan_runs IS 'every committed attachment scan, with its outcome';
+
+CREATE SEQUENCE conveyor.scan_runs_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+ALTER SEQUENCE conveyor.scan_runs_id_seq OWNED BY conveyor.scan_runs.id;
+
+CREATE TABLE conveyor.scan_schedule (
+    team_id bigint NOT NULL,
+    local_date date NOT NULL,
+    due_at timestamp with time zone NOT NULL,
+    job_id bigint NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+COMMENT ON TABLE conveyor.scan_schedule IS 'nightly scans scheduled, one per team and local date (the key that makes it once-only)';
+
 CREATE TABLE conveyor.schema_migrations (
     version integer NOT NULL,
     file text NOT NULL,
@@ -1015,9 +1048,31 @@ CREATE TABLE conveyor.teams (
     skills_fallback boolean DEFAULT false NOT NULL,
     low_value_threshold numeric DEFAULT 0 NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
+    window_days integer DEFAULT 90 NOT NULL,
+    min_interactions integer DEFAULT 6 NOT NULL,
+    hunter_grace_days integer DEFAULT 14 NOT NULL,
+    hunter_share numeric DEFAULT 0.25 NOT NULL,
+    single_threaded_share numeric DEFAULT 0.80 NOT NULL,
+    no_backup_days integer DEFAULT 180 NOT NULL,
+    bow_tie_share numeric DEFAULT 0.70 NOT NULL,
+    bow_tie_min_interactions integer DEFAULT 6 NOT NULL,
+    high_severity_share numeric DEFAULT 0.25 NOT NULL,
+    webhook_url text,
+    webhook_secret text,
+    CONSTRAINT teams_bow_tie_min_interactions_check CHECK (((bow_tie_min_interactions >= 1) AND (bow_tie_min_interactions <= 1000000))),
+    CONSTRAINT teams_bow_tie_share_check CHECK (((bow_tie_share > (0)::numeric) AND (bow_tie_share <= (1)::numeric))),
+    CONSTRAINT teams_high_severity_share_check CHECK (((high_severity_share > (0)::numeric) AND (high_severity_share <= (1)::numeric))),
+    CONSTRAINT teams_hunter_grace_days_check CHECK (((hunter_grace_days >= 0) AND (hunter_grace_days <= 3650))),
+    CONSTRAINT teams_hunter_share_check CHECK (((hunter_share > (0)::numeric) AND (hunter_share <= (1)::numeric))),
     CONSTRAINT teams_low_value_threshold_check CHECK (((low_value_threshold >= (0)::numeric) AND (low_value_threshold < 'Infinity'::numeric))),
+    CONSTRAINT teams_min_interactions_check CHECK (((min_interactions >= 1) AND (min_interactions <= 1000000))),
     CONSTRAINT teams_name_check CHECK ((((length(name) >= 1) AND (length(name) <= 200)) AND (name ~ '[^[:space:]]'::text))),
-    CONSTRAINT teams_scan_local_time_check CHECK ((scan_local_time < '24:00:00'::time without time zone))
+    CONSTRAINT teams_no_backup_days_check CHECK (((no_backup_days >= 1) AND (no_backup_days <= 3650))),
+    CONSTRAINT teams_scan_local_time_check CHECK ((scan_local_time < '24:00:00'::time without time zone)),
+    CONSTRAINT teams_single_threaded_share_check CHECK (((single_threaded_share > (0)::numeric) AND (single_threaded_share <= (1)::numeric))),
+    CONSTRAINT teams_webhook_secret_check CHECK ((((length(webhook_secret) >= 16) AND (length(webhook_secret) <= 1000)) AND (webhook_secret !~ '[[:cntrl:]]'::text))),
+    CONSTRAINT teams_webhook_url_check CHECK (((length(webhook_url) <= 2000) AND (webhook_url ~ '^https?://[^[:space:][:cntrl:]]+$'::text))),
+    CONSTRAINT teams_window_days_check CHECK (((window_days >= 1) AND (window_days <= 3650)))
 );
 
 COMMENT ON TABLE conveyor.teams IS 'a sales team: its reps, accounts, routing and scan settings';
@@ -1029,6 +1084,28 @@ COMMENT ON COLUMN conveyor.teams.paused IS 'true: handoffs wait (jobs stay waiti
 COMMENT ON COLUMN conveyor.teams.skills_fallback IS 'true: when no manager covers an account''s needs, route among managers without them (said in the explanation)';
 
 COMMENT ON COLUMN conveyor.teams.low_value_threshold IS 'alerts on accounts whose money at stake is below this are severity low';
+
+COMMENT ON COLUMN conveyor.teams.window_days IS 'the scan looks at interactions of the last window_days days';
+
+COMMENT ON COLUMN conveyor.teams.min_interactions IS 'accounts with fewer interactions in the window are not scored';
+
+COMMENT ON COLUMN conveyor.teams.hunter_grace_days IS 'hunter_still_servicing: days after the handoff before the hunter''s share counts';
+
+COMMENT ON COLUMN conveyor.teams.hunter_share IS 'hunter_still_servicing: the hunter''s share of interactions since the handoff that raises it';
+
+COMMENT ON COLUMN conveyor.teams.single_threaded_share IS 'single_threaded: the top person''s share of the window''s interactions that raises it';
+
+COMMENT ON COLUMN conveyor.teams.no_backup_days IS 'no_backup: the period in which one person did every interaction';
+
+COMMENT ON COLUMN conveyor.teams.bow_tie_share IS 'bow_tie: the top (rep, contact) pair''s share of the window''s interactions that name a contact';
+
+COMMENT ON COLUMN conveyor.teams.bow_tie_min_interactions IS 'bow_tie: interactions naming a contact needed before it is judged';
+
+COMMENT ON COLUMN conveyor.teams.high_severity_share IS 'alerts on the top this share of the team''s accounts by money at stake are severity high';
+
+COMMENT ON COLUMN conveyor.teams.webhook_url IS 'http(s) address the nightly digest is POSTed to (null: none)';
+
+COMMENT ON COLUMN conveyor.teams.webhook_secret IS 'HMAC-SHA256 key of the digest''s Conveyor-Signature header; never shown back';
 
 CREATE SEQUENCE conveyor.teams_id_seq
     START WITH 1
@@ -1058,6 +1135,8 @@ ALTER TABLE ONLY conveyor.jobs ALTER COLUMN id SET DEFAULT nextval('conveyor.job
 ALTER TABLE ONLY conveyor.probes ALTER COLUMN id SET DEFAULT nextval('conveyor.probes_id_seq'::regclass);
 
 ALTER TABLE ONLY conveyor.reps ALTER COLUMN id SET DEFAULT nextval('conveyor.reps_id_seq'::regclass);
+
+ALTER TABLE ONLY conveyor.scan_runs ALTER COLUMN id SET DEFAULT nextval('conveyor.scan_runs_id_seq'::regclass);
 
 ALTER TABLE ONLY conveyor.teams ALTER COLUMN id SET DEFAULT nextval('conveyor.teams_id_seq'::regclass);
 
@@ -1106,6 +1185,12 @@ ALTER TABLE ONLY conveyor.reps
 ALTER TABLE ONLY conveyor.routing_epochs
     ADD CONSTRAINT routing_epochs_pkey PRIMARY KEY (team_id);
 
+ALTER TABLE ONLY conveyor.scan_runs
+    ADD CONSTRAINT scan_runs_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY conveyor.scan_schedule
+    ADD CONSTRAINT scan_schedule_pkey PRIMARY KEY (team_id, local_date);
+
 ALTER TABLE ONLY conveyor.schema_migrations
     ADD CONSTRAINT schema_migrations_pkey PRIMARY KEY (version);
 
@@ -1145,6 +1230,8 @@ CREATE INDEX interactions_rep_id ON conveyor.interactions USING btree (rep_id);
 
 CREATE INDEX jobs_claim ON conveyor.jobs USING btree (priority, run_at, id) WHERE (state = ANY (ARRAY['available'::text, 'retryable'::text]));
 
+CREATE INDEX jobs_claim_long ON conveyor.jobs USING btree (priority, run_at, id) WHERE ((state = ANY (ARRAY['available'::text, 'retryable'::text])) AND (kind = ANY (ARRAY['scan'::text, 'webhook'::text])));
+
 CREATE INDEX jobs_claim_team ON conveyor.jobs USING btree (team_id, priority, run_at, id) WHERE ((state = ANY (ARRAY['available'::text, 'retryable'::text])) AND (team_id IS NOT NULL));
 
 CREATE INDEX jobs_finished ON conveyor.jobs USING btree (finished_at) WHERE (state = ANY (ARRAY['succeeded'::text, 'cancelled'::text]));
@@ -1158,6 +1245,10 @@ CREATE INDEX jobs_waiting_run_at ON conveyor.jobs USING btree (run_at) WHERE (st
 CREATE INDEX probes_job_id ON conveyor.probes USING btree (job_id);
 
 CREATE INDEX reps_team_id_role ON conveyor.reps USING btree (team_id, role);
+
+CREATE INDEX scan_runs_job_id ON conveyor.scan_runs USING btree (job_id);
+
+CREATE INDEX scan_runs_team_id_finished_at ON conveyor.scan_runs USING btree (team_id, finished_at DESC);
 
 CREATE TRIGGER accounts_default_name BEFORE INSERT OR UPDATE ON conveyor.accounts FOR EACH ROW WHEN ((new.name IS NULL)) EXECUTE FUNCTION conveyor.default_name_to_ref();
 
@@ -1248,3 +1339,9 @@ ALTER TABLE ONLY conveyor.reps
 
 ALTER TABLE ONLY conveyor.routing_epochs
     ADD CONSTRAINT routing_epochs_team_id_fkey FOREIGN KEY (team_id) REFERENCES conveyor.teams(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY conveyor.scan_runs
+    ADD CONSTRAINT scan_runs_team_id_fkey FOREIGN KEY (team_id) REFERENCES conveyor.teams(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY conveyor.scan_schedule
+    ADD CONSTRAINT scan_schedule_team_id_fkey FOREIGN KEY (team_id) REFERENCES conveyor.teams(id) ON DELETE CASCADE;
