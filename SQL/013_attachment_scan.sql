@@ -28,6 +28,7 @@ as $$
     from pg_locks l
     join pg_stat_activity a on a.pid = l.pid
     where l.locktype = 'advisory' and l.granted and l.objsubid = 2
+      and l.database = (select oid from pg_database where datname = current_database())
       and l.classid = 1396916558                      -- 'SCAN'
       and l.objid = conveyor.scan_lock_key(p_team_id)::oid
 $$;
@@ -357,3 +358,17 @@ create trigger alerts_publish_updated
     after update on conveyor.alerts
     referencing old table as old_rows new table as new_rows
     for each statement execute function conveyor.alerts_publish_changed();
+
+-- A team's scan and severity settings as one object, for team.list.
+create function conveyor.team_settings(t conveyor.teams)
+returns jsonb
+language sql
+stable
+as $$
+    select jsonb_build_object(
+        'window_days', t.window_days, 'min_interactions', t.min_interactions,
+        'hunter_grace_days', t.hunter_grace_days, 'hunter_share', t.hunter_share,
+        'single_threaded_share', t.single_threaded_share, 'no_backup_days', t.no_backup_days,
+        'bow_tie_share', t.bow_tie_share, 'bow_tie_min_interactions', t.bow_tie_min_interactions,
+        'high_severity_share', t.high_severity_share, 'low_value_threshold', t.low_value_threshold)
+$$;

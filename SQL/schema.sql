@@ -720,6 +720,7 @@ CREATE FUNCTION conveyor.running_scan_started_at(p_team_id bigint) RETURNS times
     from pg_locks l
     join pg_stat_activity a on a.pid = l.pid
     where l.locktype = 'advisory' and l.granted and l.objsubid = 2
+      and l.database = (select oid from pg_database where datname = current_database())
       and l.classid = 1396916558                      -- 'SCAN'
       and l.objid = conveyor.scan_lock_key(p_team_id)::oid
 $$;
@@ -1003,6 +1004,85 @@ COMMENT ON FUNCTION conveyor.scan_team(p_team_id bigint, p_trigger text, p_local
 CREATE FUNCTION conveyor.severity_rank(p_severity text) RETURNS integer
     LANGUAGE sql IMMUTABLE
     AS $$ select array_position(array['low', 'medium', 'high'], p_severity) $$;
+
+CREATE TABLE conveyor.teams (
+    id bigint NOT NULL,
+    name text NOT NULL,
+    time_zone text DEFAULT 'UTC'::text NOT NULL,
+    scan_local_time time without time zone DEFAULT '02:00:00'::time without time zone NOT NULL,
+    paused boolean DEFAULT false NOT NULL,
+    skills_fallback boolean DEFAULT false NOT NULL,
+    low_value_threshold numeric DEFAULT 0 NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    window_days integer DEFAULT 90 NOT NULL,
+    min_interactions integer DEFAULT 6 NOT NULL,
+    hunter_grace_days integer DEFAULT 14 NOT NULL,
+    hunter_share numeric DEFAULT 0.25 NOT NULL,
+    single_threaded_share numeric DEFAULT 0.80 NOT NULL,
+    no_backup_days integer DEFAULT 180 NOT NULL,
+    bow_tie_share numeric DEFAULT 0.70 NOT NULL,
+    bow_tie_min_interactions integer DEFAULT 6 NOT NULL,
+    high_severity_share numeric DEFAULT 0.25 NOT NULL,
+    webhook_url text,
+    webhook_secret text,
+    CONSTRAINT teams_bow_tie_min_interactions_check CHECK (((bow_tie_min_interactions >= 1) AND (bow_tie_min_interactions <= 1000000))),
+    CONSTRAINT teams_bow_tie_share_check CHECK (((bow_tie_share > (0)::numeric) AND (bow_tie_share <= (1)::numeric))),
+    CONSTRAINT teams_high_severity_share_check CHECK (((high_severity_share > (0)::numeric) AND (high_severity_share <= (1)::numeric))),
+    CONSTRAINT teams_hunter_grace_days_check CHECK (((hunter_grace_days >= 0) AND (hunter_grace_days <= 3650))),
+    CONSTRAINT teams_hunter_share_check CHECK (((hunter_share > (0)::numeric) AND (hunter_share <= (1)::numeric))),
+    CONSTRAINT teams_low_value_threshold_check CHECK (((low_value_threshold >= (0)::numeric) AND (low_value_threshold < 'Infinity'::numeric))),
+    CONSTRAINT teams_min_interactions_check CHECK (((min_interactions >= 1) AND (min_interactions <= 1000000))),
+    CONSTRAINT teams_name_check CHECK ((((length(name) >= 1) AND (length(name) <= 200)) AND (name ~ '[^[:space:]]'::text))),
+    CONSTRAINT teams_no_backup_days_check CHECK (((no_backup_days >= 1) AND (no_backup_days <= 3650))),
+    CONSTRAINT teams_scan_local_time_check CHECK ((scan_local_time < '24:00:00'::time without time zone)),
+    CONSTRAINT teams_single_threaded_share_check CHECK (((single_threaded_share > (0)::numeric) AND (single_threaded_share <= (1)::numeric))),
+    CONSTRAINT teams_webhook_secret_check CHECK ((((length(webhook_secret) >= 16) AND (length(webhook_secret) <= 1000)) AND (webhook_secret !~ '[[:cntrl:]]'::text))),
+    CONSTRAINT teams_webhook_url_check CHECK (((length(webhook_url) <= 2000) AND (webhook_url ~ '^https?://[^[:space:][:cntrl:]]+$'::text))),
+    CONSTRAINT teams_window_days_check CHECK (((window_days >= 1) AND (window_days <= 3650)))
+);
+
+COMMENT ON TABLE conveyor.teams IS 'a sales team: its reps, accounts, routing and scan settings';
+
+COMMENT ON COLUMN conveyor.teams.time_zone IS 'IANA zone name; the nightly scan runs at scan_local_time in this zone';
+
+COMMENT ON COLUMN conveyor.teams.paused IS 'true: handoffs wait (jobs stay waiting) until the team is resumed';
+
+COMMENT ON COLUMN conveyor.teams.skills_fallback IS 'true: when no manager covers an account''s needs, route among managers without them (said in the explanation)';
+
+COMMENT ON COLUMN conveyor.teams.low_value_threshold IS 'alerts on accounts whose money at stake is below this are severity low';
+
+COMMENT ON COLUMN conveyor.teams.window_days IS 'the scan looks at interactions of the last window_days days';
+
+COMMENT ON COLUMN conveyor.teams.min_interactions IS 'accounts with fewer interactions in the window are not scored';
+
+COMMENT ON COLUMN conveyor.teams.hunter_grace_days IS 'hunter_still_servicing: days after the handoff before the hunter''s share counts';
+
+COMMENT ON COLUMN conveyor.teams.hunter_share IS 'hunter_still_servicing: the hunter''s share of interactions since the handoff that raises it';
+
+COMMENT ON COLUMN conveyor.teams.single_threaded_share IS 'single_threaded: the top person''s share of the window''s interactions that raises it';
+
+COMMENT ON COLUMN conveyor.teams.no_backup_days IS 'no_backup: the period in which one person did every interaction';
+
+COMMENT ON COLUMN conveyor.teams.bow_tie_share IS 'bow_tie: the top (rep, contact) pair''s share of the window''s interactions that name a contact';
+
+COMMENT ON COLUMN conveyor.teams.bow_tie_min_interactions IS 'bow_tie: interactions naming a contact needed before it is judged';
+
+COMMENT ON COLUMN conveyor.teams.high_severity_share IS 'alerts on the top this share of the team''s accounts by money at stake are severity high';
+
+COMMENT ON COLUMN conveyor.teams.webhook_url IS 'http(s) address the nightly digest is POSTed to (null: none)';
+
+COMMENT ON COLUMN conveyor.teams.webhook_secret IS 'HMAC-SHA256 key of the digest''s Conveyor-Signature header; never shown back';
+
+CREATE FUNCTION conveyor.team_settings(t conveyor.teams) RETURNS jsonb
+    LANGUAGE sql STABLE
+    AS $$
+    select jsonb_build_object(
+        'window_days', t.window_days, 'min_interactions', t.min_interactions,
+        'hunter_grace_days', t.hunter_grace_days, 'hunter_share', t.hunter_share,
+        'single_threaded_share', t.single_threaded_share, 'no_backup_days', t.no_backup_days,
+        'bow_tie_share', t.bow_tie_share, 'bow_tie_min_interactions', t.bow_tie_min_interactions,
+        'high_severity_share', t.high_severity_share, 'low_value_threshold', t.low_value_threshold)
+$$;
 
 CREATE FUNCTION conveyor.teams_create_epoch() RETURNS trigger
     LANGUAGE plpgsql
@@ -1357,74 +1437,6 @@ CREATE TABLE conveyor.schema_migrations (
     checksum text NOT NULL,
     applied_at timestamp with time zone DEFAULT now() NOT NULL
 );
-
-CREATE TABLE conveyor.teams (
-    id bigint NOT NULL,
-    name text NOT NULL,
-    time_zone text DEFAULT 'UTC'::text NOT NULL,
-    scan_local_time time without time zone DEFAULT '02:00:00'::time without time zone NOT NULL,
-    paused boolean DEFAULT false NOT NULL,
-    skills_fallback boolean DEFAULT false NOT NULL,
-    low_value_threshold numeric DEFAULT 0 NOT NULL,
-    created_at timestamp with time zone DEFAULT now() NOT NULL,
-    window_days integer DEFAULT 90 NOT NULL,
-    min_interactions integer DEFAULT 6 NOT NULL,
-    hunter_grace_days integer DEFAULT 14 NOT NULL,
-    hunter_share numeric DEFAULT 0.25 NOT NULL,
-    single_threaded_share numeric DEFAULT 0.80 NOT NULL,
-    no_backup_days integer DEFAULT 180 NOT NULL,
-    bow_tie_share numeric DEFAULT 0.70 NOT NULL,
-    bow_tie_min_interactions integer DEFAULT 6 NOT NULL,
-    high_severity_share numeric DEFAULT 0.25 NOT NULL,
-    webhook_url text,
-    webhook_secret text,
-    CONSTRAINT teams_bow_tie_min_interactions_check CHECK (((bow_tie_min_interactions >= 1) AND (bow_tie_min_interactions <= 1000000))),
-    CONSTRAINT teams_bow_tie_share_check CHECK (((bow_tie_share > (0)::numeric) AND (bow_tie_share <= (1)::numeric))),
-    CONSTRAINT teams_high_severity_share_check CHECK (((high_severity_share > (0)::numeric) AND (high_severity_share <= (1)::numeric))),
-    CONSTRAINT teams_hunter_grace_days_check CHECK (((hunter_grace_days >= 0) AND (hunter_grace_days <= 3650))),
-    CONSTRAINT teams_hunter_share_check CHECK (((hunter_share > (0)::numeric) AND (hunter_share <= (1)::numeric))),
-    CONSTRAINT teams_low_value_threshold_check CHECK (((low_value_threshold >= (0)::numeric) AND (low_value_threshold < 'Infinity'::numeric))),
-    CONSTRAINT teams_min_interactions_check CHECK (((min_interactions >= 1) AND (min_interactions <= 1000000))),
-    CONSTRAINT teams_name_check CHECK ((((length(name) >= 1) AND (length(name) <= 200)) AND (name ~ '[^[:space:]]'::text))),
-    CONSTRAINT teams_no_backup_days_check CHECK (((no_backup_days >= 1) AND (no_backup_days <= 3650))),
-    CONSTRAINT teams_scan_local_time_check CHECK ((scan_local_time < '24:00:00'::time without time zone)),
-    CONSTRAINT teams_single_threaded_share_check CHECK (((single_threaded_share > (0)::numeric) AND (single_threaded_share <= (1)::numeric))),
-    CONSTRAINT teams_webhook_secret_check CHECK ((((length(webhook_secret) >= 16) AND (length(webhook_secret) <= 1000)) AND (webhook_secret !~ '[[:cntrl:]]'::text))),
-    CONSTRAINT teams_webhook_url_check CHECK (((length(webhook_url) <= 2000) AND (webhook_url ~ '^https?://[^[:space:][:cntrl:]]+$'::text))),
-    CONSTRAINT teams_window_days_check CHECK (((window_days >= 1) AND (window_days <= 3650)))
-);
-
-COMMENT ON TABLE conveyor.teams IS 'a sales team: its reps, accounts, routing and scan settings';
-
-COMMENT ON COLUMN conveyor.teams.time_zone IS 'IANA zone name; the nightly scan runs at scan_local_time in this zone';
-
-COMMENT ON COLUMN conveyor.teams.paused IS 'true: handoffs wait (jobs stay waiting) until the team is resumed';
-
-COMMENT ON COLUMN conveyor.teams.skills_fallback IS 'true: when no manager covers an account''s needs, route among managers without them (said in the explanation)';
-
-COMMENT ON COLUMN conveyor.teams.low_value_threshold IS 'alerts on accounts whose money at stake is below this are severity low';
-
-COMMENT ON COLUMN conveyor.teams.window_days IS 'the scan looks at interactions of the last window_days days';
-
-COMMENT ON COLUMN conveyor.teams.min_interactions IS 'accounts with fewer interactions in the window are not scored';
-
-COMMENT ON COLUMN conveyor.teams.hunter_grace_days IS 'hunter_still_servicing: days after the handoff before the hunter''s share counts';
-
-COMMENT ON COLUMN conveyor.teams.hunter_share IS 'hunter_still_servicing: the hunter''s share of interactions since the handoff that raises it';
-
-COMMENT ON COLUMN conveyor.teams.single_threaded_share IS 'single_threaded: the top person''s share of the window''s interactions that raises it';
-
-COMMENT ON COLUMN conveyor.teams.no_backup_days IS 'no_backup: the period in which one person did every interaction';
-
-COMMENT ON COLUMN conveyor.teams.bow_tie_share IS 'bow_tie: the top (rep, contact) pair''s share of the window''s interactions that name a contact';
-
-COMMENT ON COLUMN conveyor.teams.bow_tie_min_interactions IS 'bow_tie: interactions naming a contact needed before it is judged';
-
-COMMENT ON COLUMN conveyor.teams.high_severity_share IS 'alerts on the top this share of the team''s accounts by money at stake are severity high';
-
-COMMENT ON COLUMN conveyor.teams.webhook_url IS 'http(s) address the nightly digest is POSTed to (null: none)';
-
-COMMENT ON COLUMN conveyor.teams.webhook_secret IS 'HMAC-SHA256 key of the digest''s Conveyor-Signature header; never shown back';
 
 CREATE SEQUENCE conveyor.teams_id_seq
     START WITH 1

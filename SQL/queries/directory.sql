@@ -1,23 +1,39 @@
 -- Named queries behind the admin commands for teams, reps and accounts.
 
 -- name: list_teams :many
-select id, name, time_zone, scan_local_time::text as scan_local_time, paused, skills_fallback
+select id, name, time_zone, scan_local_time::text as scan_local_time, paused, skills_fallback,
+       conveyor.team_settings(teams)::text as settings
 from conveyor.teams
 order by name
 
 -- name: add_team :one
 insert into conveyor.teams (name, time_zone, scan_local_time)
 values ($1, coalesce($2, 'UTC'), coalesce($3::time, '02:00'))
-returning id, name, time_zone, scan_local_time::text as scan_local_time, paused, skills_fallback
+returning id, name, time_zone, scan_local_time::text as scan_local_time, paused, skills_fallback,
+          conveyor.team_settings(teams)::text as settings
 
 -- name: update_team :optional
--- $2/$3/$4 null: keep.
+-- $2 time zone, $3 scan time, $4 paused, $5 skills fallback, $6 the scan
+-- settings to change as a JSON object (see conveyor.team_settings); null
+-- or absent: keep.
 update conveyor.teams
 set time_zone = coalesce($2, time_zone),
     scan_local_time = coalesce($3::time, scan_local_time),
-    paused = coalesce($4, paused)
+    paused = coalesce($4, paused),
+    skills_fallback = coalesce($5, skills_fallback),
+    window_days = coalesce(($6::jsonb ->> 'window_days')::int, window_days),
+    min_interactions = coalesce(($6::jsonb ->> 'min_interactions')::int, min_interactions),
+    hunter_grace_days = coalesce(($6::jsonb ->> 'hunter_grace_days')::int, hunter_grace_days),
+    hunter_share = coalesce(($6::jsonb ->> 'hunter_share')::numeric, hunter_share),
+    single_threaded_share = coalesce(($6::jsonb ->> 'single_threaded_share')::numeric, single_threaded_share),
+    no_backup_days = coalesce(($6::jsonb ->> 'no_backup_days')::int, no_backup_days),
+    bow_tie_share = coalesce(($6::jsonb ->> 'bow_tie_share')::numeric, bow_tie_share),
+    bow_tie_min_interactions = coalesce(($6::jsonb ->> 'bow_tie_min_interactions')::int, bow_tie_min_interactions),
+    high_severity_share = coalesce(($6::jsonb ->> 'high_severity_share')::numeric, high_severity_share),
+    low_value_threshold = coalesce(($6::jsonb ->> 'low_value_threshold')::numeric, low_value_threshold)
 where name = $1
-returning id, name, time_zone, scan_local_time::text as scan_local_time, paused, skills_fallback
+returning id, name, time_zone, scan_local_time::text as scan_local_time, paused, skills_fallback,
+          conveyor.team_settings(teams)::text as settings
 
 -- name: team_id :optional
 select id from conveyor.teams where name = $1

@@ -1,3 +1,5 @@
+import ConveyorCore
+
 /// One argument of a command.
 public struct ArgSpec: Sendable, Equatable {
     public var name: String
@@ -86,7 +88,10 @@ public enum CommandCatalog {
             CommandSpec("team.list", "list teams", minimumRole: .viewer),
             CommandSpec("team.add", "add a team", args: [teamName, timeZone, scanTime], minimumRole: .operator),
             CommandSpec(
-                "team.update", "change a team's settings", args: [teamName, timeZone, scanTime], minimumRole: .operator),
+                "team.update", "change a team's settings",
+                args: [teamName, timeZone, scanTime, ArgSpec("skills_fallback", required: false, "true: route among managers without a needed skill when none has it")]
+                    + TeamSetting.all.map { ArgSpec($0.name, required: false, $0.summary) },
+                minimumRole: .operator),
             CommandSpec("team.pause", "stop handoffs and scans for a team", args: [teamName], minimumRole: .operator),
             CommandSpec(
                 "team.resume", "restart handoffs and scans for a team", args: [teamName], minimumRole: .operator),

@@ -323,7 +323,7 @@ import Glibc
     @Test func aPausedTeamsWinsWaitUntilItIsResumed() throws {
         let world = try HandoffWorld()
         try world.addManager("anna", capacity: 10)
-        _ = try #require(try DirectoryStore.updateTeam(world.db, name: world.team, paused: true))
+        _ = try #require(try DirectoryStore.updateTeam(world.db, name: world.team, changes: .init(paused: true)))
         let jobs = try (1...3).map { try world.win("p\($0)") }
         let report = try world.route()
         #expect(report.claimed == 3 && report.waiting == 3, "\(report)")
@@ -342,7 +342,7 @@ import Glibc
         #expect(try world.count("select count(*)::int from conveyor.handoffs") == 0)
 
         // team.resume's path: all routed.
-        _ = try #require(try DirectoryStore.updateTeam(world.db, name: world.team, paused: false))
+        _ = try #require(try DirectoryStore.updateTeam(world.db, name: world.team, changes: .init(paused: false)))
         #expect(try jobs.allSatisfy { try world.job($0).state == "available" })
         #expect(try world.route().succeeded == 3)
         #expect(try world.owned() == ["anna": 3])

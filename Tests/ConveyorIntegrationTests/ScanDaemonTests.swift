@@ -128,4 +128,39 @@ import Testing
             #expect(!table.stdout.contains("top_people"), "details stay in --json: \(table.stdout)")
         }
     }
+
+    @Test func teamUpdateChangesTheScanSettingsAndTeamListShowsThem() throws {
+        try withTeam { _, client, team throws in
+            let updated = try client.result("team.update", [
+                "name": "rail", "single_threaded_share": "0.6", "min_interactions": 3, "low_value_threshold": "150.5",
+                "skills_fallback": true,
+            ])["team"]
+            #expect(updated?["single_threaded_share"] == 0.6)
+            #expect(updated?["min_interactions"] == 3)
+            #expect(updated?["window_days"] == 90)
+            #expect(updated?["skills_fallback"] == true)
+            let listed = try client.result("team.list")["teams"]?.arrayValue?.first { $0["name"] == "rail" }
+            #expect(listed?["low_value_threshold"] == 150.5)
+            #expect(listed?["hunter_grace_days"] == 14)
+            // The new settings apply to the next scan: sparse (3 interactions) is scored now.
+            _ = try client.result("scan.run", ["team": "rail"])
+            #expect(try team.findings().contains(Finding("sparse", "single_threaded", "m1")))
+
+            for (key, value): (String, JSONValue) in [
+                ("window_days", 0), ("window_days", "3651"), ("window_days", "1.5"), ("min_interactions", "-1"),
+                ("hunter_share", "0"), ("hunter_share", "1.01"), ("bow_tie_share", "NaN"), ("single_threaded_share", "inf"),
+                ("low_value_threshold", "-1"), ("low_value_threshold", "1e400"), ("no_backup_days", "lots"),
+                ("hunter_grace_days", .string(String(repeating: "9", count: 1000))), ("skills_fallback", "sometimes"),
+                ("time_zone", "Mars/Olympus"), ("scan_local_time", "25:00"),
+            ] {
+                let refused = try client.request("team.update", ["name": "rail", key: value])
+                #expect(refused.errorCode == .invalidArgument, "\(key)=\(value): \(refused.encodedLine())")
+            }
+            #expect(try client.request("team.update", ["name": "atlantis", "window_days": 30]).errorCode == .notFound)
+            let unchanged = try client.result("team.list")["teams"]?.arrayValue?.first { $0["name"] == "rail" }
+            #expect(unchanged?["window_days"] == 90)
+        }
+    }
 }
+
+private typealias Finding = ScanFixture.Finding

@@ -47,7 +47,7 @@ import Testing
             _ = try Reassignment.depart(db, team: "rail", ref: "ghost")
         }
         expectRefusal(StoreRefusal.notFound, mentioning: ["team", "\"atlantis\""], world) {
-            _ = try DirectoryStore.updateTeam(db, name: "atlantis", paused: true)
+            _ = try DirectoryStore.updateTeam(db, name: "atlantis", changes: .init(paused: true))
         }
         // record_win's unknown team and hunter (SQLSTATE 23503) are not found, whatever their wording.
         expectRefusal(StoreRefusal.notFound, mentioning: ["atlantis"], world) {

@@ -22,19 +22,25 @@ enum DirectoryCommands {
             },
             "team.update": { args, _ in
                 let name = try args.string("name")
-                let timeZone = try valid { try args.optionalString("time_zone").map { try Validate.timeZone($0) } }
-                let scanTime = try valid { try args.optionalString("scan_local_time").map { try Validate.localTime($0) } }
-                return ["team": try JSONValue(encoding: try await database.run {
-                    try DirectoryStore.updateTeam($0, name: name, timeZone: timeZone, scanLocalTime: scanTime)
-                })]
+                var changes = DirectoryStore.TeamChanges()
+                changes.timeZone = try valid { try args.optionalString("time_zone").map { try Validate.timeZone($0) } }
+                changes.scanLocalTime = try valid { try args.optionalString("scan_local_time").map { try Validate.localTime($0) } }
+                changes.skillsFallback = try args.optionalBool("skills_fallback")
+                for setting in TeamSetting.all {
+                    if let text = try args.optionalString(setting.name) {
+                        changes.settings[setting.name] = try valid { try setting.value(text) }
+                    }
+                }
+                let update = changes
+                return ["team": try JSONValue(encoding: try await database.run { try DirectoryStore.updateTeam($0, name: name, changes: update) })]
             },
             "team.pause": { args, _ in
                 let name = try args.string("name")
-                return ["team": try JSONValue(encoding: try await database.run { try DirectoryStore.updateTeam($0, name: name, paused: true) })]
+                return ["team": try JSONValue(encoding: try await database.run { try DirectoryStore.updateTeam($0, name: name, changes: .init(paused: true)) })]
             },
             "team.resume": { args, _ in
                 let name = try args.string("name")
-                return ["team": try JSONValue(encoding: try await database.run { try DirectoryStore.updateTeam($0, name: name, paused: false) })]
+                return ["team": try JSONValue(encoding: try await database.run { try DirectoryStore.updateTeam($0, name: name, changes: .init(paused: false)) })]
             },
             "rep.list": { args, _ in
                 let team = try args.optionalString("team")

@@ -15,11 +15,23 @@ public enum DirectoryStore {
         try team(connection.query(Queries.addTeam, [name, timeZone, scanLocalTime])[0])
     }
 
-    /// Changes a team's settings (nil: keep).
-    public static func updateTeam(
-        _ connection: PostgresConnection, name: String, timeZone: String? = nil, scanLocalTime: String? = nil, paused: Bool? = nil
-    ) throws -> TeamRecord {
-        let row = try connection.query(Queries.updateTeam, [name, timeZone, scanLocalTime, paused]).first
+    /// What `updateTeam` changes; nil and absent settings are kept.
+    public struct TeamChanges: Sendable, Equatable {
+        public var timeZone: String?
+        public var scanLocalTime: String?
+        public var paused: Bool?
+        public var skillsFallback: Bool?
+        /// ``TeamSetting`` values by name.
+        public var settings: [String: Double] = [:]
+        public init(paused: Bool? = nil) { self.paused = paused }
+    }
+
+    /// Changes a team's settings.
+    public static func updateTeam(_ connection: PostgresConnection, name: String, changes: TeamChanges) throws -> TeamRecord {
+        let settings = String(decoding: try JSONEncoder().encode(changes.settings), as: UTF8.self)
+        let row = try connection.query(
+            Queries.updateTeam, [name, changes.timeZone, changes.scanLocalTime, changes.paused, changes.skillsFallback, settings]
+        ).first
         return try team(StoreRefusal.required(row, noSuchTeam(name)))
     }
 
@@ -137,7 +149,8 @@ public enum DirectoryStore {
         TeamRecord(
             id: try row["id"].int64(), name: try row["name"].string(), timeZone: try row["time_zone"].string(),
             scanLocalTime: try row["scan_local_time"].string(), paused: try row["paused"].bool(),
-            skillsFallback: try row["skills_fallback"].bool()
+            skillsFallback: try row["skills_fallback"].bool(),
+            settings: try JSONDecoder().decode([String: Double].self, from: Data(try row["settings"].string().utf8))
         )
     }
 

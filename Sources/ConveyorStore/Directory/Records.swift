@@ -1,16 +1,40 @@
 import ConveyorCore
 import Foundation
 
-/// A team as admins see it.
-public struct TeamRecord: Sendable, Codable, Equatable {
+/// A team as admins see it; its scan settings (``TeamSetting``) encode
+/// beside its other fields.
+public struct TeamRecord: Sendable, Encodable, Equatable {
     public let id: Int64
     public let name: String
     public let timeZone: String
     public let scanLocalTime: String
     public let paused: Bool
     public let skillsFallback: Bool
+    /// Each ``TeamSetting``'s value by name.
+    public let settings: [String: Double]
     enum CodingKeys: String, CodingKey {
         case id, name, paused, timeZone = "time_zone", scanLocalTime = "scan_local_time", skillsFallback = "skills_fallback"
+    }
+
+    private struct SettingKey: CodingKey {
+        let stringValue: String
+        init(stringValue: String) { self.stringValue = stringValue }
+        var intValue: Int? { nil }
+        init?(intValue: Int) { nil }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(id, forKey: .id)
+        try container.encode(name, forKey: .name)
+        try container.encode(timeZone, forKey: .timeZone)
+        try container.encode(scanLocalTime, forKey: .scanLocalTime)
+        try container.encode(paused, forKey: .paused)
+        try container.encode(skillsFallback, forKey: .skillsFallback)
+        var settingsContainer = encoder.container(keyedBy: SettingKey.self)
+        for (key, value) in settings {
+            try settingsContainer.encode(value, forKey: SettingKey(stringValue: key))
+        }
     }
 }
 
