@@ -19,82 +19,78 @@ import Testing
         ISO8601.parse(text)!
     }
 
-    /// The day's occurrence as (UTC instant, local wall clock), for one-line expectations.
-    static func occurrence(_ calendar: ScanCalendar, _ year: Int, _ month: Int, _ day: Int) -> (String, String) {
-        let occurrence = calendar.occurrence(on: date(year, month, day))
-        return (ISO8601.string(occurrence.instant), calendar.localTimestamp(of: occurrence.instant))
+    // MARK: DST change days and odd offsets
+
+    /// One day's expected scan: in `zone` at `time` (HH:MM:SS) on `date`,
+    /// the UTC instant and the local wall clock it shows.
+    struct Case: Sendable, CustomTestStringConvertible {
+        let zone: String
+        let time: String
+        let date: String
+        let utc: String
+        let local: String
+        let why: String
+
+        var testDescription: String { "\(zone) \(date) \(time): \(why)" }
     }
 
-    // MARK: DST change days
-
-    @Test func berlinSpringForward() throws {
+    static let cases = [
         // 2026-03-29: 02:00 CET becomes 03:00 CEST at 01:00 UTC.
-        #expect(Self.occurrence(try Self.calendar("Europe/Berlin", 2, 30), 2026, 3, 29)
-            == ("2026-03-29T01:00:00.000Z", "2026-03-29T03:00:00"))
-        #expect(Self.occurrence(try Self.calendar("Europe/Berlin", 2, 0), 2026, 3, 29)
-            == ("2026-03-29T01:00:00.000Z", "2026-03-29T03:00:00"))
-        #expect(Self.occurrence(try Self.calendar("Europe/Berlin", 1, 59, 59), 2026, 3, 29)
-            == ("2026-03-29T00:59:59.000Z", "2026-03-29T01:59:59"))
-        #expect(Self.occurrence(try Self.calendar("Europe/Berlin", 4, 0), 2026, 3, 29)
-            == ("2026-03-29T02:00:00.000Z", "2026-03-29T04:00:00"))
-        // The day before and after keep their own offsets.
-        #expect(Self.occurrence(try Self.calendar("Europe/Berlin", 2, 30), 2026, 3, 28).0 == "2026-03-28T01:30:00.000Z")
-        #expect(Self.occurrence(try Self.calendar("Europe/Berlin", 2, 30), 2026, 3, 30).0 == "2026-03-30T00:30:00.000Z")
+        Case(zone: "Europe/Berlin", time: "02:30:00", date: "2026-03-29", utc: "01:00:00", local: "03:00:00", why: "in the gap"),
+        Case(zone: "Europe/Berlin", time: "02:00:00", date: "2026-03-29", utc: "01:00:00", local: "03:00:00", why: "the gap's start"),
+        Case(zone: "Europe/Berlin", time: "01:59:59", date: "2026-03-29", utc: "00:59:59", local: "01:59:59", why: "before the gap"),
+        Case(zone: "Europe/Berlin", time: "04:00:00", date: "2026-03-29", utc: "02:00:00", local: "04:00:00", why: "after the gap"),
+        Case(zone: "Europe/Berlin", time: "02:30:00", date: "2026-03-28", utc: "01:30:00", local: "02:30:00", why: "the day before"),
+        Case(zone: "Europe/Berlin", time: "02:30:00", date: "2026-03-30", utc: "00:30:00", local: "02:30:00", why: "the day after"),
+        // 2026-10-25: 03:00 CEST becomes 02:00 CET at 01:00 UTC; 02:30 happens at 00:30 and 01:30 UTC.
+        Case(zone: "Europe/Berlin", time: "02:30:00", date: "2026-10-25", utc: "00:30:00", local: "02:30:00", why: "repeated: the first"),
+        Case(zone: "Europe/Berlin", time: "03:00:00", date: "2026-10-25", utc: "02:00:00", local: "03:00:00", why: "the repeat's end"),
+        Case(zone: "Europe/Berlin", time: "04:00:00", date: "2026-10-25", utc: "03:00:00", local: "04:00:00", why: "after the repeat"),
+        // 2026-03-08: 02:00 EST becomes 03:00 EDT at 07:00 UTC.
+        Case(zone: "America/New_York", time: "02:30:00", date: "2026-03-08", utc: "07:00:00", local: "03:00:00", why: "in the gap"),
+        Case(zone: "America/New_York", time: "01:00:00", date: "2026-03-08", utc: "06:00:00", local: "01:00:00", why: "before the gap"),
+        Case(zone: "America/New_York", time: "03:30:00", date: "2026-03-08", utc: "07:30:00", local: "03:30:00", why: "after the gap"),
+        // 2026-11-01: 02:00 EDT becomes 01:00 EST at 06:00 UTC; 01:30 happens at 05:30 and 06:30 UTC.
+        Case(zone: "America/New_York", time: "01:30:00", date: "2026-11-01", utc: "05:30:00", local: "01:30:00", why: "repeated: the first"),
+        Case(zone: "America/New_York", time: "02:30:00", date: "2026-11-01", utc: "07:30:00", local: "02:30:00", why: "after the repeat"),
+        Case(zone: "America/New_York", time: "00:30:00", date: "2026-11-01", utc: "04:30:00", local: "00:30:00", why: "before the repeat"),
+        // 2026-10-04: 02:00 (+10:30) becomes 02:30 (+11:00) at 15:30 UTC the day before.
+        Case(zone: "Australia/Lord_Howe", time: "02:15:00", date: "2026-10-04", utc: "-15:30:00", local: "02:30:00", why: "in the half-hour gap"),
+        Case(zone: "Australia/Lord_Howe", time: "02:30:00", date: "2026-10-04", utc: "-15:30:00", local: "02:30:00", why: "the gap's end"),
+        // 2026-04-05: 02:00 (+11:00) becomes 01:30 (+10:30); 01:45 happens at 14:45 and 15:15 UTC.
+        Case(zone: "Australia/Lord_Howe", time: "01:45:00", date: "2026-04-05", utc: "-14:45:00", local: "01:45:00", why: "repeated: the first"),
+        Case(zone: "Australia/Lord_Howe", time: "03:00:00", date: "2026-04-05", utc: "-16:30:00", local: "03:00:00", why: "after the repeat"),
+        Case(zone: "Asia/Kathmandu", time: "02:00:00", date: "2026-06-01", utc: "-20:15:00", local: "02:00:00", why: "+05:45"),
+        Case(zone: "UTC", time: "02:00:00", date: "2026-06-01", utc: "02:00:00", local: "02:00:00", why: "no offset"),
+    ]
+
+    /// `utc` is on `date`, or on the day before when it starts with `-`.
+    @Test(arguments: cases)
+    func theDaysScanFallsOn(_ expected: Case) throws {
+        let parts = expected.time.split(separator: ":").map { Int($0)! }
+        let calendar = try Self.calendar(expected.zone, parts[0], parts[1], parts[2])
+        let day = expected.date.split(separator: "-").map { Int($0)! }
+        let date = Self.date(day[0], day[1], day[2])
+        let utcDate = expected.utc.hasPrefix("-") ? date.adding(days: -1) : date
+        let occurrence = calendar.occurrence(on: date)
+        #expect(occurrence.localDate == date)
+        #expect(ISO8601.string(occurrence.instant) == "\(utcDate)T\(expected.utc.drop { $0 == "-" }).000Z")
+        #expect(calendar.localTimestamp(of: occurrence.instant) == "\(expected.date)T\(expected.local)")
     }
 
-    @Test func berlinFallBackRunsOnceAtTheFirstOfTheRepeatedTimes() throws {
-        // 2026-10-25: 03:00 CEST becomes 02:00 CET at 01:00 UTC; 02:30 happens at 00:30 and 01:30 UTC.
+    @Test func aRepeatedTimeRunsOnceAtTheFirst() throws {
         let calendar = try Self.calendar("Europe/Berlin", 2, 30)
-        #expect(Self.occurrence(calendar, 2026, 10, 25) == ("2026-10-25T00:30:00.000Z", "2026-10-25T02:30:00"))
-        // At the second 02:30 the day's scan is already behind: the next is tomorrow's.
+        // At the second 02:30 of 2026-10-25 the day's scan is already behind: the next is tomorrow's.
         let secondTime = Self.instant("2026-10-25T01:30:00Z")
         #expect(calendar.latest(atOrBefore: secondTime).localDate == Self.date(2026, 10, 25))
         #expect(ISO8601.string(calendar.next(after: secondTime).instant) == "2026-10-26T01:30:00.000Z")
-        #expect(Self.occurrence(try Self.calendar("Europe/Berlin", 4, 0), 2026, 10, 25)
-            == ("2026-10-25T03:00:00.000Z", "2026-10-25T04:00:00"))
-        #expect(Self.occurrence(try Self.calendar("Europe/Berlin", 3, 0), 2026, 10, 25).0 == "2026-10-25T02:00:00.000Z")
     }
 
-    @Test func newYorkSpringForward() throws {
-        // 2026-03-08: 02:00 EST becomes 03:00 EDT at 07:00 UTC.
-        #expect(Self.occurrence(try Self.calendar("America/New_York", 2, 30), 2026, 3, 8)
-            == ("2026-03-08T07:00:00.000Z", "2026-03-08T03:00:00"))
-        #expect(Self.occurrence(try Self.calendar("America/New_York", 1, 0), 2026, 3, 8)
-            == ("2026-03-08T06:00:00.000Z", "2026-03-08T01:00:00"))
-        #expect(Self.occurrence(try Self.calendar("America/New_York", 3, 30), 2026, 3, 8)
-            == ("2026-03-08T07:30:00.000Z", "2026-03-08T03:30:00"))
-    }
-
-    @Test func newYorkFallBack() throws {
-        // 2026-11-01: 02:00 EDT becomes 01:00 EST at 06:00 UTC; 01:30 happens at 05:30 and 06:30 UTC.
-        #expect(Self.occurrence(try Self.calendar("America/New_York", 1, 30), 2026, 11, 1)
-            == ("2026-11-01T05:30:00.000Z", "2026-11-01T01:30:00"))
-        #expect(Self.occurrence(try Self.calendar("America/New_York", 2, 30), 2026, 11, 1)
-            == ("2026-11-01T07:30:00.000Z", "2026-11-01T02:30:00"))
-        #expect(Self.occurrence(try Self.calendar("America/New_York", 0, 30), 2026, 11, 1)
-            == ("2026-11-01T04:30:00.000Z", "2026-11-01T00:30:00"))
-    }
-
-    @Test func lordHoweShiftsByHalfAnHour() throws {
-        // 2026-10-04: 02:00 (+10:30) becomes 02:30 (+11:00) at 15:30 UTC the day before.
-        #expect(Self.occurrence(try Self.calendar("Australia/Lord_Howe", 2, 15), 2026, 10, 4)
-            == ("2026-10-03T15:30:00.000Z", "2026-10-04T02:30:00"))
-        #expect(Self.occurrence(try Self.calendar("Australia/Lord_Howe", 2, 30), 2026, 10, 4)
-            == ("2026-10-03T15:30:00.000Z", "2026-10-04T02:30:00"))
-        // 2026-04-05: 02:00 (+11:00) becomes 01:30 (+10:30); 01:45 happens at 14:45 and 15:15 UTC.
-        #expect(Self.occurrence(try Self.calendar("Australia/Lord_Howe", 1, 45), 2026, 4, 5)
-            == ("2026-04-04T14:45:00.000Z", "2026-04-05T01:45:00"))
-        #expect(Self.occurrence(try Self.calendar("Australia/Lord_Howe", 3, 0), 2026, 4, 5)
-            == ("2026-04-04T16:30:00.000Z", "2026-04-05T03:00:00"))
-    }
-
-    @Test func kathmanduAndUTC() throws {
+    @Test func localDatesChangeAtLocalMidnight() throws {
         let kathmandu = try Self.calendar("Asia/Kathmandu", 2, 0)
-        #expect(Self.occurrence(kathmandu, 2026, 6, 1) == ("2026-05-31T20:15:00.000Z", "2026-06-01T02:00:00"))
         #expect(kathmandu.localDate(of: Self.instant("2026-05-31T18:14:59Z")) == Self.date(2026, 5, 31))
         #expect(kathmandu.localDate(of: Self.instant("2026-05-31T18:15:00Z")) == Self.date(2026, 6, 1))
         let utc = try Self.calendar("UTC", 2, 0)
-        #expect(Self.occurrence(utc, 2026, 6, 1) == ("2026-06-01T02:00:00.000Z", "2026-06-01T02:00:00"))
         #expect(utc.latest(atOrBefore: Self.instant("2026-06-01T01:59:59Z")).localDate == Self.date(2026, 5, 31))
         #expect(utc.next(after: Self.instant("2026-06-01T01:59:59Z")).localDate == Self.date(2026, 6, 1))
     }
