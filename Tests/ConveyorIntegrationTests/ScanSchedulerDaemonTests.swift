@@ -5,8 +5,8 @@ import Testing
 /// The nightly scan's scheduler in real `conveyord` processes: a due scan is
 /// scheduled once per team and local date with several daemons and across
 /// restarts, never before the team existed, as soon as its time comes while
-/// running. A zone that PostgreSQL knows and Foundation does not is skipped
-/// without a crash.
+/// running, and `status` shows each team's next and last scan. A zone that
+/// PostgreSQL knows and Foundation does not is skipped without a crash.
 ///
 /// The scan job's handler is not part of these tests: the assertions are on
 /// `conveyor.scan_schedule` and the `scan` jobs' rows. Times are in zones
@@ -122,5 +122,38 @@ import Testing
         #expect(skipped.count == 1, "\(skipped)")
         #expect(skipped.first?["team"] == "posix" && skipped.first?["time_zone"] == "posix/Asia/Kathmandu")
         #expect(daemon.logRecords.filter { $0["msg"]?.stringValue == Self.checked }.count > 2)
+    }
+
+    @Test(.timeLimit(.minutes(1)))
+    func statusShowsEachTeamsNextAndLastScan() throws {
+        let conninfo = try TestPostgres.makeDatabase()
+        let db = try TestPostgres.connect(conninfo)
+        let rail = try ScanTest.addTeam(db, "rail", scanIn: -60, createdAgo: 2 * 86_400)
+        _ = try ScanTest.addTeam(db, "posix", zone: "posix/Asia/Kathmandu", scanIn: 0, createdAgo: 0)
+        try db.query("""
+            insert into conveyor.scan_runs (team_id, trigger, local_date, started_at, finished_at, outcome)
+            values ($1, 'manual', null, '2026-06-02 09:00Z', '2026-06-02 09:00:05Z', '{"scanned": 4, "opened": 1}')
+            """, [rail.id])
+        // The next scan as PostgreSQL's own zone rules say: the day after the one whose time was a minute ago.
+        let next = try db.query("""
+            select to_char(local, 'YYYY-MM-DD"T"HH24:MI:SS') as local,
+                   to_char(local at time zone time_zone at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS".000Z"') as utc
+            from (select ($2::date + 1) + scan_local_time as local, time_zone from conveyor.teams where id = $1) as n
+            """, [rail.id, rail.scanDate])[0]
+        let daemons = try Self.start(1, conninfo)
+        defer { daemons.forEach { $0.stop() } }
+
+        let scans = try #require(try daemons[0].connect().result("status")["scans"]?.arrayValue)
+        #expect(scans.count == 2)
+        let railStatus = try #require(scans.first { $0["team"] == "rail" })
+        #expect(railStatus["next_scan"] == [
+            "local": .string(try next["local"].string()), "time_zone": "Asia/Kathmandu", "utc": .string(try next["utc"].string()),
+        ])
+        #expect(railStatus["last_scan"] == [
+            "trigger": "manual", "started_at": "2026-06-02T09:00:00.000Z", "finished_at": "2026-06-02T09:00:05.000Z",
+            "outcome": ["scanned": 4, "opened": 1],
+        ])
+        let posixStatus = try #require(scans.first { $0["team"] == "posix" })
+        #expect(posixStatus["next_scan"] == .null && posixStatus["last_scan"] == .null)
     }
 }
