@@ -13,8 +13,8 @@ public struct StartupError: Error, CustomStringConvertible {
 }
 
 /// Assembles and runs conveyord: migrates, then runs the workers, the
-/// housekeeping, the admin socket and the signal handling under one
-/// `ServiceGroup` until a graceful shutdown completes.
+/// housekeeping, the nightly scans' scheduler, the admin socket and the
+/// signal handling under one `ServiceGroup` until a graceful shutdown completes.
 public struct Daemon {
     public let config: DaemonConfig
     public let configPath: String?
@@ -124,6 +124,7 @@ public struct Daemon {
                 .init(service: signals),
                 .init(service: workers, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup),
                 .init(service: Housekeeping(database: database, retention: config.jobRetention, logger: logger)),
+                .init(service: ScanScheduler(database: database, logger: logger, interval: .seconds(config.scanCheckInterval))),
                 .init(service: admin, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup),
             ],
             logger: logger

@@ -40,6 +40,8 @@ public struct DaemonConfig: Sendable, Equatable {
     public var pollInterval = 10.0
     /// `job_retention`, seconds.
     public var jobRetention = 7 * 86_400.0
+    /// `scan_check_interval`, seconds.
+    public var scanCheckInterval = 30.0
     /// `max_line_bytes`, `max_connections`, `idle_timeout` (seconds): the admin socket's ``Limits``.
     public var maxLineBytes = Limits().maxLineBytes
     public var maxConnections = Limits().maxConnections
@@ -181,6 +183,10 @@ extension DaemonConfig {
         .seconds(
             "job_retention", \.jobRetention, 0...(365 * 86_400),
             "seconds finished jobs are kept before pruning (dead jobs stay until an operator retries or cancels them)"),
+        .seconds(
+            "scan_check_interval", \.scanCheckInterval, 0.05...3600,
+            "seconds between checks for teams whose nightly scan time has come: a scan is scheduled at most this long "
+                + "after its time (and at start)"),
         .integer(
             "max_line_bytes", \.maxLineBytes, 256...(16 << 20),
             "longest admin request line in bytes; a longer one gets `too_large` and the connection closes"),

@@ -81,7 +81,7 @@ public enum CommandCatalog {
             CommandSpec("help", "every command with its args and minimum role", minimumRole: .viewer),
             CommandSpec("version", "daemon, protocol, libpq and server versions", minimumRole: .viewer),
             CommandSpec(
-                "status", "uptime, workers, database, queue counts, last scan per team, open alerts",
+                "status", "uptime, workers, database, queue counts, last and next scan per team, open alerts",
                 minimumRole: .viewer),
             CommandSpec("metrics", "Prometheus text exposition in result.text", minimumRole: .viewer),
 

@@ -75,10 +75,13 @@ enum SystemCommands {
         ]
         do {
             let started = Date()
-            let snapshot = try await context.database.run { try ServerStore.status($0) }
+            let (snapshot, teams, lastRuns) = try await context.database.run { connection in
+                (try ServerStore.status(connection), try NightlyScans.teams(connection), try NightlyScans.lastRuns(connection))
+            }
             result["database"] = ["reachable": true, "round_trip_ms": .double((Date().timeIntervalSince(started) * 1e6).rounded() / 1000)]
             result["queue"] = .object(snapshot.queue.jobsByState.mapValues(JSONValue.int))
             result["open_alerts"] = .int(snapshot.openAlerts)
+            result["scans"] = try ScanStatus.json(teams: teams, lastRuns: lastRuns, now: Date())
         } catch {
             result["database"] = ["reachable": false, "error": .string("\(error)")]
         }
