@@ -5,7 +5,7 @@
 -- Every team with what its schedule needs: the zone, the local time of day
 -- in whole seconds, and the latest local date scheduled, as days since
 -- 1970-01-01 (null: none yet).
-select t.id, t.name, t.time_zone,
+select t.id, t.name, t.time_zone, t.paused,
        extract(hour from t.scan_local_time)::int as scan_hour,
        extract(minute from t.scan_local_time)::int as scan_minute,
        floor(extract(second from t.scan_local_time))::int as scan_second,

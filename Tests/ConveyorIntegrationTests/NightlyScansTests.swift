@@ -65,7 +65,7 @@ import Testing
         #expect(teams.map(\.name) == ["rail", "sea"])
         #expect(teams[0] == ScanTeam(
             id: rail, name: "rail", timeZone: "Asia/Kathmandu", hour: 23, minute: 59, second: 59,
-            createdAt: ISO8601.parse("2026-01-02T03:04:05Z")!, lastScheduled: Self.june3))
+            createdAt: ISO8601.parse("2026-01-02T03:04:05Z")!, paused: false, lastScheduled: Self.june3))
         #expect(teams[1].lastScheduled == nil && (teams[1].hour, teams[1].minute, teams[1].second) == (2, 0, 0))
         #expect(try teams[0].calendar().secondsOfDay == 86_399)
         // PostgreSQL knows posix/ names that Foundation does not.

@@ -57,6 +57,20 @@ import Testing
     }
 
     @Test(.timeLimit(.minutes(1)))
+    func aPausedTeamIsNotScannedAtNight() throws {
+        let conninfo = try TestPostgres.makeDatabase()
+        let db = try TestPostgres.connect(conninfo)
+        let rail = try ScanTest.addTeam(db, "rail", scanIn: -60, createdAgo: 2 * 86_400)
+        try db.query("update conveyor.teams set paused = true where id = $1", [rail.id])
+        let daemons = try Self.start(1, conninfo)
+        defer { daemons.forEach { $0.stop() } }
+        #expect(try ScanTest.scheduled(db).isEmpty)
+        #expect(try ScanTest.scanJobs(db) == 0)
+        let status = try daemons[0].connect().result("status")
+        #expect(status["scans"]?.arrayValue?.first?["next_scan"] == .null, "\(status)")
+    }
+
+    @Test(.timeLimit(.minutes(1)))
     func aRestartSchedulesNoSecondScanForTheDate() throws {
         let conninfo = try TestPostgres.makeDatabase()
         let db = try TestPostgres.connect(conninfo)

@@ -41,7 +41,7 @@ struct ScanScheduler: Service {
     /// Schedules each team's due scan; returns how many teams there are and what was done.
     static func round(_ connection: PostgresConnection, at now: Date) throws -> (teams: Int, actions: [Action]) {
         let teams = try NightlyScans.teams(connection)
-        let actions = try teams.compactMap { team -> Action? in
+        let actions = try teams.filter { !$0.paused }.compactMap { team -> Action? in
             let calendar: ScanCalendar
             do throws(ValidationError) {
                 calendar = try team.calendar()

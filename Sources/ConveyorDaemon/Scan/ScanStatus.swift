@@ -4,11 +4,12 @@ import ConveyorStore
 import Foundation
 
 /// The `scans` part of `status`: per team, its newest scan run and when its
-/// next nightly scan falls, in its own zone and in UTC.
+/// next nightly scan falls, in its own zone and in UTC (null while the team
+/// is paused).
 enum ScanStatus {
     static func json(teams: [ScanTeam], lastRuns: [Int64: ScanRun], now: Date) throws -> JSONValue {
         .array(try teams.map { team in
-            let next: JSONValue = (try? team.calendar()).map { calendar in
+            let next: JSONValue = (team.paused ? nil : try? team.calendar()).map { calendar in
                 let occurrence = calendar.next(after: now)
                 return [
                     "local": .string(calendar.localTimestamp(of: occurrence.instant)),

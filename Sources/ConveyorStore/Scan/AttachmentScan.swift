@@ -7,6 +7,9 @@ import Foundation
 /// of kind `scan` on the long lane: the nightly ones are enqueued by the
 /// schedule, a manual one by `scan.run`, which then waits for its result.
 public enum AttachmentScan {
+    /// The job kind of a scan.
+    public static let jobKind = "scan"
+
     /// Why a scan ran.
     public enum Trigger: String, Sendable, Codable {
         case schedule, manual
@@ -59,7 +62,7 @@ public enum AttachmentScan {
                     "a scan of team \(Quoting.excerpt(team)) is already running (started \(ISO8601.string(started)))")
             }
             let job = Job(teamId: teamId, trigger: .manual, digest: digest)
-            return try JobStore.enqueue(connection, kind: "scan", payload: job.payload, maxAttempts: 3)
+            return try JobStore.enqueue(connection, kind: jobKind, payload: job.payload, maxAttempts: 3)
         }
     }
 

@@ -13,6 +13,8 @@ public struct ScanTeam: Sendable, Equatable {
     public let minute: Int
     public let second: Int
     public let createdAt: Date
+    /// Paused teams are not scanned at night (their handoffs wait too).
+    public let paused: Bool
     /// The latest local date whose scan is scheduled; nil when none is.
     public let lastScheduled: LocalDate?
 
@@ -36,16 +38,13 @@ public struct ScanRun: Sendable, Equatable {
 /// team's scan happens once per local date, however many daemons run,
 /// because the database's primary key on (team, local date) decides.
 public enum NightlyScans {
-    /// The job kind of a scan.
-    public static let jobKind = "scan"
-
     /// Every team, by id.
     public static func teams(_ connection: PostgresConnection) throws -> [ScanTeam] {
         try connection.query(Queries.scanScheduleTeams).map { row in
             ScanTeam(
                 id: try row["id"].int64(), name: try row["name"].string(), timeZone: try row["time_zone"].string(),
                 hour: try row["scan_hour"].int(), minute: try row["scan_minute"].int(), second: try row["scan_second"].int(),
-                createdAt: try row["created_at"].date(),
+                createdAt: try row["created_at"].date(), paused: try row["paused"].bool(),
                 lastScheduled: try row["last_scheduled_day"].optionalInt().map(LocalDate.init(dayNumber:))
             )
         }
@@ -64,8 +63,8 @@ public enum NightlyScans {
         let date = localDate.description
         return try connection.transaction {
             guard try connection.query(Queries.claimScanDate, [teamId, date, dueAt]).first != nil else { return nil }
-            let payload = #"{"team_id": \#(teamId), "trigger": "schedule", "local_date": "\#(date)", "digest": true}"#
-            let job = try JobStore.enqueue(connection, kind: jobKind, payload: payload, uniqueKey: "scan:\(teamId):\(date)")
+            let payload = AttachmentScan.Job(teamId: teamId, trigger: .schedule, localDate: date, digest: true).payload
+            let job = try JobStore.enqueue(connection, kind: AttachmentScan.jobKind, payload: payload, uniqueKey: "scan:\(teamId):\(date)")
             try connection.query(Queries.setScanJob, [teamId, date, job])
             return job
         }

@@ -7,7 +7,7 @@ import ConveyorPostgres
 /// leaves nothing behind and the job runs again; so does a scan that found
 /// the same team's scan already running. A deleted team's job is dead.
 public struct ScanHandler: JobHandler {
-    public let kind = "scan"
+    public let kind = AttachmentScan.jobKind
     public init() {}
 
     public func handle(_ jobs: [ClaimedJob], on connection: PostgresConnection) throws -> [Int64: JobOutcome] {
