@@ -242,14 +242,14 @@ import Glibc
         let watcher = QueueWatcher(conninfo)
         let daemon = try DaemonProcess(database: conninfo, environment: ["CONVEYOR_POLL_INTERVAL": "30", "CONVEYOR_WORKERS": "2"])
         defer { daemon.stop() }
-        // Let both workers connect, find nothing and settle into their 30 s wait.
+        // Let both workers and the long lane's connect, find nothing and settle into their 30 s wait.
         let idle = try watcher.waitUntil(timeout: 10) { connection in
             try QueueTest.int(connection, """
                 select count(*)::int from pg_stat_activity
                 where application_name = 'conveyord-worker' and datname = current_database() and state = 'idle'
-                """) == 2
+                """) == 3
         }
-        #expect(idle, "both workers should be connected and idle")
+        #expect(idle, "all three workers should be connected and idle")
         usleep(500_000)
 
         let listener = try TestPostgres.connect(conninfo)
