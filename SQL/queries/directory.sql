@@ -1,23 +1,29 @@
 -- Named queries behind the admin commands for teams, reps and accounts.
 
 -- name: list_teams :many
-select id, name, time_zone, scan_local_time::text as scan_local_time, paused, skills_fallback
+-- The secret itself is never read here: only whether there is one.
+select id, name, time_zone, scan_local_time::text as scan_local_time, paused, skills_fallback,
+       webhook_url, webhook_secret is not null as webhook_secret_set
 from conveyor.teams
 order by name
 
 -- name: add_team :one
 insert into conveyor.teams (name, time_zone, scan_local_time)
 values ($1, coalesce($2, 'UTC'), coalesce($3::time, '02:00'))
-returning id, name, time_zone, scan_local_time::text as scan_local_time, paused, skills_fallback
+returning id, name, time_zone, scan_local_time::text as scan_local_time, paused, skills_fallback,
+          webhook_url, webhook_secret is not null as webhook_secret_set
 
 -- name: update_team :optional
--- $2/$3/$4 null: keep.
+-- $2..$6 null: keep. $5 webhook_url and $6 webhook_secret: empty clears.
 update conveyor.teams
 set time_zone = coalesce($2, time_zone),
     scan_local_time = coalesce($3::time, scan_local_time),
-    paused = coalesce($4, paused)
+    paused = coalesce($4, paused),
+    webhook_url = case when $5::text is null then webhook_url else nullif($5, '') end,
+    webhook_secret = case when $6::text is null then webhook_secret else nullif($6, '') end
 where name = $1
-returning id, name, time_zone, scan_local_time::text as scan_local_time, paused, skills_fallback
+returning id, name, time_zone, scan_local_time::text as scan_local_time, paused, skills_fallback,
+          webhook_url, webhook_secret is not null as webhook_secret_set
 
 -- name: team_id :optional
 select id from conveyor.teams where name = $1

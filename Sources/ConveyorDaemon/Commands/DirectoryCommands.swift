@@ -24,8 +24,12 @@ enum DirectoryCommands {
                 let name = try args.string("name")
                 let timeZone = try valid { try args.optionalString("time_zone").map { try Validate.timeZone($0) } }
                 let scanTime = try valid { try args.optionalString("scan_local_time").map { try Validate.localTime($0) } }
+                let webhook = WebhookChanges(
+                    url: try valid { try args.optionalString("webhook_url").map { $0.isEmpty ? "" : try Validate.webhookURL($0) } },
+                    secret: try valid { try args.optionalString("webhook_secret").map { $0.isEmpty ? "" : try Validate.webhookSecret($0) } }
+                )
                 return ["team": try JSONValue(encoding: try await database.run {
-                    try DirectoryStore.updateTeam($0, name: name, timeZone: timeZone, scanLocalTime: scanTime)
+                    try DirectoryStore.updateTeam($0, name: name, timeZone: timeZone, scanLocalTime: scanTime, webhook: webhook)
                 })]
             },
             "team.pause": { args, _ in

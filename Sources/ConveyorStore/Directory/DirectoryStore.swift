@@ -15,12 +15,21 @@ public enum DirectoryStore {
         try team(connection.query(Queries.addTeam, [name, timeZone, scanLocalTime])[0])
     }
 
-    /// Changes a team's settings (nil: keep).
+    /// Changes a team's settings (nil: keep). A team left with a webhook address but no
+    /// secret to sign with is refused (`conflict`) and nothing changes.
     public static func updateTeam(
-        _ connection: PostgresConnection, name: String, timeZone: String? = nil, scanLocalTime: String? = nil, paused: Bool? = nil
+        _ connection: PostgresConnection, name: String, timeZone: String? = nil, scanLocalTime: String? = nil, paused: Bool? = nil,
+        webhook: WebhookChanges = WebhookChanges()
     ) throws -> TeamRecord {
-        let row = try connection.query(Queries.updateTeam, [name, timeZone, scanLocalTime, paused]).first
-        return try team(StoreRefusal.required(row, noSuchTeam(name)))
+        try connection.transaction {
+            let row = try connection.query(Queries.updateTeam, [name, timeZone, scanLocalTime, paused, webhook.url, webhook.secret]).first
+            let updated = try team(StoreRefusal.required(row, noSuchTeam(name)))
+            guard updated.webhookURL == nil || updated.webhookSecretSet else {
+                throw StoreRefusal.conflict(
+                    "team \(Quoting.excerpt(name)) has no webhook_secret to sign its digest with: give webhook_secret=… with webhook_url")
+            }
+            return updated
+        }
     }
 
     public static func teamId(_ connection: PostgresConnection, name: String) throws -> Int64? {
@@ -137,7 +146,8 @@ public enum DirectoryStore {
         TeamRecord(
             id: try row["id"].int64(), name: try row["name"].string(), timeZone: try row["time_zone"].string(),
             scanLocalTime: try row["scan_local_time"].string(), paused: try row["paused"].bool(),
-            skillsFallback: try row["skills_fallback"].bool()
+            skillsFallback: try row["skills_fallback"].bool(), webhookURL: try row["webhook_url"].optionalString(),
+            webhookSecretSet: try row["webhook_secret_set"].bool()
         )
     }
 

@@ -1,7 +1,7 @@
 import ConveyorCore
 import Foundation
 
-/// A team as admins see it.
+/// A team as admins see it: whether it has a webhook secret, never the secret.
 public struct TeamRecord: Sendable, Codable, Equatable {
     public let id: Int64
     public let name: String
@@ -9,8 +9,21 @@ public struct TeamRecord: Sendable, Codable, Equatable {
     public let scanLocalTime: String
     public let paused: Bool
     public let skillsFallback: Bool
+    public let webhookURL: String?
+    public let webhookSecretSet: Bool
     enum CodingKeys: String, CodingKey {
         case id, name, paused, timeZone = "time_zone", scanLocalTime = "scan_local_time", skillsFallback = "skills_fallback"
+        case webhookURL = "webhook_url", webhookSecretSet = "webhook_secret_set"
+    }
+}
+
+/// Changes to a team's webhook: nil keeps a value, an empty string removes it.
+public struct WebhookChanges: Sendable {
+    public var url: String?
+    public var secret: String?
+    public init(url: String? = nil, secret: String? = nil) {
+        self.url = url
+        self.secret = secret
     }
 }
 
