@@ -40,6 +40,8 @@ public struct DaemonConfig: Sendable, Equatable {
     public var pollInterval = 10.0
     /// `job_retention`, seconds.
     public var jobRetention = 7 * 86_400.0
+    /// `webhook_timeout`, seconds.
+    public var webhookTimeout = 10.0
     /// `max_line_bytes`, `max_connections`, `idle_timeout` (seconds): the admin socket's ``Limits``.
     public var maxLineBytes = Limits().maxLineBytes
     public var maxConnections = Limits().maxConnections
@@ -181,6 +183,10 @@ extension DaemonConfig {
         .seconds(
             "job_retention", \.jobRetention, 0...(365 * 86_400),
             "seconds finished jobs are kept before pruning (dead jobs stay until an operator retries or cancels them)"),
+        .seconds(
+            "webhook_timeout", \.webhookTimeout, 0.1...300,
+            "seconds one webhook delivery may take, connecting, sending and reading the answer; a slower one is a "
+                + "failed attempt, retried with backoff"),
         .integer(
             "max_line_bytes", \.maxLineBytes, 256...(16 << 20),
             "longest admin request line in bytes; a longer one gets `too_large` and the connection closes"),
