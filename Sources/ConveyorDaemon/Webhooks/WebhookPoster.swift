@@ -83,6 +83,8 @@ struct WebhookPoster: Sendable {
             return .retry(error: timedOut)
         } catch let error as HTTPClientError where error == .deadlineExceeded {
             return .retry(error: timedOut)
+        } catch let error as IOError {
+            return .retry(error: "POST failed: \(String(cString: strerror(error.errnoCode)))")
         } catch {
             return .retry(error: "POST failed: \(error)")
         }
