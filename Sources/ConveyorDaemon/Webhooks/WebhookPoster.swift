@@ -68,7 +68,7 @@ struct WebhookPoster: Sendable {
 
     private struct TimedOut: Error {}
 
-    func post(_ delivery: WebhookDelivery) async -> JobOutcome {
+    private func post(_ delivery: WebhookDelivery) async -> JobOutcome {
         do {
             return try await withThrowingTaskGroup(of: JobOutcome.self) { group in
                 group.addTask { try await attempt(delivery) }
@@ -123,7 +123,7 @@ struct WebhookPoster: Sendable {
 
     /// The first `limit` bytes of `body`; stops reading there, which drops the
     /// connection instead of receiving the rest.
-    static func prefix(of body: HTTPClientResponse.Body, limit: Int) async throws -> [UInt8] {
+    private static func prefix(of body: HTTPClientResponse.Body, limit: Int) async throws -> [UInt8] {
         var bytes: [UInt8] = []
         for try await chunk in body {
             bytes.append(contentsOf: chunk.readableBytesView.prefix(limit - bytes.count))
