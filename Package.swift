@@ -8,6 +8,8 @@ let package = Package(
         .executable(name: "conveyord", targets: ["conveyord"]),
         .executable(name: "conveyorctl", targets: ["conveyorctl"]),
         .executable(name: "conveyor-bench", targets: ["conveyor-bench"]),
+        // For integrators' receivers written in Swift: checks a digest's Conveyor-Signature.
+        .library(name: "ConveyorSignature", targets: ["ConveyorSignature"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -16,6 +18,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
     ],
     targets: [
         // The only place C enters: libpq through pkg-config.
@@ -34,13 +38,16 @@ let package = Package(
             dependencies: ["ConveyorPostgres", "ConveyorCore"],
             plugins: ["EmbedSQLPlugin"]
         ),
+        // The webhook signature (HMAC-SHA256), signer and verifier: the daemon signs with it,
+        // receivers (the tests', integrators') verify with it. Pure, and only Crypto.
+        .target(name: "ConveyorSignature", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         // Admin protocol: request/response types and framing, shared by daemon and CLI.
         .target(name: "ConveyorProtocol", dependencies: ["ConveyorCore"]),
         // The daemon library: services, lifecycle, config.
         .target(
             name: "ConveyorDaemon",
             dependencies: [
-                "ConveyorStore", "ConveyorProtocol", "ConveyorCore", "ConveyorPostgres",
+                "ConveyorStore", "ConveyorProtocol", "ConveyorCore", "ConveyorPostgres", "ConveyorSignature",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -48,6 +55,7 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
         ),
         .executableTarget(
@@ -80,6 +88,7 @@ let package = Package(
         .target(name: "GeneratedDocs", path: "Tests/GeneratedDocs"),
         .target(name: "SeededRandom", path: "Tests/SeededRandom"),
         .testTarget(name: "ConveyorCoreTests", dependencies: ["ConveyorCore", "SeededRandom"]),
+        .testTarget(name: "ConveyorSignatureTests", dependencies: ["ConveyorSignature"]),
         .testTarget(name: "ConveyorProtocolTests", dependencies: ["ConveyorProtocol", "GeneratedDocs"]),
         // Pure tests of the daemon library's pure parts: no database, no processes.
         .testTarget(
@@ -94,7 +103,13 @@ let package = Package(
         ),
         .testTarget(
             name: "ConveyorIntegrationTests",
-            dependencies: ["ConveyorStore", "ConveyorPostgres", "ConveyorCore", "ConveyorProtocol", "ConveyorDaemon", "SeededRandom"]
+            dependencies: [
+                "ConveyorStore", "ConveyorPostgres", "ConveyorCore", "ConveyorProtocol", "ConveyorDaemon", "SeededRandom",
+                "ConveyorSignature",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -1,7 +1,9 @@
 -- Named queries behind the admin commands for teams, reps and accounts.
 
 -- name: list_teams :many
+-- The secret itself is never read here: only whether there is one.
 select id, name, time_zone, scan_local_time::text as scan_local_time, paused, skills_fallback,
+       webhook_url, webhook_secret is not null as webhook_secret_set,
        conveyor.team_settings(teams)::text as settings
 from conveyor.teams
 order by name
@@ -10,12 +12,13 @@ order by name
 insert into conveyor.teams (name, time_zone, scan_local_time)
 values ($1, coalesce($2, 'UTC'), coalesce($3::time, '02:00'))
 returning id, name, time_zone, scan_local_time::text as scan_local_time, paused, skills_fallback,
+          webhook_url, webhook_secret is not null as webhook_secret_set,
           conveyor.team_settings(teams)::text as settings
 
 -- name: update_team :optional
 -- $2 time zone, $3 scan time, $4 paused, $5 skills fallback, $6 the scan
--- settings to change as a JSON object (see conveyor.team_settings); null
--- or absent: keep.
+-- settings to change as a JSON object (see conveyor.team_settings), $7
+-- webhook_url and $8 webhook_secret (empty: remove); null or absent: keep.
 update conveyor.teams
 set time_zone = coalesce($2, time_zone),
     scan_local_time = coalesce($3::time, scan_local_time),
@@ -30,9 +33,12 @@ set time_zone = coalesce($2, time_zone),
     bow_tie_share = coalesce(($6::jsonb ->> 'bow_tie_share')::numeric, bow_tie_share),
     bow_tie_min_interactions = coalesce(($6::jsonb ->> 'bow_tie_min_interactions')::int, bow_tie_min_interactions),
     high_severity_share = coalesce(($6::jsonb ->> 'high_severity_share')::numeric, high_severity_share),
-    low_value_threshold = coalesce(($6::jsonb ->> 'low_value_threshold')::numeric, low_value_threshold)
+    low_value_threshold = coalesce(($6::jsonb ->> 'low_value_threshold')::numeric, low_value_threshold),
+    webhook_url = case when $7::text is null then webhook_url else nullif($7, '') end,
+    webhook_secret = case when $8::text is null then webhook_secret else nullif($8, '') end
 where name = $1
 returning id, name, time_zone, scan_local_time::text as scan_local_time, paused, skills_fallback,
+          webhook_url, webhook_secret is not null as webhook_secret_set,
           conveyor.team_settings(teams)::text as settings
 
 -- name: team_id :optional

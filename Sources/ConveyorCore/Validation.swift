@@ -110,6 +110,48 @@ public enum Validate {
         return (parts.map(String.init) + (parts.count == 2 ? ["00"] : [])).joined(separator: ":")
     }
 
+    public static let maxWebhookURLLength = 2000
+    public static let webhookSecretLength = 16...1000
+
+    /// A webhook address: `http://` or `https://` (scheme normalised to lowercase), a host, at
+    /// most 2000 characters, no spaces or control characters. The rules of the column's check
+    /// constraint (lengths in Unicode scalars, as PostgreSQL counts), with a host required too.
+    public static func webhookURL(_ text: String, field: String = "webhook_url") throws(ValidationError) -> String {
+        let value = trimmed(text)
+        guard value.unicodeScalars.count <= maxWebhookURLLength else {
+            throw ValidationError(field: field, message: "\(field) must be at most \(maxWebhookURLLength) characters, got \(value.unicodeScalars.count)")
+        }
+        try checkNoControlCharacters(value, field: field)
+        guard !value.unicodeScalars.contains(where: \.properties.isWhitespace) else {
+            throw ValidationError(field: field, message: "\(field) must not contain spaces, got \(Quoting.excerpt(value))")
+        }
+        guard let separator = value.range(of: "://"), ["http", "https"].contains(value[..<separator.lowerBound].lowercased()) else {
+            throw ValidationError(field: field, message: "\(field) must be an http:// or https:// address, got \(Quoting.excerpt(value))")
+        }
+        let scheme = value[..<separator.lowerBound].lowercased()
+        let normalised = scheme + value[separator.lowerBound...]
+        guard let host = URLComponents(string: normalised)?.host, !host.isEmpty else {
+            throw ValidationError(field: field, message: "\(field) must name a host, as in https://hooks.example.com/conveyor, got \(Quoting.excerpt(value))")
+        }
+        return normalised
+    }
+
+    /// A webhook secret: 16 to 1000 characters (Unicode scalars), no control characters, kept
+    /// exactly as given (not trimmed: it is a key). Messages never quote it.
+    public static func webhookSecret(_ text: String, field: String = "webhook_secret") throws(ValidationError) -> String {
+        let length = text.unicodeScalars.count
+        guard webhookSecretLength.contains(length) else {
+            throw ValidationError(
+                field: field,
+                message: "\(field) must be \(webhookSecretLength.lowerBound) to \(webhookSecretLength.upperBound) characters, got \(length)"
+            )
+        }
+        guard !containsControlCharacters(text) else {
+            throw ValidationError(field: field, message: "\(field) must not contain control characters")
+        }
+        return text
+    }
+
     // MARK: - Helpers
 
     private static func trimmed(_ text: String) -> String {
@@ -127,7 +169,11 @@ public enum Validate {
     }
 
     private static func checkNoControlCharacters(_ value: String, field: String) throws(ValidationError) {
-        guard value.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else { return }
+        guard containsControlCharacters(value) else { return }
         throw ValidationError(field: field, message: "\(field) must not contain control characters, got \(Quoting.excerpt(value))")
+    }
+
+    private static func containsControlCharacters(_ value: String) -> Bool {
+        value.unicodeScalars.contains { $0.properties.generalCategory == .control }
     }
 }

@@ -35,9 +35,9 @@ public struct Daemon {
         self.metrics = metrics
     }
 
-    /// The job handlers this daemon runs.
-    static func handlers() -> [any JobHandler] {
-        [NoopHandler(), ProbeHandler(), HandoffHandler(), ScanHandler()]
+    /// The job handlers this daemon runs; webhooks go out through `webhooks`.
+    static func handlers(webhooks: WebhookPoster) -> [any JobHandler] {
+        [NoopHandler(), ProbeHandler(), HandoffHandler(), ScanHandler(), WebhookHandler(poster: webhooks)]
     }
 
     /// Applies pending migrations and returns those applied; one clear error when it cannot.
@@ -92,9 +92,11 @@ public struct Daemon {
         }
         let database = DedicatedConnection(conninfo: config.databaseURL, name: "conveyor-admin-db", applicationName: "conveyord-admin")
         defer { database.close() }
-        let routine = JobProcessor(handlers: Self.handlers(), batchSize: config.batchSize)
+        // One HTTP client for every webhook delivery, shut down once the workers have stopped.
+        let webhooks = WebhookPoster(timeout: config.webhookTimeout)
+        let routine = JobProcessor(handlers: Self.handlers(webhooks: webhooks), batchSize: config.batchSize)
         let workers = WorkerPool(
-            processors: Array(repeating: routine, count: config.workers) + [JobProcessor(handlers: Self.handlers(), lane: .long)],
+            processors: Array(repeating: routine, count: config.workers) + [JobProcessor(handlers: Self.handlers(webhooks: webhooks), lane: .long)],
             conninfo: config.databaseURL,
             pollInterval: config.pollInterval,
             logger: logger
@@ -131,13 +133,19 @@ public struct Daemon {
         ))
         trigger.attach(group)
         logger.notice("conveyord started", metadata: ["version": "\(ConveyorVersion.current)", "workers": "\(config.workers)"])
+        var failure: Error?
         do {
             try await group.run()
         } catch {
-            notifier.notify("STOPPING=1")
-            throw StartupError(description: "\(error)")
+            failure = error
         }
         notifier.notify("STOPPING=1")
+        do {
+            try await webhooks.shutdown()
+        } catch {
+            logger.warning("webhook client did not shut down cleanly", metadata: ["error": "\(error)"])
+        }
+        if let failure { throw StartupError(description: "\(failure)") }
         logger.notice("conveyord stopped")
     }
 }

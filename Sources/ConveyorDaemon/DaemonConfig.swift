@@ -42,6 +42,8 @@ public struct DaemonConfig: Sendable, Equatable {
     public var jobRetention = 7 * 86_400.0
     /// `scan_check_interval`, seconds.
     public var scanCheckInterval = 30.0
+    /// `webhook_timeout`, seconds.
+    public var webhookTimeout = 10.0
     /// `max_line_bytes`, `max_connections`, `idle_timeout` (seconds): the admin socket's ``Limits``.
     public var maxLineBytes = Limits().maxLineBytes
     public var maxConnections = Limits().maxConnections
@@ -187,6 +189,10 @@ extension DaemonConfig {
             "scan_check_interval", \.scanCheckInterval, 0.05...3600,
             "seconds between checks for teams whose nightly scan time has come: a scan is scheduled at most this long "
                 + "after its time (and at start)"),
+        .seconds(
+            "webhook_timeout", \.webhookTimeout, 0.1...300,
+            "seconds one webhook delivery may take, connecting, sending and reading the answer; a slower one is a "
+                + "failed attempt, retried with backoff"),
         .integer(
             "max_line_bytes", \.maxLineBytes, 256...(16 << 20),
             "longest admin request line in bytes; a longer one gets `too_large` and the connection closes"),

@@ -6,10 +6,13 @@ public struct ArgSpec: Sendable, Equatable {
     /// Whether the command fails with `invalid_argument` without it.
     public var required: Bool
     public var summary: String
+    /// Whether its value is a secret: never recorded (see ``CommandCatalog/redacted(_:)``) nor shown.
+    public var secret: Bool
 
-    public init(_ name: String, required: Bool, _ summary: String) {
+    public init(_ name: String, required: Bool, secret: Bool = false, _ summary: String) {
         self.name = name
         self.required = required
+        self.secret = secret
         self.summary = summary
     }
 }
@@ -61,6 +64,11 @@ public enum CommandCatalog {
         let teamName = ArgSpec("name", required: true, "team name")
         let timeZone = ArgSpec("time_zone", required: false, "IANA time zone of the team, e.g. Europe/Berlin")
         let scanTime = ArgSpec("scan_local_time", required: false, "local time of the nightly scan, HH:MM")
+        let webhookURL = ArgSpec(
+            "webhook_url", required: false, "http(s) address the nightly digest is POSTed to; empty removes it")
+        let webhookSecret = ArgSpec(
+            "webhook_secret", required: false, secret: true,
+            "key of the digest's Conveyor-Signature, 16 to 1000 characters; never shown back")
         let ref = ArgSpec("ref", required: true, "the rep's reference")
         let accountRef = ArgSpec("ref", required: true, "the account's reference")
         let jobID = ArgSpec("id", required: true, "job id")
@@ -89,7 +97,8 @@ public enum CommandCatalog {
             CommandSpec("team.add", "add a team", args: [teamName, timeZone, scanTime], minimumRole: .operator),
             CommandSpec(
                 "team.update", "change a team's settings",
-                args: [teamName, timeZone, scanTime, ArgSpec("skills_fallback", required: false, "true: route among managers without a needed skill when none has it")]
+                args: [teamName, timeZone, scanTime, ArgSpec("skills_fallback", required: false, "true: route among managers without a needed skill when none has it"),
+                    webhookURL, webhookSecret]
                     + TeamSetting.all.map { ArgSpec($0.name, required: false, $0.summary) },
                 minimumRole: .operator),
             CommandSpec("team.pause", "stop handoffs and scans for a team", args: [teamName], minimumRole: .operator),
@@ -177,6 +186,18 @@ public enum CommandCatalog {
     /// The command called `name`, or `nil` (the daemon answers `unknown_command`).
     public static func spec(named name: String) -> CommandSpec? {
         byName[name]
+    }
+
+    /// The names of every secret argument of any command (``ArgSpec/secret``).
+    public static let secretArguments = Set(all.flatMap(\.args).filter(\.secret).map(\.name))
+
+    /// `args` with the value of every argument named in ``secretArguments`` replaced by
+    /// `"(redacted)"`, whatever the command (one that does not take it too): what may be
+    /// recorded or logged of a request.
+    public static func redacted(_ args: [String: JSONValue]) -> [String: JSONValue] {
+        var shown = args
+        for name in secretArguments where shown[name] != nil { shown[name] = .string("(redacted)") }
+        return shown
     }
 
     /// The result of `help`: `{"commands":[…]}`, one entry per command of `commands` (by

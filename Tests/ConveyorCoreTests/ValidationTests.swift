@@ -161,3 +161,65 @@ func failure<T>(_ body: () throws(ValidationError) -> T) -> ValidationError? {
         #expect(failure { () throws(ValidationError) in try Validate.localTime(oneMegabyte) } != nil)
     }
 }
+
+@Suite struct WebhookURLValidationTests {
+    @Test func acceptsHTTPAndHTTPSWithAHost() throws {
+        #expect(try Validate.webhookURL(" https://hooks.example.com/conveyor?team=rail ") == "https://hooks.example.com/conveyor?team=rail")
+        #expect(try Validate.webhookURL("http://127.0.0.1:8080/digest") == "http://127.0.0.1:8080/digest")
+        #expect(try Validate.webhookURL("http://[::1]:9/") == "http://[::1]:9/")
+        // The column's check constraint reads the scheme case-sensitively: it is stored lowercase.
+        #expect(try Validate.webhookURL("HTTPS://Hooks.Example.com/X") == "https://Hooks.Example.com/X")
+        let longest = "https://h.example/" + String(repeating: "p", count: 2000 - 18)
+        #expect(try Validate.webhookURL(longest) == longest)
+    }
+
+    @Test(arguments: ["ftp://example.com/x", "file:///etc/passwd", "javascript:alert(1)", "example.com/hook", "https//x", "mailto:a@b"])
+    func rejectsOtherSchemes(_ text: String) {
+        #expect(failure { () throws(ValidationError) in try Validate.webhookURL(text) }
+            == ValidationError(field: "webhook_url", message: "webhook_url must be an http:// or https:// address, got \(Quoting.excerpt(text))"))
+    }
+
+    @Test(arguments: ["https://", "http:///path", "https://:443/x", "http://?q=1"])
+    func rejectsAMissingHost(_ text: String) {
+        #expect(failure { () throws(ValidationError) in try Validate.webhookURL(text) }?.message.hasPrefix("webhook_url must name a host") == true)
+    }
+
+    @Test(arguments: ["https://a.example/x y", "https://a.example/\u{A0}x", "https://a.example/\u{2003}x"])
+    func rejectsSpaces(_ text: String) {
+        #expect(failure { () throws(ValidationError) in try Validate.webhookURL(text) }?.message.hasPrefix("webhook_url must not contain spaces") == true)
+    }
+
+    @Test(arguments: ["https://a.example/\u{0}", "https://a.example/\u{1B}[0m", "https://a.example/\u{85}x"])
+    func rejectsControlCharacters(_ text: String) {
+        #expect(failure { () throws(ValidationError) in try Validate.webhookURL(text) }?.message.hasPrefix("webhook_url must not contain control characters") == true)
+    }
+
+    @Test func rejectsOversize() {
+        let tooLong = "https://h.example/" + String(repeating: "p", count: 2001 - 18)
+        #expect(failure { () throws(ValidationError) in try Validate.webhookURL(tooLong) }?.message
+            == "webhook_url must be at most 2000 characters, got 2001")
+        #expect(failure { () throws(ValidationError) in try Validate.webhookURL(oneMegabyte) } != nil)
+    }
+}
+
+@Suite struct WebhookSecretValidationTests {
+    @Test func keepsTheSecretExactly() throws {
+        #expect(try Validate.webhookSecret(" sixteen chars!! ") == " sixteen chars!! ")
+        #expect(try Validate.webhookSecret(String(repeating: "ж", count: 16)) == String(repeating: "ж", count: 16))
+        #expect(try Validate.webhookSecret(String(repeating: "k", count: 1000)).count == 1000)
+    }
+
+    @Test func rejectsTheWrongLengthWithoutQuotingIt() {
+        #expect(failure { () throws(ValidationError) in try Validate.webhookSecret("short-secret-15") }
+            == ValidationError(field: "webhook_secret", message: "webhook_secret must be 16 to 1000 characters, got 15"))
+        #expect(failure { () throws(ValidationError) in try Validate.webhookSecret(String(repeating: "k", count: 1001)) }?.message
+            == "webhook_secret must be 16 to 1000 characters, got 1001")
+        #expect(failure { () throws(ValidationError) in try Validate.webhookSecret(oneMegabyte) } != nil)
+    }
+
+    @Test(arguments: ["0123456789abcdef\n", "0123456789\u{0}abcdef", "0123456789abcdef\u{7F}", "\u{9B}0123456789abcdef"])
+    func rejectsControlCharactersWithoutQuotingIt(_ text: String) {
+        #expect(failure { () throws(ValidationError) in try Validate.webhookSecret(text) }
+            == ValidationError(field: "webhook_secret", message: "webhook_secret must not contain control characters"))
+    }
+}

@@ -78,8 +78,8 @@ import Testing
     @Test func anUnknownKeyListsTheKnownOnes() {
         #expect(loadError("workers = 2\ncolour = blue\n") == """
             c.conf:2: unknown key "colour" (known: database_url, admin_socket, socket_group, operator_groups, workers, \
-            log_level, log_format, batch_size, poll_interval, job_retention, scan_check_interval, max_line_bytes, \
-            max_connections, idle_timeout)
+            log_level, log_format, batch_size, poll_interval, job_retention, scan_check_interval, webhook_timeout, \
+            max_line_bytes, max_connections, idle_timeout)
             """)
     }
 
@@ -107,6 +107,7 @@ import Testing
         #expect(config.operatorGroups.isEmpty)
         #expect((config.workers, config.batchSize, config.maxLineBytes, config.maxConnections) == (2, 1000, 65536, 64))
         #expect((config.pollInterval, config.jobRetention, config.idleTimeout, config.scanCheckInterval) == (10, 604_800, 60, 30))
+        #expect(config.webhookTimeout == 10)
         #expect(config.logLevel == .info)
     }
 
@@ -124,6 +125,7 @@ import Testing
             poll_interval = 0.5
             job_retention = 0
             scan_check_interval = 0.05
+            webhook_timeout = 0.1
             max_line_bytes = 256
             max_connections = 10000
             idle_timeout = 86400
@@ -135,6 +137,7 @@ import Testing
         #expect((config.workers, config.batchSize, config.maxLineBytes, config.maxConnections) == (64, 1, 256, 10_000))
         #expect(config.logLevel == .notice && config.logFormat == .json)
         #expect((config.pollInterval, config.jobRetention, config.idleTimeout, config.scanCheckInterval) == (0.5, 0, 86_400, 0.05))
+        #expect(config.webhookTimeout == 0.1)
     }
 
     @Test func emptyTextsMeanUnset() throws {
@@ -154,6 +157,7 @@ import Testing
         ("job_retention = inf", #"c.conf:1: job_retention must be a number of seconds from 0.0 to 31536000.0, got "inf""#),
         ("job_retention = -1", #"c.conf:1: job_retention must be a number of seconds from 0.0 to 31536000.0, got "-1""#),
         ("scan_check_interval = 0.01", #"c.conf:1: scan_check_interval must be a number of seconds from 0.05 to 3600.0, got "0.01""#),
+        ("webhook_timeout = 301", #"c.conf:1: webhook_timeout must be a number of seconds from 0.1 to 300.0, got "301""#),
         ("idle_timeout = 0.05", #"c.conf:1: idle_timeout must be a number of seconds from 0.1 to 86400.0, got "0.05""#),
         ("log_level = loud", #"c.conf:1: log_level must be one of trace, debug, info, notice, warning, error, critical, got "loud""#),
         ("log_format = xml", #"c.conf:1: log_format must be json or text, got "xml""#),
@@ -207,8 +211,8 @@ import Testing
     @Test func everyKeyOnceInTheDocumentedOrder() {
         #expect(DaemonConfig.keys == [
             "database_url", "admin_socket", "socket_group", "operator_groups", "workers", "log_level", "log_format",
-            "batch_size", "poll_interval", "job_retention", "scan_check_interval", "max_line_bytes", "max_connections",
-            "idle_timeout",
+            "batch_size", "poll_interval", "job_retention", "scan_check_interval", "webhook_timeout", "max_line_bytes",
+            "max_connections", "idle_timeout",
         ])
         for key in DaemonConfig.table {
             #expect(key.environmentVariable == "CONVEYOR_" + key.name.uppercased())

@@ -2,6 +2,9 @@ import ConveyorPostgres
 import ConveyorProtocol
 import Foundation
 import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// `scan.run` and `alert.list` against the real `conveyord`: the scan runs
 /// as a job of the long lane and answers with its outcome; a second scan of
@@ -126,6 +129,40 @@ import Testing
             }
             #expect(table.stdout.contains("80%"), "bowtie's pair share: \(table.stdout)")
             #expect(!table.stdout.contains("top_people"), "details stay in --json: \(table.stdout)")
+        }
+    }
+
+    @Test(.timeLimit(.minutes(1)))
+    func aScanWithDigestSendsTheSignedDigestToTheTeamsWebhook() throws {
+        let receiver = try WebhookReceiver(secret: WebhookTest.secret)
+        defer { receiver.stop() }
+        try withTeam { _, client, team throws in
+            // No webhook yet: digest=true has nowhere to go.
+            _ = try client.result("scan.run", ["team": "rail", "digest": true])
+            _ = try client.result("team.update", ["name": "rail", "webhook_url": .string(receiver.url()), "webhook_secret": .string(WebhookTest.secret)])
+            // Without digest=true an on-demand scan sends nothing.
+            _ = try client.result("scan.run", ["team": "rail"])
+            // top85 gains a second person and clears; the digest says so.
+            try team.interactions("top85", by: "m2", 7)
+            _ = try client.result("scan.run", ["team": "rail", "digest": "true"])
+            let requests = receiver.waitForRequests(1)
+            try #require(requests.count == 1)
+            usleep(300_000)
+            #expect(receiver.requests.count == 1, "one digest, for the scan that asked for it")
+            let request = requests[0]
+            #expect((try? request.verification.get()) != nil, "signature: \(request.verification)")
+            let digest = try JSONValue(parsing: String(decoding: request.body, as: UTF8.self))
+            #expect(digest["type"] == "attachment_digest")
+            #expect(digest["team"] == "rail")
+            #expect(digest["outcome"]?["updated"] == 4)
+            #expect(digest["opened"]?["count"] == 0)
+            #expect(digest["still_open"]?["count"] == 4)
+            #expect(digest["resolved"]?["count"] == 1)
+            #expect(digest["resolved"]?["alerts"]?.arrayValue?.first?["account"] == "top85")
+            #expect(digest["resolved"]?["alerts"]?.arrayValue?.first?["resolution"] == "cleared")
+            let top = digest["top_accounts"]?.arrayValue ?? []
+            #expect(top.map { $0["account"]?.stringValue } == ["bowtie", "solo", "hunter70"])
+            #expect(top.first?["alerts"]?.arrayValue?.first?["details"]?["pair"]?["contact"] == "Li Wei")
         }
     }
 

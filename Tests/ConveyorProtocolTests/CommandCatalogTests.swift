@@ -10,7 +10,7 @@ import Testing
         let teamRef = ["team", "ref"]
         let table: [String: [String]] = [
             "ping": [], "help": [], "version": [], "status": [], "metrics": [], "team.list": [],
-            "team.add": team, "team.update": team, "team.pause": ["name"], "team.resume": ["name"],
+            "team.add": team, "team.update": team + ["webhook_url", "webhook_secret"], "team.pause": ["name"], "team.resume": ["name"],
             "rep.list": ["team"], "rep.add": rep, "rep.update": rep,
             "rep.away": teamRef + ["until"], "rep.back": teamRef, "rep.depart": teamRef,
             "win": ["team", "account", "hunter", "name", "needs", "value"],
@@ -112,5 +112,12 @@ import Testing
         #expect(limits.maxConnections == 64)
         #expect(limits.idleTimeout == .seconds(60))
         #expect(Limits.maxResponseLineBytes == 16 * 1024 * 1024)
+    }
+
+    @Test func redactsSecretArgumentsWhateverTheCommand() {
+        #expect(CommandCatalog.secretArguments == ["webhook_secret"])
+        let args: [String: JSONValue] = ["name": "rail", "webhook_url": "https://hooks.example.com/x", "webhook_secret": "s3cr3t-Never-Shown-0123"]
+        #expect(CommandCatalog.redacted(args) == ["name": "rail", "webhook_url": "https://hooks.example.com/x", "webhook_secret": "(redacted)"])
+        #expect(CommandCatalog.redacted(["name": "rail"]) == ["name": "rail"])
     }
 }

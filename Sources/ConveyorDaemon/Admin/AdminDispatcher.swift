@@ -24,7 +24,8 @@ struct StreamHooks: Sendable {
 
 /// Parses request lines, checks the caller's role and the arguments against
 /// `CommandCatalog`, runs the command, answers, and audits every
-/// state-changing command (who, what, result) in `conveyor.admin_audit`.
+/// state-changing command (who, what, result) in `conveyor.admin_audit`,
+/// secret arguments redacted.
 final class AdminDispatcher: Sendable {
     private let handlers: [String: CommandHandler]
     private let streams: [String: StreamHandler]
@@ -131,7 +132,7 @@ final class AdminDispatcher: Sendable {
     private func audit(_ command: String, _ args: [String: JSONValue], caller: Caller, error: ProtocolError?) async {
         let entry = AuditEntry(
             uid: caller.uid.map(Int64.init), pid: caller.pid.map(Int64.init), role: caller.role.rawValue, command: command,
-            arguments: JSONValue.object(args).compactString, errorCode: error?.code.rawValue
+            arguments: JSONValue.object(CommandCatalog.redacted(args)).compactString, errorCode: error?.code.rawValue
         )
         do {
             try await database.run { try ServerStore.audit($0, entry) }

@@ -31,6 +31,10 @@ enum DirectoryCommands {
                         changes.settings[setting.name] = try valid { try setting.value(text) }
                     }
                 }
+                changes.webhookURL = try valid { try args.optionalString("webhook_url").map { $0.isEmpty ? "" : try Validate.webhookURL($0) } }
+                changes.webhookSecret = try valid {
+                    try args.optionalString("webhook_secret").map { $0.isEmpty ? "" : try Validate.webhookSecret($0) }
+                }
                 let update = changes
                 return ["team": try JSONValue(encoding: try await database.run { try DirectoryStore.updateTeam($0, name: name, changes: update) })]
             },

@@ -23,16 +23,28 @@ public enum DirectoryStore {
         public var skillsFallback: Bool?
         /// ``TeamSetting`` values by name.
         public var settings: [String: Double] = [:]
+        /// The webhook's address and secret: an empty string removes it.
+        public var webhookURL: String?
+        public var webhookSecret: String?
         public init(paused: Bool? = nil) { self.paused = paused }
     }
 
-    /// Changes a team's settings.
+    /// Changes a team's settings. A team left with a webhook address but no
+    /// secret to sign with is refused (`conflict`) and nothing changes.
     public static func updateTeam(_ connection: PostgresConnection, name: String, changes: TeamChanges) throws -> TeamRecord {
         let settings = String(decoding: try JSONEncoder().encode(changes.settings), as: UTF8.self)
-        let row = try connection.query(
-            Queries.updateTeam, [name, changes.timeZone, changes.scanLocalTime, changes.paused, changes.skillsFallback, settings]
-        ).first
-        return try team(StoreRefusal.required(row, noSuchTeam(name)))
+        return try connection.transaction {
+            let row = try connection.query(Queries.updateTeam, [
+                name, changes.timeZone, changes.scanLocalTime, changes.paused, changes.skillsFallback, settings,
+                changes.webhookURL, changes.webhookSecret,
+            ]).first
+            let updated = try team(StoreRefusal.required(row, noSuchTeam(name)))
+            guard updated.webhookURL == nil || updated.webhookSecretSet else {
+                throw StoreRefusal.conflict(
+                    "team \(Quoting.excerpt(name)) has no webhook_secret to sign its digest with: give webhook_secret=… with webhook_url")
+            }
+            return updated
+        }
     }
 
     public static func teamId(_ connection: PostgresConnection, name: String) throws -> Int64? {
@@ -149,7 +161,8 @@ public enum DirectoryStore {
         TeamRecord(
             id: try row["id"].int64(), name: try row["name"].string(), timeZone: try row["time_zone"].string(),
             scanLocalTime: try row["scan_local_time"].string(), paused: try row["paused"].bool(),
-            skillsFallback: try row["skills_fallback"].bool(),
+            skillsFallback: try row["skills_fallback"].bool(), webhookURL: try row["webhook_url"].optionalString(),
+            webhookSecretSet: try row["webhook_secret_set"].bool(),
             settings: try JSONDecoder().decode([String: Double].self, from: Data(try row["settings"].string().utf8))
         )
     }

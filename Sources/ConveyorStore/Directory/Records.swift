@@ -1,8 +1,8 @@
 import ConveyorCore
 import Foundation
 
-/// A team as admins see it; its scan settings (``TeamSetting``) encode
-/// beside its other fields.
+/// A team as admins see it: whether it has a webhook secret, never the
+/// secret; its scan settings (``TeamSetting``) encode beside its other fields.
 public struct TeamRecord: Sendable, Encodable, Equatable {
     public let id: Int64
     public let name: String
@@ -10,10 +10,13 @@ public struct TeamRecord: Sendable, Encodable, Equatable {
     public let scanLocalTime: String
     public let paused: Bool
     public let skillsFallback: Bool
+    public let webhookURL: String?
+    public let webhookSecretSet: Bool
     /// Each ``TeamSetting``'s value by name.
     public let settings: [String: Double]
     enum CodingKeys: String, CodingKey {
         case id, name, paused, timeZone = "time_zone", scanLocalTime = "scan_local_time", skillsFallback = "skills_fallback"
+        case webhookURL = "webhook_url", webhookSecretSet = "webhook_secret_set"
     }
 
     private struct SettingKey: CodingKey {
@@ -31,6 +34,8 @@ public struct TeamRecord: Sendable, Encodable, Equatable {
         try container.encode(scanLocalTime, forKey: .scanLocalTime)
         try container.encode(paused, forKey: .paused)
         try container.encode(skillsFallback, forKey: .skillsFallback)
+        try container.encodeIfPresent(webhookURL, forKey: .webhookURL)
+        try container.encode(webhookSecretSet, forKey: .webhookSecretSet)
         var settingsContainer = encoder.container(keyedBy: SettingKey.self)
         for (key, value) in settings {
             try settingsContainer.encode(value, forKey: SettingKey(stringValue: key))

@@ -3,7 +3,9 @@ import ConveyorPostgres
 /// Runs `scan` jobs (payload ``AttachmentScan/Job``): one team's
 /// attachment scan per job, on the long lane, in the worker's transaction,
 /// so its alert changes, its `scan_runs` row, its digest's delivery job and
-/// the job's completion commit together or not at all. A crash mid-scan
+/// the job's completion commit together or not at all. With `digest`, the
+/// scan's digest goes to the team's webhook (when it has one) as a
+/// `webhook` job. A crash mid-scan
 /// leaves nothing behind and the job runs again; so does a scan that found
 /// the same team's scan already running. A deleted team's job is dead.
 public struct ScanHandler: JobHandler {
@@ -18,7 +20,11 @@ public struct ScanHandler: JobHandler {
                 outcomes[job.id] = .dead(error: "\(error)")
             case .success(let scan):
                 do {
-                    _ = try AttachmentScan.run(connection, scan, jobId: job.id)
+                    let outcome = try AttachmentScan.run(connection, scan, jobId: job.id)
+                    if scan.digest {
+                        let digest = try AttachmentScan.digest(connection, teamId: scan.teamId, outcome: outcome)
+                        _ = try WebhookStore.enqueueDigest(connection, teamId: scan.teamId, body: digest)
+                    }
                 } catch let error as PostgresError where error.code == .noDataFound {
                     throw JobFailure.permanent(error.message)
                 }
