@@ -733,7 +733,7 @@ CREATE FUNCTION conveyor.scan_team(p_team_id bigint, p_trigger text DEFAULT 'man
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'pg_temp'
     SET work_mem TO '256MB'
-    AS $$
+    AS $_$
 declare
     t              conveyor.teams%rowtype;
     v_started      timestamptz := clock_timestamp();
@@ -767,6 +767,22 @@ begin
     v_window_start := v_now - make_interval(days => t.window_days);
     v_backup_start := v_now - make_interval(days => t.no_backup_days);
 
+    -- The one pass over the interactions: counts per account, rep and
+    -- contact as written. A statement of its own so that PostgreSQL can run
+    -- it in parallel (nothing reads a temporary table in it). Future
+    -- interactions are not counted.
+    drop table if exists pg_temp.scan_tally;
+    create temp table scan_tally on commit drop as
+    select i.account_id, i.rep_id, i.contact,
+           count(*) filter (where i.occurred_at >= v_window_start) as in_window,
+           count(*) filter (where i.occurred_at >= v_backup_start) as in_backup,
+           count(*) filter (where i.occurred_at >= v_window_start and i.occurred_at >= a.handed_off_at) as since_handoff
+    from conveyor.interactions i
+    join conveyor.accounts a on a.id = i.account_id
+    where a.team_id = p_team_id and a.stage = 'active'
+      and i.occurred_at >= least(v_window_start, v_backup_start) and i.occurred_at <= v_now
+    group by 1, 2, 3;
+
     -- Every active account of the team with the figures of every rule.
     drop table if exists pg_temp.scan_figures;
     create temp table scan_figures on commit drop as
@@ -775,38 +791,40 @@ begin
         from conveyor.accounts a
         where a.team_id = p_team_id and a.stage = 'active'
     ),
-    -- the one pass over the interactions: counts per account, rep and contact
-    -- (contacts compared trimmed and case-folded; blank is none). Future
-    -- interactions are not counted.
+    -- contacts compared trimmed and case-folded; blank is none
     tally as (
-        select i.account_id, i.rep_id, lower(nullif(btrim(i.contact), '')) as contact,
-               min(btrim(i.contact)) as contact_name,
-               count(*) filter (where i.occurred_at >= v_window_start) as in_window,
-               count(*) filter (where i.occurred_at >= v_backup_start) as in_backup,
-               count(*) filter (where i.occurred_at >= v_window_start
-                                  and i.occurred_at >= s.handed_off_at) as since_handoff
-        from conveyor.interactions i
-        join scope s on s.account_id = i.account_id
-        where i.occurred_at >= least(v_window_start, v_backup_start) and i.occurred_at <= v_now
+        select account_id, rep_id, lower(nullif(btrim(contact), '')) as contact,
+               min(btrim(contact)) as contact_name,
+               sum(in_window) as in_window, sum(in_backup) as in_backup, sum(since_handoff) as since_handoff
+        from scan_tally
         group by 1, 2, 3
     ),
     per_rep as (
         select account_id, rep_id, sum(in_window) as n, sum(in_backup) as n_backup, sum(since_handoff) as n_since
-        from tally
+        from scan_tally
         group by 1, 2
+    ),
+    -- each account's people, most interactions first (one sort, not one per account)
+    ranked as (
+        select p.*, row_number() over (partition by p.account_id order by p.n desc, p.rep_id) as place
+        from per_rep p
     ),
     per_account as (
         select p.account_id,
                sum(p.n) as interactions,
                count(*) filter (where p.n > 0) as people,
-               (array_agg(p.rep_id order by p.n desc, p.rep_id) filter (where p.n > 0))[1:3] as top_reps,
-               (array_agg(p.n order by p.n desc, p.rep_id) filter (where p.n > 0))[1:3] as top_counts,
+               min(p.rep_id) filter (where p.place = 1 and p.n > 0) as rep1,
+               min(p.n) filter (where p.place = 1 and p.n > 0) as n1,
+               min(p.rep_id) filter (where p.place = 2 and p.n > 0) as rep2,
+               min(p.n) filter (where p.place = 2 and p.n > 0) as n2,
+               min(p.rep_id) filter (where p.place = 3 and p.n > 0) as rep3,
+               min(p.n) filter (where p.place = 3 and p.n > 0) as n3,
                sum(p.n * p.n) as squares,
                sum(p.n_backup) as backup_interactions,
                count(*) filter (where p.n_backup > 0) as backup_people,
                min(p.rep_id) filter (where p.n_backup > 0) as backup_rep_id,
                sum(p.n_since) as since_handoff
-        from per_rep p
+        from ranked p
         group by p.account_id
     ),
     hunters as (
@@ -814,16 +832,26 @@ begin
         from per_rep p
         join scope s on s.account_id = p.account_id and s.hunter_id = p.rep_id
     ),
-    pairs as (
-        select account_id,
-               sum(in_window) as contact_interactions,
-               count(distinct contact) as contacts,
-               (array_agg(rep_id order by in_window desc, rep_id, contact))[1] as pair_rep_id,
-               (array_agg(contact_name order by in_window desc, rep_id, contact))[1] as pair_contact,
-               max(in_window) as pair_interactions
-        from tally
-        where contact is not null and in_window > 0
+    named as (
+        select * from tally where contact is not null and in_window > 0
+    ),
+    ranked_pairs as (
+        select n.*,
+               row_number() over (partition by n.account_id order by n.in_window desc, n.rep_id, n.contact) as place,
+               sum(n.in_window) over (partition by n.account_id) as contact_interactions
+        from named n
+    ),
+    contacts as (
+        select account_id, count(*) as contacts
+        from (select account_id, contact from named group by 1, 2) as c
         group by account_id
+    ),
+    pairs as (
+        select rp.account_id, rp.contact_interactions, c.contacts,
+               rp.rep_id as pair_rep_id, rp.contact_name as pair_contact, rp.in_window as pair_interactions
+        from ranked_pairs rp
+        join contacts c on c.account_id = rp.account_id
+        where rp.place = 1
     ),
     margins as (
         select d.account_id, sum(d.margin) as margin
@@ -835,7 +863,7 @@ begin
     select s.account_id, s.hunter_id, s.handed_off_at,
            coalesce(pa.interactions, 0) as interactions,
            coalesce(pa.people, 0) as people,
-           pa.top_reps, pa.top_counts,
+           pa.rep1, pa.n1, pa.rep2, pa.n2, pa.rep3, pa.n3,
            round(pa.squares::numeric / nullif(pa.interactions * pa.interactions, 0), 4) as concentration,
            coalesce(pa.backup_interactions, 0) as backup_interactions,
            coalesce(pa.backup_people, 0) as backup_people,
@@ -877,8 +905,8 @@ begin
              f.handed_off_at <= v_now - make_interval(days => t.hunter_grace_days)
                  and f.since_handoff > 0 and f.hunter_since >= t.hunter_share * f.since_handoff,
              jsonb_build_object('grace_days', t.hunter_grace_days, 'hunter_share', t.hunter_share)),
-            ('single_threaded', f.top_reps[1],
-             f.top_counts[1] >= t.single_threaded_share * f.interactions,
+            ('single_threaded', f.rep1,
+             f.n1 >= t.single_threaded_share * f.interactions,
              jsonb_build_object('share', t.single_threaded_share)),
             ('no_backup', f.backup_rep_id,
              f.backup_people = 1 and f.backup_interactions >= t.min_interactions,
@@ -896,12 +924,13 @@ begin
                    'interactions', f.interactions,
                    'window_days', t.window_days,
                    'people', f.people,
-                   'top_people', (
-                       select jsonb_agg(jsonb_build_object(
-                                  'rep', r.ref, 'interactions', x.n, 'share', round(x.n::numeric / f.interactions, 4))
-                              order by x.place)
-                       from unnest(f.top_reps, f.top_counts) with ordinality as x(rep_id, n, place)
-                       join conveyor.reps r on r.id = x.rep_id),
+                   'top_people', jsonb_path_query_array(jsonb_build_array(
+                       jsonb_build_object('rep', r1.ref, 'interactions', f.n1, 'share', round(f.n1::numeric / f.interactions, 4)),
+                       case when f.rep2 is not null then jsonb_build_object(
+                           'rep', r2.ref, 'interactions', f.n2, 'share', round(f.n2::numeric / f.interactions, 4)) end,
+                       case when f.rep3 is not null then jsonb_build_object(
+                           'rep', r3.ref, 'interactions', f.n3, 'share', round(f.n3::numeric / f.interactions, 4)) end),
+                       '$[*] ? (@.type() != "null")'),
                    'concentration', f.concentration,
                    'effective_people', round(1 / f.concentration, 2),
                    'money_at_stake', f.money,
@@ -913,7 +942,7 @@ begin
                )
                || case f.kind
                   when 'hunter_still_servicing' then jsonb_build_object(
-                      'hunter', (select r.ref from conveyor.reps r where r.id = f.hunter_id),
+                      'hunter', rh.ref,
                       'hunter_share_since_handoff', round(f.hunter_since::numeric / f.since_handoff, 4),
                       'interactions_since_handoff', f.since_handoff,
                       'days_since_handoff', f.days_since_handoff)
@@ -921,7 +950,7 @@ begin
                       'interactions_in_no_backup_days', f.backup_interactions)
                   when 'bow_tie' then jsonb_build_object(
                       'pair', jsonb_build_object(
-                          'rep', (select r.ref from conveyor.reps r where r.id = f.pair_rep_id),
+                          'rep', rp.ref,
                           'contact', case when length(f.pair_contact) > 100
                                           then left(f.pair_contact, 100) || '…' else f.pair_contact end,
                           'interactions', f.pair_interactions,
@@ -931,6 +960,11 @@ begin
                   else '{}'::jsonb
                   end as details
         from findings f
+        left join conveyor.reps r1 on r1.id = f.rep1
+        left join conveyor.reps r2 on r2.id = f.rep2
+        left join conveyor.reps r3 on r3.id = f.rep3
+        left join conveyor.reps rh on rh.id = f.hunter_id
+        left join conveyor.reps rp on rp.id = f.pair_rep_id
     ),
     upserted as (
         insert into conveyor.alerts as al
@@ -997,7 +1031,7 @@ begin
 
     return v_outcome;
 end
-$$;
+$_$;
 
 COMMENT ON FUNCTION conveyor.scan_team(p_team_id bigint, p_trigger text, p_local_date date, p_job_id bigint) IS 'scores a team''s active accounts and opens, updates and resolves its attachment alerts; returns the outcome';
 

@@ -8,7 +8,13 @@
 -- disks). With the default, stale statistics (a burst after a quiet spell)
 -- made the planner sort every due job instead of walking jobs_claim in
 -- order: 30 to 60 ms instead of 1 ms per batch.
-select set_config('random_page_cost', '1.1', false)
+--
+-- temp_buffers: the attachment scan (conveyor.scan_team) keeps its tally of
+-- a team's interactions in temporary tables, a million rows for a big team;
+-- with the default 8 MB they spill to files and the scan takes half as long
+-- again. Only sessions that create temporary tables use it, and it must be
+-- set before the first one.
+select set_config('random_page_cost', '1.1', false), set_config('temp_buffers', '256MB', false)
 
 -- name: claim_jobs :many
 -- Locks up to $1 due jobs for this transaction; other workers skip them.
