@@ -60,10 +60,19 @@ let package = Package(
             ]
         ),
         .executableTarget(name: "conveyorctl", dependencies: ["ConveyorProtocol", "ConveyorCore"]),
+        // A small seeded random generator (SplitMix64): reproducible data for the fixtures and the tests.
+        .target(name: "SeededRandom"),
+        // A deterministic freight forwarder's year (teams, reps, accounts, deals, interactions) with
+        // the ground truth of the attachment scan; loaded set-based; SQL embedded from SQL/fixtures/.
+        .target(
+            name: "ConveyorFixtures",
+            dependencies: ["ConveyorPostgres", "SeededRandom"],
+            plugins: ["EmbedSQLPlugin"]
+        ),
         .executableTarget(
             name: "conveyor-bench",
             dependencies: [
-                "ConveyorStore", "ConveyorPostgres",
+                "ConveyorStore", "ConveyorPostgres", "ConveyorFixtures",
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
             plugins: ["EmbedSQLPlugin"]
@@ -78,8 +87,9 @@ let package = Package(
         ),
         // Test support: checks (and with CONVEYOR_UPDATE_DOCS=1 rewrites) the generated sections of docs/.
         .target(name: "GeneratedDocs", path: "Tests/GeneratedDocs"),
-        .target(name: "SeededRandom", path: "Tests/SeededRandom"),
         .testTarget(name: "ConveyorCoreTests", dependencies: ["ConveyorCore", "SeededRandom"]),
+        // Pure tests of the generated year: plans, shares, ground truth, refused sizes.
+        .testTarget(name: "ConveyorFixturesTests", dependencies: ["ConveyorFixtures"]),
         .testTarget(name: "ConveyorProtocolTests", dependencies: ["ConveyorProtocol", "GeneratedDocs"]),
         // Pure tests of the daemon library's pure parts: no database, no processes.
         .testTarget(
@@ -94,7 +104,10 @@ let package = Package(
         ),
         .testTarget(
             name: "ConveyorIntegrationTests",
-            dependencies: ["ConveyorStore", "ConveyorPostgres", "ConveyorCore", "ConveyorProtocol", "ConveyorDaemon", "SeededRandom"]
+            dependencies: [
+                "ConveyorStore", "ConveyorPostgres", "ConveyorCore", "ConveyorProtocol", "ConveyorDaemon", "SeededRandom",
+                "ConveyorFixtures",
+            ]
         ),
     ],
     swiftLanguageModes: [.v6]
