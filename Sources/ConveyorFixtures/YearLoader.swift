@@ -2,9 +2,9 @@ import ConveyorPostgres
 import Foundation
 
 /// Loads a generated year into PostgreSQL, set-based: per team one statement
-/// for the team, one for its reps, and one per chunk of accounts that inserts
-/// the accounts, their deals and their interactions from arrays
-/// (`SQL/fixtures/year.sql`). Each team loads in one transaction: a failed
+/// for the team, one for its reps, and per chunk of accounts one that inserts
+/// them from arrays and one that expands their deals and interactions from
+/// arrays of blocks (`SQL/fixtures/year.sql`). Each team loads in one transaction: a failed
 /// load leaves nothing of it.
 public enum YearLoader {
     /// What a load took.
@@ -45,19 +45,31 @@ public enum YearLoader {
         let repRefs = team.reps.map(\.ref)
         for start in stride(from: 0, to: team.accounts.count, by: chunk) {
             let accounts = team.accounts[start..<min(start + chunk, team.accounts.count)]
-            // Plan indexes are 0-based; SQL arrays are 1-based.
-            let blocks = accounts.enumerated().flatMap { position, account in account.blocks.map { (position + 1, $0) } }
-            try connection.query(FixtureQueries.insertFixtureAccounts, [
+            // Plan rep indexes are 0-based; SQL arrays are 1-based.
+            let rows = try connection.query(FixtureQueries.insertFixtureAccounts, [
                 teamId, asOf, repRefs,
                 accounts.map(\.ref), accounts.map(\.name), accounts.map(\.pattern.stage),
                 accounts.map { $0.needs.joined(separator: ",") }, accounts.map(\.value),
                 accounts.map { $0.hunter.map { $0 + 1 } }, accounts.map { $0.owner.map { $0 + 1 } },
                 accounts.map(\.wonDaysAgo), accounts.map(\.handedOffDaysAgo),
-                accounts.map { $0.contacts[0] }, accounts.map { $0.contacts[1] }, accounts.map { $0.contacts[2] },
-                accounts.map(\.deals.count), accounts.map(\.deals.amount), accounts.map(\.deals.marginPercent),
-                accounts.map(\.deals.nearDaysAgo), accounts.map(\.deals.farDaysAgo),
-                blocks.map(\.0), blocks.map { $0.1.rep + 1 }, blocks.map(\.1.count),
-                blocks.map(\.1.nearDaysAgo), blocks.map(\.1.farDaysAgo), blocks.map(\.1.contacts.rawValue), blocks.map(\.1.phase),
+            ])
+            var ids: [String: Int64] = [:]
+            for row in rows { ids[try row["ref"].string()] = try row["id"].int64() }
+            let withIds = try accounts.map { account in
+                guard let id = ids[account.ref] else { throw FixtureError("account \(account.ref) was not inserted") }
+                return (id: id, account: account)
+            }
+            let dealing = withIds.filter { $0.account.deals.count > 0 }
+            let blocks = withIds.flatMap { id, account in account.blocks.map { (id: id, account: account, block: $0) } }
+            try connection.query(FixtureQueries.insertFixtureActivity, [
+                teamId, asOf, repRefs,
+                dealing.map(\.id), dealing.map { ($0.account.owner ?? $0.account.hunter).map { $0 + 1 } },
+                dealing.map(\.account.deals.count), dealing.map(\.account.deals.amount), dealing.map(\.account.deals.marginPercent),
+                dealing.map(\.account.deals.nearDaysAgo), dealing.map(\.account.deals.farDaysAgo),
+                blocks.map(\.id), blocks.map { $0.block.rep + 1 }, blocks.map(\.block.count),
+                blocks.map(\.block.nearDaysAgo), blocks.map(\.block.farDaysAgo), blocks.map(\.block.contacts.rawValue),
+                blocks.map(\.block.phase),
+                blocks.map { $0.account.contacts[0] }, blocks.map { $0.account.contacts[1] }, blocks.map { $0.account.contacts[2] },
             ])
         }
     }

@@ -16,17 +16,18 @@ enum GenerateCommand {
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             try encoder.encode(plan.truth).write(to: URL(fileURLWithPath: path))
         }
-        return ScenarioResult(scenario: "generate", figures: [("seed", Double(options.seed))] + load + truthFigures(plan.truth))
+        return ScenarioResult(scenario: "generate", figures: [
+            ("seed", Double(options.seed)), ("accounts", Double(options.accounts)), ("interactions", Double(options.interactions)),
+        ] + load + truthFigures(plan.truth))
     }
 
-    /// Plans and loads `spec`; the load's figures.
+    /// Plans and loads `spec`; how long that took.
     static func generate(_ spec: YearSpec, conninfo: String) throws -> (YearPlan, [(String, Double)]) {
         let planned = Date()
         let plan = try FreightYear.plan(spec)
         let planSeconds = Date().timeIntervalSince(planned)
         let load = try YearLoader.load(plan, into: try PostgresConnection(conninfo: conninfo, applicationName: "conveyor-bench"))
         return (plan, [
-            ("accounts", Double(load.accounts)), ("interactions", Double(load.interactions)),
             ("plan_seconds", planSeconds), ("load_seconds", load.seconds),
             ("interactions_loaded_per_second", Double(load.interactions) / load.seconds),
         ])

@@ -52,7 +52,7 @@ final class ScanScenarios {
         let seconds = Date().timeIntervalSince(started)
         try verify(found, plan.truth, scenario: "scan-raw")
         return ScenarioResult(scenario: "scan-raw", figures: [
-            ("accounts", Double(options.accounts)), ("seconds", seconds),
+            ("accounts", Double(options.accounts)), ("interactions", Double(options.interactions)), ("seconds", seconds),
             ("accounts_scanned_per_second", Double(options.accounts) / seconds), ("alerts", Double(found.count)),
         ] + load)
     }
