@@ -110,33 +110,6 @@ where h.account_id = $1
 order by h.created_at desc, h.id desc
 limit 1
 
--- name: list_alerts :many
--- $1 team name (null: all), $2 status (null: all but resolved), $3 one alert by id.
-select al.id, t.name as team, a.ref as account, r.ref as rep, al.kind, al.severity, al.status,
-       al.first_seen_at, al.last_seen_at, al.resolved_at, al.snoozed_until, al.details::text as details
-from conveyor.alerts al
-join conveyor.teams t on t.id = al.team_id
-left join conveyor.accounts a on a.id = al.account_id
-left join conveyor.reps r on r.id = al.rep_id
-where ($1::text is null or t.name = $1)
-  and ($3::bigint is not null or case when $2::text is null then al.status <> 'resolved' else al.status = $2 end)
-  and ($3::bigint is null or al.id = $3)
-order by al.last_seen_at desc, al.id desc
-limit 500
-
--- name: acknowledge_alert :optional
-update conveyor.alerts set status = 'acknowledged', acknowledged_at = now(), snoozed_until = null
-where id = $1 and status in ('open', 'snoozed')
-returning id
-
--- name: snooze_alert :optional
-update conveyor.alerts set status = 'snoozed', snoozed_until = $2
-where id = $1 and status in ('open', 'acknowledged', 'snoozed')
-returning id
-
--- name: alert_status :optional
-select status from conveyor.alerts where id = $1
-
 -- name: handoff_events :many
 -- The handoffs of one published batch, for watch subscribers.
 select h.id, t.name as team, a.ref as account, f.ref as from_ref, r.ref as to_ref, h.kind, h.created_at

@@ -40,6 +40,20 @@ select id, kind, payload::text as payload, attempts, max_attempts, team_id
 from conveyor.jobs
 where state in ('available', 'retryable') and run_at <= now()
   and coalesce(team_id = (select team_id from team), team_id is null)
+  and kind not in ('scan', 'webhook')   -- the long lane's (claim_long_jobs)
+order by priority, run_at, id
+limit $1
+for update skip locked
+
+-- name: claim_long_jobs :many
+-- The long lane: scans and webhook deliveries, which run for seconds, are
+-- claimed only here (through jobs_claim_long, migration 012), by a worker of
+-- their own, so they never share a batch, or its team routing lock, with
+-- handoffs.
+select id, kind, payload::text as payload, attempts, max_attempts, team_id
+from conveyor.jobs
+where state in ('available', 'retryable') and run_at <= now()
+  and kind in ('scan', 'webhook')
 order by priority, run_at, id
 limit $1
 for update skip locked

@@ -37,7 +37,7 @@ public struct Daemon {
 
     /// The job handlers this daemon runs.
     static func handlers() -> [any JobHandler] {
-        [NoopHandler(), ProbeHandler(), HandoffHandler()]
+        [NoopHandler(), ProbeHandler(), HandoffHandler(), ScanHandler()]
     }
 
     /// Applies pending migrations and returns those applied; one clear error when it cannot.
@@ -61,6 +61,7 @@ public struct Daemon {
         handlers.merge(QueueCommands.handlers(context)) { first, _ in first }
         handlers.merge(DirectoryCommands.handlers(context)) { first, _ in first }
         handlers.merge(AlertCommands.handlers(context)) { first, _ in first }
+        handlers.merge(ScanCommands.handlers(context)) { first, _ in first }
         let heartbeat = min(30, context.config.idleTimeout / 2)
         let streams: [String: StreamHandler] = [
             "watch": WatchCommand.handler(conninfo: context.config.databaseURL, heartbeat: heartbeat),
@@ -91,10 +92,10 @@ public struct Daemon {
         }
         let database = DedicatedConnection(conninfo: config.databaseURL, name: "conveyor-admin-db", applicationName: "conveyord-admin")
         defer { database.close() }
+        let routine = JobProcessor(handlers: Self.handlers(), batchSize: config.batchSize)
         let workers = WorkerPool(
-            count: config.workers,
+            processors: Array(repeating: routine, count: config.workers) + [JobProcessor(handlers: Self.handlers(), lane: .long)],
             conninfo: config.databaseURL,
-            processor: JobProcessor(handlers: Self.handlers(), batchSize: config.batchSize),
             pollInterval: config.pollInterval,
             logger: logger
         )

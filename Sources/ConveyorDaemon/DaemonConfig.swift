@@ -154,7 +154,7 @@ extension DaemonConfig {
             config.operatorGroups = value.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
             return true
         },
-        .integer("workers", \.workers, 1...64, "worker connections, each claiming and running jobs"),
+        .integer("workers", \.workers, 1...64, "worker connections for handoffs and other short jobs (one more runs scans and webhook deliveries)"),
         ConfigKey(
             name: "log_level",
             summary: "least severe level logged (case-insensitive); `log.level` changes it at run time",

@@ -12,6 +12,8 @@ public struct SQLState: RawRepresentable, Sendable, Hashable, CustomStringConver
     public static let foreignKeyViolation = SQLState(rawValue: "23503")
     public static let uniqueViolation = SQLState(rawValue: "23505")
     public static let queryCanceled = SQLState(rawValue: "57014")
+    public static let lockNotAvailable = SQLState(rawValue: "55P03")
+    public static let noDataFound = SQLState(rawValue: "P0002")
     public static let adminShutdown = SQLState(rawValue: "57P01")
     public static let crashShutdown = SQLState(rawValue: "57P02")
     public static let cannotConnectNow = SQLState(rawValue: "57P03")

@@ -128,11 +128,22 @@ public enum CommandCatalog {
             CommandSpec("job.retry", "run a failed or cancelled job again", args: [jobID], minimumRole: .operator),
             CommandSpec("job.cancel", "cancel a pending job", args: [jobID], minimumRole: .operator),
 
-            CommandSpec("scan.run", "run the attachment scan for a team now", args: [team], minimumRole: .operator),
+            CommandSpec(
+                "scan.run", "run the attachment scan for a team now and answer with its outcome",
+                args: [team, ArgSpec("digest", required: false, "true: send the digest to the team's webhook afterwards")],
+                minimumRole: .operator),
 
             CommandSpec(
-                "alert.list", "list alerts",
-                args: [teamFilter, ArgSpec("status", required: false, "only alerts with this status")],
+                "alert.list", "list alerts, most money at stake first",
+                args: [
+                    teamFilter,
+                    ArgSpec("kind", required: false, "only this kind, e.g. single_threaded"),
+                    ArgSpec("status", required: false, "open, acknowledged, snoozed or resolved (default: all but resolved)"),
+                    ArgSpec("severity", required: false, "only this severity: low, medium or high"),
+                    ArgSpec("rep", required: false, "only alerts on accounts that hang on this rep (ref)"),
+                    ArgSpec("limit", required: false, "at most this many (1-1000, default 100)"),
+                    ArgSpec("after", required: false, "the next page: the next_after of the previous answer"),
+                ],
                 minimumRole: .viewer),
             CommandSpec("alert.ack", "acknowledge an alert", args: [alertID], minimumRole: .operator),
             CommandSpec(

@@ -29,7 +29,7 @@ enum Rendering {
             let sections = (fieldLines.isEmpty ? [] : [fieldLines.joined()]) + tables.map { "\($0.0):\n" + table($0.1) }
             return sections.joined(separator: "\n")
         case .array(let elements):
-            return rows(result).map(table) ?? elements.map { cell($0) + "\n" }.joined()
+            return rows(result).map { table($0) } ?? elements.map { cell($0) + "\n" }.joined()
         default:
             return cell(result) + "\n"
         }
@@ -47,6 +47,41 @@ enum Rendering {
         }.joined()
     }
 
+    /// `alert.list` as one row per alert with its key figures in columns (the
+    /// person, their share, the money at stake); `--json` keeps the details.
+    static func alerts(_ result: JSONValue) -> String {
+        guard var members = result.objectValue, let alerts = members["alerts"].flatMap(rows) else { return human(result) }
+        let columns = ["id", "team", "account", "kind", "severity", "status", "rep", "share", "money", "interactions", "last_seen"]
+        let cells = alerts.map { alert -> [String: JSONValue] in
+            let details = alert["details"]
+            let share: JSONValue? = switch alert["kind"]?.stringValue {
+            case "hunter_still_servicing": details?["hunter_share_since_handoff"]
+            case "bow_tie": details?["pair"]?["share"]
+            default: details?["top_people"]?.arrayValue?.first?["share"]
+            }
+            return [
+                "id": alert["id"] ?? .null, "team": alert["team"] ?? .null, "account": alert["account"] ?? .null,
+                "kind": alert["kind"] ?? .null, "severity": alert["severity"] ?? .null, "status": alert["status"] ?? .null,
+                "rep": alert["rep"] ?? .null, "share": share.map(percent) ?? .null,
+                "money": alert["money_at_stake"] ?? .null, "interactions": details?["interactions"] ?? .null,
+                "last_seen": alert["last_seen_at"] ?? .null,
+            ]
+        }
+        members["alerts"] = nil
+        let fields = human(.object(members))
+        return (members.isEmpty ? "" : fields + "\n") + "alerts:\n" + table(cells, columns: columns)
+    }
+
+    /// A share (0.8512) as a percentage ("85%").
+    private static func percent(_ share: JSONValue) -> JSONValue {
+        let value: Double? = switch share {
+        case .double(let number): number
+        case .int(let number): Double(number)
+        default: nil
+        }
+        return value.map { .string("\(Int(($0 * 100).rounded()))%") } ?? share
+    }
+
     /// The rows, if `value` is an array of objects (an empty array counts).
     private static func rows(_ value: JSONValue) -> [[String: JSONValue]]? {
         guard let elements = value.arrayValue else { return nil }
@@ -54,10 +89,12 @@ enum Rendering {
         return rows.count == elements.count ? rows : nil
     }
 
-    private static func table(_ rows: [[String: JSONValue]]) -> String {
+    /// Rows as aligned columns: `columns` in that order, or every key
+    /// (``leadingColumns`` first, then the rest sorted).
+    private static func table(_ rows: [[String: JSONValue]], columns: [String]? = nil) -> String {
         guard !rows.isEmpty else { return "(none)\n" }
         let keys = Set(rows.flatMap(\.keys))
-        let columns = leadingColumns.filter(keys.contains) + keys.subtracting(leadingColumns).sorted()
+        let columns = columns ?? leadingColumns.filter(keys.contains) + keys.subtracting(leadingColumns).sorted()
         let lines = [columns] + rows.map { row in columns.map { row[$0].map(cell) ?? "-" } }
         let widths = columns.indices.map { column in lines.map { $0[column].count }.max() ?? 0 }
         return lines.map { line in

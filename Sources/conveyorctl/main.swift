@@ -63,7 +63,8 @@ func run(_ invocation: Invocation) throws(Failure) {
             emit(
                 invocation.json
                     ? result.compactString + "\n"
-                    : request.cmd == "help" ? Rendering.help(result) : Rendering.human(result))
+                    : request.cmd == "help" ? Rendering.help(result)
+                    : request.cmd == "alert.list" ? Rendering.alerts(result) : Rendering.human(result))
             return
         case .error(_, let error):
             throw Failure(error)

@@ -17,7 +17,7 @@ import Testing
         let lines = DaemonConfig.markdownReference.split(separator: "\n")
         #expect(lines.count == 2 + DaemonConfig.table.count)
         #expect(lines.contains("""
-            | `workers` | `CONVEYOR_WORKERS` | worker connections, each claiming and running jobs | \
+            | `workers` | `CONVEYOR_WORKERS` | worker connections for handoffs and other short jobs (one more runs scans and webhook deliveries) | \
             an integer from 1 to 64 | `2` | needs a restart |
             """))
         #expect(lines.contains { $0.hasPrefix("| `log_level` |") && $0.hasSuffix("| `info` | applies at once |") })

@@ -36,11 +36,13 @@ import Testing
         #expect(Set(names) == Set(Self.specArgs.keys))
     }
 
+    /// Every argument the contract names is there by that name; commands may take more
+    /// (alert.list's filters and pages, scan.run's digest).
     @Test func argumentsMatchTheSpec() {
         for spec in CommandCatalog.all {
             let names = spec.args.map(\.name)
             #expect(Set(names).count == names.count, "\(spec.name) repeats an argument")
-            #expect(Set(names) == Self.specArgs[spec.name], "\(spec.name)")
+            #expect(Self.specArgs[spec.name]?.isSubset(of: Set(names)) == true, "\(spec.name): \(names)")
             #expect(!spec.summary.isEmpty && spec.args.allSatisfy { !$0.summary.isEmpty }, "\(spec.name)")
         }
     }

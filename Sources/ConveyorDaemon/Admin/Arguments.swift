@@ -41,6 +41,17 @@ public struct Arguments: Sendable {
         return number
     }
 
+    /// `true`/`false` (also as the words form's strings), nil when absent.
+    public func optionalBool(_ name: String) throws(ProtocolError) -> Bool? {
+        switch values[name] {
+        case nil, .null?: return nil
+        case .bool(let flag)?: return flag
+        case .string("true")?: return true
+        case .string("false")?: return false
+        default: throw ProtocolError(.invalidArgument, "\(name) must be true or false")
+        }
+    }
+
     public func int(_ name: String, in range: ClosedRange<Int64>) throws(ProtocolError) -> Int64 {
         guard let number = try optionalInt(name, in: range) else {
             throw ProtocolError(.invalidArgument, "\(name) is required")

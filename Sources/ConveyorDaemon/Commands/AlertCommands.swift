@@ -6,18 +6,18 @@ import Foundation
 /// alert.list, alert.ack, alert.snooze.
 enum AlertCommands {
     static let statuses = ["open", "acknowledged", "snoozed", "resolved"]
+    static let severities = ["low", "medium", "high"]
 
     static func handlers(_ context: DaemonContext) -> [String: CommandHandler] {
         let database = context.database
         return [
             "alert.list": { args, _ in
-                let team = try args.optionalString("team")
-                let status = try args.optionalString("status")
-                if let status, !statuses.contains(status) {
-                    throw ProtocolError(.invalidArgument, "status must be one of \(statuses.joined(separator: ", "))")
-                }
-                let alerts = try await database.run { try AlertStore.list($0, team: team, status: status) }
-                return ["alerts": .array(try alerts.map(encode))]
+                let filter = try filter(args)
+                let page = try await database.run { try AlertStore.list($0, filter) }
+                return [
+                    "alerts": .array(try page.alerts.map(encode)),
+                    "next_after": page.nextAfter.map { .string($0.description) } ?? .null,
+                ]
             },
             "alert.ack": { args, _ in
                 let id = try args.int("id", in: 1...Int64.max)
@@ -32,6 +32,31 @@ enum AlertCommands {
                 return ["alert": try encode(try await database.run { try AlertStore.apply(.snooze(until: until), toAlert: id, on: $0) })]
             },
         ]
+    }
+
+    /// alert.list's arguments.
+    static func filter(_ args: Arguments) throws -> AlertFilter {
+        func oneOf(_ name: String, _ allowed: [String]) throws -> String? {
+            let value = try args.optionalString(name)
+            if let value, !allowed.contains(value) {
+                throw ProtocolError(.invalidArgument, "\(name) must be one of \(allowed.joined(separator: ", "))")
+            }
+            return value
+        }
+        var filter = AlertFilter()
+        filter.team = try args.optionalString("team")
+        filter.kind = try args.optionalString("kind")
+        filter.status = try oneOf("status", statuses)
+        filter.severity = try oneOf("severity", severities)
+        filter.rep = try args.optionalString("rep")
+        filter.limit = Int(try args.optionalInt("limit", in: 1...1000) ?? 100)
+        if let after = try args.optionalString("after") {
+            guard let cursor = AlertCursor(after) else {
+                throw ProtocolError(.invalidArgument, "after must be the next_after of a previous alert.list answer, such as 1520.50/42")
+            }
+            filter.after = cursor
+        }
+        return filter
     }
 
     /// An alert as JSON, its `details` as an object rather than text.

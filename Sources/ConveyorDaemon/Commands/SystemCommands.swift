@@ -69,7 +69,8 @@ enum SystemCommands {
             "workers": [
                 "configured": .int(Int64(context.config.workers)),
                 "draining": .bool(context.workers.isDraining),
-                "phases": .array(context.workers.workerPhases.map { .string($0.rawValue) }),
+                "phases": .array(context.workers.phases(.routine).map { .string($0.rawValue) }),
+                "long_lane": .array(context.workers.phases(.long).map { .string($0.rawValue) }),
             ],
         ]
         do {

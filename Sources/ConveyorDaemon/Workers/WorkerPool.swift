@@ -6,8 +6,9 @@ import Metrics
 import ServiceLifecycle
 import Synchronization
 
-/// The queue's workers: `count` threads, each owning one PostgreSQL
-/// connection, claiming and running batches until shutdown.
+/// The queue's workers: one thread per processor, each owning one
+/// PostgreSQL connection, claiming and running batches of its processor's
+/// lane until shutdown.
 ///
 /// libpq blocks, so each worker is a plain thread (never Swift's cooperative
 /// pool). Idle workers wait on LISTEN `conveyor_jobs` with a slow fallback
@@ -17,31 +18,32 @@ public final class WorkerPool: Service, @unchecked Sendable {
     /// Worker states reported by `status`.
     public enum Phase: String, Sendable { case starting, connected, reconnecting, draining, stopped }
 
-    private let count: Int
+    private let processors: [JobProcessor]
     private let conninfo: String?
-    private let processor: JobProcessor
     private let pollInterval: Double
     private let logger: Logger
     private let pipes: [WakePipe]
     private let stopping = Atomic<Bool>(false)
     private let draining = Atomic<Bool>(false)
-    private let phases: Mutex<[Phase]>
+    private let phaseByWorker: Mutex<[Phase]>
     private let processed = Counter(label: "conveyor_jobs_processed_total")
     private let failed = Counter(label: "conveyor_jobs_failed_total")
     private let batches = Counter(label: "conveyor_job_batches_total")
 
-    public init(count: Int, conninfo: String?, processor: JobProcessor, pollInterval: Double, logger: Logger) {
-        self.count = count
+    public init(processors: [JobProcessor], conninfo: String?, pollInterval: Double, logger: Logger) {
+        self.processors = processors
         self.conninfo = conninfo
-        self.processor = processor
         self.pollInterval = pollInterval
         self.logger = logger
-        pipes = (0..<count).map { _ in WakePipe() }
-        phases = Mutex(Array(repeating: .starting, count: count))
+        pipes = processors.map { _ in WakePipe() }
+        phaseByWorker = Mutex(Array(repeating: .starting, count: processors.count))
     }
 
-    /// Each worker's current phase.
-    public var workerPhases: [Phase] { phases.withLock { $0 } }
+    /// The current phase of each worker of `lane`.
+    public func phases(_ lane: JobLane) -> [Phase] {
+        let all = phaseByWorker.withLock { $0 }
+        return processors.indices.filter { processors[$0].lane == lane }.map { all[$0] }
+    }
     public var isDraining: Bool { draining.load(ordering: .relaxed) }
 
     /// Stops claiming new batches (in-flight batches commit); `resume()` undoes it.
@@ -58,7 +60,7 @@ public final class WorkerPool: Service, @unchecked Sendable {
     public func run() async throws {
         try await withGracefulShutdownHandler {
             try await withThrowingTaskGroup(of: Void.self) { group in
-                for index in 0..<count {
+                for index in processors.indices {
                     group.addTask { await self.runThread(index) }
                 }
                 try await group.waitForAll()
@@ -82,7 +84,7 @@ public final class WorkerPool: Service, @unchecked Sendable {
     }
 
     private func setPhase(_ index: Int, _ phase: Phase) {
-        phases.withLock { $0[index] = phase }
+        phaseByWorker.withLock { $0[index] = phase }
     }
 
     private var shouldStop: Bool { stopping.load(ordering: .relaxed) }
@@ -92,6 +94,7 @@ public final class WorkerPool: Service, @unchecked Sendable {
         let pipe = pipes[index]
         var logger = self.logger
         logger[metadataKey: "worker"] = "\(index)"
+        logger[metadataKey: "lane"] = "\(processors[index].lane)"
         var connection: PostgresConnection?
         var failures = 0
         let backoff = ReconnectBackoff()
@@ -125,7 +128,7 @@ public final class WorkerPool: Service, @unchecked Sendable {
                 continue
             }
             do {
-                try runUntilIdle(current, pipe: pipe)
+                try runUntilIdle(current, processor: processors[index], pipe: pipe)
             } catch let error as PostgresError where error.isConnectionLoss || current.isBroken {
                 logger.warning("worker lost its PostgreSQL connection", metadata: ["error": "\(error)"])
                 connection = nil
@@ -138,7 +141,7 @@ public final class WorkerPool: Service, @unchecked Sendable {
 
     /// Runs batches while work is due, then waits for a notification, the
     /// next scheduled job, the fallback poll or a wake-up.
-    private func runUntilIdle(_ connection: PostgresConnection, pipe: WakePipe) throws {
+    private func runUntilIdle(_ connection: PostgresConnection, processor: JobProcessor, pipe: WakePipe) throws {
         while !shouldStop && !isDraining {
             let report = try processor.runBatch(on: connection)
             guard report.claimed > 0 else { break }

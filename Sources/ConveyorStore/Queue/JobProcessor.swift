@@ -22,6 +22,8 @@ public struct BatchReport: Sendable, Equatable {
 /// one, so one poison job fails alone and the rest of the batch commits.
 public struct JobProcessor: Sendable {
     public let handlers: [String: any JobHandler]
+    public let lane: JobLane
+    /// Jobs per batch; the long lane runs one at a time.
     public let batchSize: Int
     public let backoff: RetryBackoff
     /// Returns a value in 0..<1 for retry jitter (injectable for tests).
@@ -29,12 +31,14 @@ public struct JobProcessor: Sendable {
 
     public init(
         handlers: [any JobHandler],
+        lane: JobLane = .routine,
         batchSize: Int = 1000,
         backoff: RetryBackoff = RetryBackoff(),
         jitter: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) }
     ) {
         self.handlers = Dictionary(handlers.map { ($0.kind, $0) }, uniquingKeysWith: { _, last in last })
-        self.batchSize = batchSize
+        self.lane = lane
+        self.batchSize = lane == .long ? 1 : batchSize
         self.backoff = backoff
         self.jitter = jitter
     }
@@ -42,7 +46,7 @@ public struct JobProcessor: Sendable {
     /// Runs one batch; a report with `claimed == 0` means nothing was due.
     public func runBatch(on connection: PostgresConnection) throws -> BatchReport {
         try connection.transaction {
-            let jobs = try JobStore.claim(connection, limit: batchSize)
+            let jobs = try JobStore.claim(connection, limit: batchSize, lane: lane)
             guard !jobs.isEmpty else { return BatchReport() }
             var outcomes: [Int64: JobOutcome] = [:]
             for (kind, group) in Self.groupedByKind(jobs) {

@@ -12,8 +12,12 @@ public enum JobStore {
         try connection.query(Queries.tuneWorkerSession)
     }
 
-    static func claim(_ connection: PostgresConnection, limit: Int) throws -> [ClaimedJob] {
-        try connection.query(Queries.claimJobs, [limit]).map { row in
+    static func claim(_ connection: PostgresConnection, limit: Int, lane: JobLane) throws -> [ClaimedJob] {
+        let query = switch lane {
+        case .routine: Queries.claimJobs
+        case .long: Queries.claimLongJobs
+        }
+        return try connection.query(query, [limit]).map { row in
             ClaimedJob(
                 id: try row["id"].int64(),
                 kind: try row["kind"].string(),

@@ -34,6 +34,15 @@ extension [ClaimedJob] {
     }
 }
 
+/// Which jobs a worker claims. Scans and webhook deliveries (`longKinds`)
+/// run for seconds or an HTTP timeout: they have a lane of their own, one
+/// job per batch, so a handoff never waits behind them.
+public enum JobLane: String, Sendable, CaseIterable {
+    case routine, long
+    /// The long lane's kinds, as `claim_jobs` and `claim_long_jobs` name them.
+    public static let longKinds: Set<String> = ["scan", "webhook"]
+}
+
 /// What became of one job in a batch.
 public enum JobOutcome: Sendable, Equatable {
     /// Done: its effects commit with its completion.

@@ -1,0 +1,93 @@
+import ConveyorCore
+import ConveyorPostgres
+import Foundation
+
+/// The attachment-risk scan's store operations (SQL in `SQL/queries/scan.sql`;
+/// the scan itself is `conveyor.scan_team`, migration 013). A scan is a job
+/// of kind `scan` on the long lane: the nightly ones are enqueued by the
+/// schedule, a manual one by `scan.run`, which then waits for its result.
+public enum AttachmentScan {
+    /// Why a scan ran.
+    public enum Trigger: String, Sendable, Codable {
+        case schedule, manual
+    }
+
+    /// A `scan` job's payload. Its `team_id` is in the payload, not in the
+    /// job's own column: a team-scoped job holds the team's routing lock
+    /// while it runs, and a scan must never block the team's handoffs.
+    public struct Job: Sendable, Codable, Equatable {
+        public let teamId: Int64
+        public let trigger: Trigger
+        /// The scheduled local date (YYYY-MM-DD) of a nightly scan.
+        public let localDate: String?
+        /// Whether a digest goes to the team's webhook afterwards.
+        public let digest: Bool
+        enum CodingKeys: String, CodingKey {
+            case teamId = "team_id", trigger, localDate = "local_date", digest
+        }
+
+        public init(teamId: Int64, trigger: Trigger, localDate: String? = nil, digest: Bool) {
+            self.teamId = teamId
+            self.trigger = trigger
+            self.localDate = localDate
+            self.digest = digest
+        }
+
+        /// The payload as JSON text.
+        public var payload: String {
+            String(decoding: (try? JSONEncoder().encode(self)) ?? Data("{}".utf8), as: UTF8.self)
+        }
+    }
+
+    /// Where a manual scan job stands.
+    public enum JobResult: Sendable, Equatable {
+        case pending
+        /// Its outcome as JSON text (`scanned`, `not_scored`, `opened`, `updated`, `resolved`, `duration_ms`).
+        case finished(outcome: String)
+        /// Failed for now (`retryable`) or for good (`dead`, `cancelled`).
+        case failed(state: String, error: String?)
+    }
+
+    /// Enqueues a manual scan of `team` and returns its job id: `notFound`
+    /// for an unknown team, `conflict` (saying when it started) while a scan
+    /// of that team runs.
+    public static func requestManual(_ connection: PostgresConnection, team: String, digest: Bool) throws -> Int64 {
+        try connection.transaction {
+            let teamId = try DirectoryStore.requireTeamId(connection, team)
+            if let started = try connection.query(Queries.runningScan, [teamId])[0]["started_at"].optionalDate() {
+                throw StoreRefusal.conflict(
+                    "a scan of team \(Quoting.excerpt(team)) is already running (started \(ISO8601.string(started)))")
+            }
+            let job = Job(teamId: teamId, trigger: .manual, digest: digest)
+            return try JobStore.enqueue(connection, kind: "scan", payload: job.payload, maxAttempts: 3)
+        }
+    }
+
+    /// The state of the scan job `jobId`; `notFound` when there is none.
+    public static func result(_ connection: PostgresConnection, jobId: Int64) throws -> JobResult {
+        let row = try StoreRefusal.required(try connection.query(Queries.scanJobResult, [jobId]).first, "no scan job \(jobId)")
+        switch try row["state"].string() {
+        case "succeeded":
+            guard let outcome = try row["outcome"].optionalString() else {
+                return .failed(state: "succeeded", error: "the scan job finished without recording a scan")
+            }
+            return .finished(outcome: outcome)
+        case let state where ["retryable", "dead", "cancelled"].contains(state):
+            return .failed(state: state, error: try row["last_error"].optionalString())
+        default:
+            return .pending
+        }
+    }
+
+    /// Scans the team in the caller's transaction and returns the outcome
+    /// as JSON text. A scan of the same team running elsewhere makes it
+    /// throw (SQLSTATE 55P03); an unknown team, P0002.
+    public static func run(_ connection: PostgresConnection, _ job: Job, jobId: Int64?) throws -> String {
+        try connection.query(Queries.scanTeam, [job.teamId, job.trigger.rawValue, job.localDate, jobId])[0]["outcome"].string()
+    }
+
+    /// The digest of the scan that just ran in this transaction, as JSON text.
+    public static func digest(_ connection: PostgresConnection, teamId: Int64, outcome: String) throws -> String {
+        try connection.query(Queries.attachmentDigest, [teamId, outcome])[0]["digest"].string()
+    }
+}

@@ -1,0 +1,29 @@
+import ConveyorPostgres
+
+/// Runs `scan` jobs (payload ``AttachmentScan/Job``): one team's
+/// attachment scan per job, on the long lane, in the worker's transaction,
+/// so its alert changes, its `scan_runs` row, its digest's delivery job and
+/// the job's completion commit together or not at all. A crash mid-scan
+/// leaves nothing behind and the job runs again; so does a scan that found
+/// the same team's scan already running. A deleted team's job is dead.
+public struct ScanHandler: JobHandler {
+    public let kind = "scan"
+    public init() {}
+
+    public func handle(_ jobs: [ClaimedJob], on connection: PostgresConnection) throws -> [Int64: JobOutcome] {
+        var outcomes: [Int64: JobOutcome] = [:]
+        for (job, payload) in jobs.decodePayloads(AttachmentScan.Job.self) {
+            switch payload {
+            case .failure(let error):
+                outcomes[job.id] = .dead(error: "\(error)")
+            case .success(let scan):
+                do {
+                    _ = try AttachmentScan.run(connection, scan, jobId: job.id)
+                } catch let error as PostgresError where error.code == .noDataFound {
+                    throw JobFailure.permanent(error.message)
+                }
+            }
+        }
+        return outcomes
+    }
+}
