@@ -48,10 +48,14 @@ struct BenchOptions {
           handoff-latency  wins through record_win at --rate per second for --seconds;
                            win commit to handoff notification p50/p99/max, bytes
                            stored per handoff
-          scan-raw   a generated year of --accounts accounts and --interactions interactions in
-                     one team (load seconds), then the attachment rules over it as one
-                     hand-written read-only query: seconds, alerts found (checked against the
-                     generator's ground truth)
+          scan       a generated year of --accounts accounts and --interactions interactions in
+                     one team (loaded once for scan and scan-raw: load seconds), then one
+                     scan.run through the daemon's socket: seconds, daemon RSS before and after,
+                     handoff latency of wins at --rate for --seconds in another team meanwhile;
+                     the alerts must be the generator's ground truth
+          scan-raw   the attachment rules over the same team as one hand-written read-only
+                     query: seconds, alerts found (the ground truth too), and the ratio
+                     scan/scan-raw of accounts scanned per second (when both ran)
 
         generate loads a generated freight forwarder's year of one team into the
         database (which must not have that team yet) and prints what a correct
@@ -123,7 +127,7 @@ struct BenchOptions {
 
 /// The scenarios conveyor-bench knows.
 enum Scenario {
-    static let all = ["noop", "noop-raw", "latency", "idle", "handoff", "handoff-raw", "handoff-latency", "scan-raw"]
+    static let all = ["noop", "noop-raw", "latency", "idle", "handoff", "handoff-raw", "handoff-latency", "scan", "scan-raw"]
 }
 
 struct BenchError: Error, CustomStringConvertible {

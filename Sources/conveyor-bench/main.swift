@@ -48,6 +48,7 @@ for scenario in options.scenarios {
             case "idle": result = try queue.idle()
             case "handoff": result = try handoffs.handoff()
             case "handoff-raw": result = try handoffs.handoffRaw()
+            case "scan": result = try scans.scan()
             case "scan-raw": result = try scans.scanRaw()
             default: result = try handoffs.handoffLatency()
             }
