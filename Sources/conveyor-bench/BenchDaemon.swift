@@ -40,8 +40,12 @@ final class BenchDaemon {
     /// Starts `conveyorctl --json ARGUMENTS` on the daemon's socket; its
     /// answer is on the returned pipe. `finished` runs when it exits.
     func conveyorctl(_ arguments: [String], finished: @escaping @Sendable () -> Void) throws -> (Process, Pipe) {
+        let binary = binDirectory + "/conveyorctl"
+        guard FileManager.default.isExecutableFile(atPath: binary) else {
+            throw BenchError("conveyorctl not found at \(binary); build it or set CONVEYOR_BIN_DIR")
+        }
         let ctl = Process(), output = Pipe()
-        ctl.executableURL = URL(fileURLWithPath: binDirectory + "/conveyorctl")
+        ctl.executableURL = URL(fileURLWithPath: binary)
         ctl.arguments = ["--socket", directory + "/admin.sock", "--json"] + arguments
         ctl.standardOutput = output
         ctl.terminationHandler = { _ in finished() }

@@ -31,7 +31,7 @@ struct BenchOptions {
         (its conveyor schema is migrated and its jobs are truncated) and prints
         one JSON line per scenario, then a table. scripts/bench runs it against
         a throwaway PostgreSQL. The daemon scenarios start the conveyord found
-        beside this binary (or CONVEYOR_BIN_DIR).
+        beside this binary (or in CONVEYOR_BIN_DIR); scan also runs the conveyorctl there.
 
         scenarios (default: all of them, in this order):
           noop       burn down --jobs no-op jobs with the daemon's workers; jobs/s, peak RSS
