@@ -68,10 +68,19 @@ let package = Package(
             ]
         ),
         .executableTarget(name: "conveyorctl", dependencies: ["ConveyorProtocol", "ConveyorCore"]),
+        // A small seeded random generator (SplitMix64): reproducible data for the fixtures and the tests.
+        .target(name: "SeededRandom"),
+        // A deterministic freight forwarder's year (teams, reps, accounts, deals, interactions) with
+        // the ground truth of the attachment scan; loaded set-based; SQL embedded from SQL/fixtures/.
+        .target(
+            name: "ConveyorFixtures",
+            dependencies: ["ConveyorPostgres", "SeededRandom"],
+            plugins: ["EmbedSQLPlugin"]
+        ),
         .executableTarget(
             name: "conveyor-bench",
             dependencies: [
-                "ConveyorStore", "ConveyorPostgres",
+                "ConveyorStore", "ConveyorPostgres", "ConveyorFixtures",
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
             plugins: ["EmbedSQLPlugin"]
@@ -86,9 +95,10 @@ let package = Package(
         ),
         // Test support: checks (and with CONVEYOR_UPDATE_DOCS=1 rewrites) the generated sections of docs/.
         .target(name: "GeneratedDocs", path: "Tests/GeneratedDocs"),
-        .target(name: "SeededRandom", path: "Tests/SeededRandom"),
         .testTarget(name: "ConveyorCoreTests", dependencies: ["ConveyorCore", "SeededRandom"]),
         .testTarget(name: "ConveyorSignatureTests", dependencies: ["ConveyorSignature"]),
+        // Pure tests of the generated year: plans, shares, ground truth, refused sizes.
+        .testTarget(name: "ConveyorFixturesTests", dependencies: ["ConveyorFixtures"]),
         .testTarget(name: "ConveyorProtocolTests", dependencies: ["ConveyorProtocol", "GeneratedDocs"]),
         // Pure tests of the daemon library's pure parts: no database, no processes.
         .testTarget(
@@ -105,7 +115,7 @@ let package = Package(
             name: "ConveyorIntegrationTests",
             dependencies: [
                 "ConveyorStore", "ConveyorPostgres", "ConveyorCore", "ConveyorProtocol", "ConveyorDaemon", "SeededRandom",
-                "ConveyorSignature",
+                "ConveyorSignature", "ConveyorFixtures",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

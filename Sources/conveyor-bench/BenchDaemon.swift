@@ -4,9 +4,11 @@ import Foundation
 final class BenchDaemon {
     let process = Process()
     let directory: String
+    /// Where conveyord (and conveyorctl) are.
+    let binDirectory: String
 
     init(conninfo: String, workers: Int, batchSize: Int) throws {
-        let binDirectory = ProcessInfo.processInfo.environment["CONVEYOR_BIN_DIR"]
+        binDirectory = ProcessInfo.processInfo.environment["CONVEYOR_BIN_DIR"]
             ?? URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().path
         let binary = binDirectory + "/conveyord"
         guard FileManager.default.isExecutableFile(atPath: binary) else {
@@ -33,6 +35,22 @@ final class BenchDaemon {
             }
             usleep(20_000)
         }
+    }
+
+    /// Starts `conveyorctl --json ARGUMENTS` on the daemon's socket; its
+    /// answer is on the returned pipe. `finished` runs when it exits.
+    func conveyorctl(_ arguments: [String], finished: @escaping @Sendable () -> Void) throws -> (Process, Pipe) {
+        let binary = binDirectory + "/conveyorctl"
+        guard FileManager.default.isExecutableFile(atPath: binary) else {
+            throw BenchError("conveyorctl not found at \(binary); build it or set CONVEYOR_BIN_DIR")
+        }
+        let ctl = Process(), output = Pipe()
+        ctl.executableURL = URL(fileURLWithPath: binary)
+        ctl.arguments = ["--socket", directory + "/admin.sock", "--json"] + arguments
+        ctl.standardOutput = output
+        ctl.terminationHandler = { _ in finished() }
+        try ctl.run()
+        return (ctl, output)
     }
 
     /// Resident set size in bytes, from /proc.

@@ -11,15 +11,27 @@ struct BenchOptions {
     var batchSize = 1000
     /// Account managers per team; the handoff scenarios run once for each.
     var managers = [50]
+    /// `generate`: load a generated year instead of running scenarios.
+    var generate = false
+    /// The generated year of `generate` and the scan scenarios.
+    var seed: UInt64 = 1
+    var accounts = 200_000
+    var interactions = 10_000_000
+    var team = "china-rail"
+    var timeZone = "Asia/Shanghai"
+    /// `generate`: where to write the ground truth as JSON.
+    var truthPath: String?
 
     static let usage = """
         usage: conveyor-bench [options] [scenario ...]
+               conveyor-bench generate [--seed N] [--accounts N] [--interactions N] [--team NAME]
+                                       [--time-zone ZONE] [--truth PATH]
 
         Prepares its own data in the database named by CONVEYOR_DATABASE_URL
         (its conveyor schema is migrated and its jobs are truncated) and prints
         one JSON line per scenario, then a table. scripts/bench runs it against
         a throwaway PostgreSQL. The daemon scenarios start the conveyord found
-        beside this binary (or CONVEYOR_BIN_DIR).
+        beside this binary (or in CONVEYOR_BIN_DIR); scan also runs the conveyorctl there.
 
         scenarios (default: all of them, in this order):
           noop       burn down --jobs no-op jobs with the daemon's workers; jobs/s, peak RSS
@@ -36,6 +48,18 @@ struct BenchOptions {
           handoff-latency  wins through record_win at --rate per second for --seconds;
                            win commit to handoff notification p50/p99/max, bytes
                            stored per handoff
+          scan       a generated year of --accounts accounts and --interactions interactions in
+                     one team (loaded once for scan and scan-raw: load seconds), then one
+                     scan.run through the daemon's socket: seconds, daemon RSS before and after,
+                     handoff latency of wins at --rate for --seconds in another team meanwhile;
+                     the alerts must be the generator's ground truth
+          scan-raw   the attachment rules over the same team as one hand-written read-only
+                     query: seconds, alerts found (the ground truth too), and the ratio
+                     scan/scan-raw of accounts scanned per second (when both ran)
+
+        generate loads a generated freight forwarder's year of one team into the
+        database (which must not have that team yet) and prints what a correct
+        scan of it finds; the same --seed always gives the same data.
 
         options:
           --jobs N          jobs for noop and noop-raw (default 100000)
@@ -46,6 +70,12 @@ struct BenchOptions {
           --batch B         jobs per claim, daemon and raw (default 1000)
           --managers M[,M]  account managers per team in the handoff scenarios, which run once
                             for each value, in one server (default 50)
+          --seed N          seed of the generated year (default 1)
+          --accounts N      accounts of the generated team (default 200000; quick: 20000)
+          --interactions N  its interactions over the year (default 10000000; quick: 1000000)
+          --team NAME       generate: the team's name (default china-rail)
+          --time-zone ZONE  generate: its IANA time zone (default Asia/Shanghai)
+          --truth PATH      generate: write the ground truth (every alert a scan must raise) as JSON
         """
 
     static func parse(_ arguments: [String]) throws -> BenchOptions {
@@ -56,6 +86,10 @@ struct BenchOptions {
                 throw BenchError("\(flag) needs a positive number")
             }
             return number
+        }
+        func text(_ flag: String) throws -> String {
+            guard let text = remaining.popFirst(), !text.isEmpty else { throw BenchError("\(flag) needs a value") }
+            return text
         }
         while let argument = remaining.popFirst() {
             switch argument {
@@ -72,10 +106,20 @@ struct BenchOptions {
                     throw BenchError("--managers needs positive whole numbers, comma-separated")
                 }
                 options.managers = values.map { $0! }
+            case "--seed":
+                guard let seed = UInt64(try text(argument)) else { throw BenchError("--seed needs a whole number") }
+                options.seed = seed
+            case "--accounts": options.accounts = Int(try value(argument))
+            case "--interactions": options.interactions = Int(try value(argument))
+            case "--team": options.team = try text(argument)
+            case "--time-zone": options.timeZone = try text(argument)
+            case "--truth": options.truthPath = try text(argument)
+            case "generate": options.generate = true
             case let name where Scenario.all.contains(name): options.scenarios.append(name)
             default: throw BenchError("unknown argument \(argument.prefix(80)); see --help")
             }
         }
+        guard !options.generate || options.scenarios.isEmpty else { throw BenchError("generate runs alone, without scenarios") }
         if options.scenarios.isEmpty { options.scenarios = Scenario.all }
         return options
     }
@@ -83,7 +127,7 @@ struct BenchOptions {
 
 /// The scenarios conveyor-bench knows.
 enum Scenario {
-    static let all = ["noop", "noop-raw", "latency", "idle", "handoff", "handoff-raw", "handoff-latency"]
+    static let all = ["noop", "noop-raw", "latency", "idle", "handoff", "handoff-raw", "handoff-latency", "scan", "scan-raw"]
 }
 
 struct BenchError: Error, CustomStringConvertible {

@@ -141,11 +141,24 @@ struct HandoffScenarios {
         try listener.listen(EventStore.channel)
         let daemon = try BenchDaemon(conninfo: conninfo, workers: options.workers, batchSize: options.batchSize)
         defer { daemon.stop() }
+        let result = try Self.winLatency(teams: Self.teams, options: options, connection: connection, listener: listener)
+        return ScenarioResult(scenario: "handoff-latency", figures: [
+            ("rate_per_second", options.rate), ("wins", Double(result.count)),
+            ("p50_ms", result.p50), ("p99_ms", result.p99), ("max_ms", result.max),
+        ] + (try storage(connection)))
+    }
+
+    /// Wins at `--rate` per second for `--seconds` through record_win (hunter
+    /// `hunter`, teams in turn); win commit to the handoff event that names
+    /// it, in milliseconds. `listener` listens on the events channel.
+    static func winLatency(
+        teams: [String], options: BenchOptions, connection: PostgresConnection, listener: PostgresConnection
+    ) throws -> (p50: Double, p99: Double, max: Double, count: Int) {
         let driver = SteadyRate<String>(rate: options.rate, seconds: options.seconds, listener: listener)
-        let result = try driver.run(
+        return try driver.run(
             send: { n in
                 let ref = "live-\(n)"
-                try connection.query(BenchQueries.recordBenchWin, [Self.teams[n % 3], ref])
+                try connection.query(BenchQueries.recordBenchWin, [teams[n % teams.count], ref])
                 return ref
             },
             completed: { events in
@@ -157,9 +170,5 @@ struct HandoffScenarios {
                 }
             }
         )
-        return ScenarioResult(scenario: "handoff-latency", figures: [
-            ("rate_per_second", options.rate), ("wins", Double(result.count)),
-            ("p50_ms", result.p50), ("p99_ms", result.p99), ("max_ms", result.max),
-        ] + (try storage(connection)))
     }
 }

@@ -23,7 +23,17 @@ do {
     fail("cannot prepare the database: \(error)")
 }
 
+if options.generate {
+    do {
+        print(try GenerateCommand.run(options, conninfo: conninfo).jsonLine())
+    } catch {
+        fail("generate: \(error)")
+    }
+    exit(0)
+}
+
 let queue = QueueScenarios(conninfo: conninfo, options: options)
+let scans = ScanScenarios(conninfo: conninfo, options: options)
 var results: [ScenarioResult] = []
 for scenario in options.scenarios {
     // The handoff scenarios run once per team size.
@@ -38,6 +48,8 @@ for scenario in options.scenarios {
             case "idle": result = try queue.idle()
             case "handoff": result = try handoffs.handoff()
             case "handoff-raw": result = try handoffs.handoffRaw()
+            case "scan": result = try scans.scan()
+            case "scan-raw": result = try scans.scanRaw()
             default: result = try handoffs.handoffLatency()
             }
             result.appendRatio(to: results)

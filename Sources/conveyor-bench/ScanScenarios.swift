@@ -1,0 +1,104 @@
+import ConveyorFixtures
+import ConveyorPostgres
+import ConveyorStore
+import Foundation
+import Synchronization
+
+/// The attachment-scan scenarios over one generated team of `--accounts`
+/// accounts and `--interactions` interactions (seed `--seed`), loaded once
+/// for all of them: scan (one `scan.run` through the daemon's socket, while
+/// wins are handed off in another team) and scan-raw (the rules as one
+/// hand-written read-only query). Both check that they found exactly the
+/// generator's ground truth.
+final class ScanScenarios {
+    let conninfo: String
+    let options: BenchOptions
+    static let team = "china-rail"
+    /// The team whose handoffs are timed while the scan runs.
+    static let otherTeam = "warsaw-hub"
+    /// The loaded year and the load's figures, once loaded.
+    private var loaded: (plan: YearPlan, figures: [(String, Double)])?
+
+    init(conninfo: String, options: BenchOptions) {
+        self.conninfo = conninfo
+        self.options = options
+    }
+
+    private func connect() throws -> PostgresConnection {
+        try PostgresConnection(conninfo: conninfo, applicationName: "conveyor-bench")
+    }
+
+    /// The generated year, loaded into emptied tables the first time; the
+    /// load's figures go with the first scenario that ran it.
+    private func prepare() throws -> (plan: YearPlan, figures: [(String, Double)]) {
+        if let loaded { return (loaded.plan, []) }
+        try connect().query(BenchQueries.resetHandoffData)
+        let spec = YearSpec(seed: options.seed, asOf: Date(), teams: [
+            TeamSize(name: Self.team, timeZone: "Asia/Shanghai", accounts: options.accounts, interactions: options.interactions),
+        ])
+        let (plan, figures) = try GenerateCommand.generate(spec, conninfo: conninfo)
+        loaded = (plan, figures)
+        return (plan, figures)
+    }
+
+    /// The found alerts must be the generator's ground truth, exactly.
+    private func verify(_ found: [ExpectedAlert], _ truth: GroundTruth, scenario: String) throws {
+        let expected = Set(truth.alerts(team: Self.team)), got = Set(found)
+        guard expected == got, found.count == got.count else {
+            throw BenchError("\(scenario): \(expected.subtracting(got).count) alerts of the ground truth missing, "
+                + "\(got.subtracting(expected).count) extra; e.g. \(expected.symmetricDifference(got).sorted().prefix(3))")
+        }
+    }
+
+    /// One scan.run of the team through conveyorctl and the daemon's socket;
+    /// meanwhile wins at `--rate` for `--seconds` in another team of 20
+    /// managers, win commit to handoff event (the scan should not slow them).
+    func scan() throws -> ScenarioResult {
+        let (plan, load) = try prepare()
+        let connection = try connect(), listener = try connect()
+        try connection.query(BenchQueries.addBenchTeams, [[Self.otherTeam], 1_000_000, 20])
+        try listener.listen(EventStore.channel)
+        let daemon = try BenchDaemon(conninfo: conninfo, workers: options.workers, batchSize: options.batchSize)
+        defer { daemon.stop() }
+        let rssBefore = daemon.residentBytes
+        let finishedAt = Mutex<Date?>(nil)
+        let started = Date()
+        let (ctl, output) = try daemon.conveyorctl(["--timeout", "3600", "scan.run", "team=\(Self.team)"]) {
+            finishedAt.withLock { $0 = Date() }
+        }
+        let latency = try HandoffScenarios.winLatency(teams: [Self.otherTeam], options: options, connection: connection, listener: listener)
+        let latencyEnded = Date()
+        let answer = output.fileHandleForReading.readDataToEndOfFile()
+        ctl.waitUntilExit()
+        let seconds = (finishedAt.withLock { $0 } ?? Date()).timeIntervalSince(started)
+        let rssAfter = daemon.residentBytes
+        guard ctl.terminationStatus == 0,
+              let outcome = try JSONSerialization.jsonObject(with: answer) as? [String: Any]
+        else { throw BenchError("scan: scan.run failed (\(ctl.terminationStatus)): \(String(decoding: answer, as: UTF8.self))") }
+        try verify(try RawRules.raised(team: Self.team, connection), plan.truth, scenario: "scan")
+        func figure(_ key: String) -> Double { (outcome[key] as? NSNumber)?.doubleValue ?? -1 }
+        return ScenarioResult(scenario: "scan", figures: [
+            ("accounts", Double(options.accounts)), ("interactions", Double(options.interactions)), ("seconds", seconds),
+            ("accounts_scanned_per_second", Double(options.accounts) / seconds),
+            ("scan_duration_ms", figure("duration_ms")), ("opened", figure("opened")), ("not_scored", figure("not_scored")),
+            ("rss_before_mib", Double(rssBefore) / 1_048_576), ("rss_after_mib", Double(rssAfter) / 1_048_576),
+            ("handoff_rate_per_second", options.rate), ("handoffs_during_scan", Double(latency.count)),
+            ("handoff_p50_ms", latency.p50), ("handoff_p99_ms", latency.p99), ("handoff_max_ms", latency.max),
+            ("scan_outlasted_handoffs", finishedAt.withLock { $0 }.map { $0 > latencyEnded } == true ? 1 : 0),
+        ] + load)
+    }
+
+    /// The rules over the whole team as one hand-written aggregate query, no writes.
+    func scanRaw() throws -> ScenarioResult {
+        let (plan, load) = try prepare()
+        let connection = try connect()
+        let started = Date()
+        let found = try RawRules.alerts(team: Self.team, connection)
+        let seconds = Date().timeIntervalSince(started)
+        try verify(found, plan.truth, scenario: "scan-raw")
+        return ScenarioResult(scenario: "scan-raw", figures: [
+            ("accounts", Double(options.accounts)), ("interactions", Double(options.interactions)), ("seconds", seconds),
+            ("accounts_scanned_per_second", Double(options.accounts) / seconds), ("alerts", Double(found.count)),
+        ] + load)
+    }
+}
