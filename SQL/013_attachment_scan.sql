@@ -357,31 +357,46 @@ comment on function conveyor.scan_team(bigint, text, date, bigint) is
 
 -- Alert events: published for alerts opened, and for updates that change an
 -- alert's status or severity (acknowledged, snoozed, unsnoozed, resolved, a
--- risk that grew or shrank), not for a rescan that only saw it again.
+-- risk that grew or shrank), not for a rescan that only saw it again. One
+-- notifier for both triggers: the ids in order, at most 50, else the count.
+create function conveyor.notify_alerts(p_ids bigint[])
+returns void
+language plpgsql
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+    v_count integer := coalesce(cardinality(p_ids), 0);
+begin
+    if v_count between 1 and 50 then
+        perform pg_notify('conveyor_events', json_build_object('type', 'alerts', 'ids', p_ids)::text);
+    elsif v_count > 50 then
+        perform pg_notify('conveyor_events', json_build_object('type', 'alerts', 'count', v_count)::text);
+    end if;
+end
+$$;
+
+create or replace function conveyor.alerts_publish()
+returns trigger
+language plpgsql
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+    perform conveyor.notify_alerts((select array_agg(id order by id) from new_rows));
+    return null;
+end
+$$;
+
 create function conveyor.alerts_publish_changed()
 returns trigger
 language plpgsql
 set search_path = pg_catalog, pg_temp
 as $$
-declare
-    v_ids   bigint[];
-    v_count integer;
 begin
-    select array_agg(n.id order by n.id) filter (where rn <= 50), count(*)
-    into v_ids, v_count
-    from (
-        select n.id, row_number() over (order by n.id) as rn
+    perform conveyor.notify_alerts((
+        select array_agg(n.id order by n.id)
         from new_rows n
         join old_rows o on o.id = n.id
-        where n.status is distinct from o.status or n.severity is distinct from o.severity
-    ) as n;
-    if v_count = 0 then
-        return null;
-    elsif v_count <= 50 then
-        perform pg_notify('conveyor_events', json_build_object('type', 'alerts', 'ids', v_ids)::text);
-    else
-        perform pg_notify('conveyor_events', json_build_object('type', 'alerts', 'count', v_count)::text);
-    end if;
+        where n.status is distinct from o.status or n.severity is distinct from o.severity));
     return null;
 end
 $$;

@@ -110,18 +110,8 @@ CREATE FUNCTION conveyor.alerts_publish() RETURNS trigger
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
-declare
-    v_count integer;
 begin
-    select count(*) into v_count from new_rows;
-    if v_count = 0 then
-        return null;
-    elsif v_count <= 50 then
-        perform pg_notify('conveyor_events', json_build_object(
-            'type', 'alerts', 'ids', (select json_agg(id order by id) from new_rows))::text);
-    else
-        perform pg_notify('conveyor_events', json_build_object('type', 'alerts', 'count', v_count)::text);
-    end if;
+    perform conveyor.notify_alerts((select array_agg(id order by id) from new_rows));
     return null;
 end
 $$;
@@ -130,25 +120,12 @@ CREATE FUNCTION conveyor.alerts_publish_changed() RETURNS trigger
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
-declare
-    v_ids   bigint[];
-    v_count integer;
 begin
-    select array_agg(n.id order by n.id) filter (where rn <= 50), count(*)
-    into v_ids, v_count
-    from (
-        select n.id, row_number() over (order by n.id) as rn
+    perform conveyor.notify_alerts((
+        select array_agg(n.id order by n.id)
         from new_rows n
         join old_rows o on o.id = n.id
-        where n.status is distinct from o.status or n.severity is distinct from o.severity
-    ) as n;
-    if v_count = 0 then
-        return null;
-    elsif v_count <= 50 then
-        perform pg_notify('conveyor_events', json_build_object('type', 'alerts', 'ids', v_ids)::text);
-    else
-        perform pg_notify('conveyor_events', json_build_object('type', 'alerts', 'count', v_count)::text);
-    end if;
+        where n.status is distinct from o.status or n.severity is distinct from o.severity));
     return null;
 end
 $$;
@@ -419,6 +396,21 @@ begin
         perform pg_notify('conveyor_jobs', '');
     end if;
     return null;
+end
+$$;
+
+CREATE FUNCTION conveyor.notify_alerts(p_ids bigint[]) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+    v_count integer := coalesce(cardinality(p_ids), 0);
+begin
+    if v_count between 1 and 50 then
+        perform pg_notify('conveyor_events', json_build_object('type', 'alerts', 'ids', p_ids)::text);
+    elsif v_count > 50 then
+        perform pg_notify('conveyor_events', json_build_object('type', 'alerts', 'count', v_count)::text);
+    end if;
 end
 $$;
 
