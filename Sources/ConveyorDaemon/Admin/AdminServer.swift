@@ -52,7 +52,12 @@ public final class AdminServer: Service, @unchecked Sendable {
                     try channel.pipeline.syncOperations.addHandler(IdleStateHandler(allTimeout: idleTimeout))
                     try channel.pipeline.syncOperations.addHandler(IdleCloser())
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(LineFrameDecoder(maxLength: maxLineBytes)))
-                    return try NIOAsyncChannel<AdminLine, ByteBuffer>(wrappingChannelSynchronously: channel)
+                    // Close-on-deinit wrapping, though NIO deprecates it: a connection
+                    // the kernel accepted just as the listener closes at shutdown
+                    // becomes active after the accept loop has ended, is never
+                    // served, and the scoped wrapping then stops the process
+                    // ("Deinited NIOAsyncWriter without calling finish()").
+                    return try NIOAsyncChannel<AdminLine, ByteBuffer>(synchronouslyWrapping: channel)
                 }
             }
         logger.info("admin socket listening", metadata: ["path": "\(config.adminSocket)"])
