@@ -142,17 +142,19 @@ import Testing
     func statusShowsEachTeamsNextAndLastScan() throws {
         let conninfo = try TestPostgres.makeDatabase()
         let db = try TestPostgres.connect(conninfo)
-        let rail = try ScanTest.addTeam(db, "rail", scanIn: -60, createdAgo: 2 * 86_400)
+        // Its scan time an hour ahead and the team a minute old: no scheduled scan runs (and
+        // becomes the last one) meanwhile.
+        let rail = try ScanTest.addTeam(db, "rail", scanIn: 3600, createdAgo: 60)
         _ = try ScanTest.addTeam(db, "posix", zone: "posix/Asia/Kathmandu", scanIn: 0, createdAgo: 0)
         try db.query("""
             insert into conveyor.scan_runs (team_id, trigger, local_date, started_at, finished_at, outcome)
             values ($1, 'manual', null, '2026-06-02 09:00Z', '2026-06-02 09:00:05Z', '{"scanned": 4, "opened": 1}')
             """, [rail.id])
-        // The next scan as PostgreSQL's own zone rules say: the day after the one whose time was a minute ago.
+        // The next scan as PostgreSQL's own zone rules say: the one an hour from now.
         let next = try db.query("""
             select to_char(local, 'YYYY-MM-DD"T"HH24:MI:SS') as local,
                    to_char(local at time zone time_zone at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS".000Z"') as utc
-            from (select ($2::date + 1) + scan_local_time as local, time_zone from conveyor.teams where id = $1) as n
+            from (select $2::date + scan_local_time as local, time_zone from conveyor.teams where id = $1) as n
             """, [rail.id, rail.scanDate])[0]
         let daemons = try Self.start(1, conninfo)
         defer { daemons.forEach { $0.stop() } }
