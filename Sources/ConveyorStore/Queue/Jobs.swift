@@ -34,13 +34,12 @@ extension [ClaimedJob] {
     }
 }
 
-/// Which jobs a worker claims. Scans and webhook deliveries (`longKinds`)
-/// run for seconds or an HTTP timeout: they have a lane of their own, one
-/// job per batch, so a handoff never waits behind them.
+/// Which jobs a worker claims. Scans and webhook deliveries run for seconds
+/// or an HTTP timeout: they have a lane of their own (`claim_long_jobs` in
+/// `SQL/queries/queue.sql` names their kinds), one job per batch, so a
+/// handoff never waits behind them.
 public enum JobLane: String, Sendable, CaseIterable {
     case routine, long
-    /// The long lane's kinds, as `claim_jobs` and `claim_long_jobs` name them.
-    public static let longKinds: Set<String> = ["scan", "webhook"]
 }
 
 /// What became of one job in a batch.
