@@ -161,11 +161,11 @@ struct HandoffScenarios {
                 try connection.query(BenchQueries.recordBenchWin, [teams[n % teams.count], ref])
                 return ref
             },
-            completed: { events in
+            completed: { listener, events in
                 try events.flatMap { event -> [String] in
                     struct Range: Decodable { let team_id: Int64; let first_id: Int64; let last_id: Int64 }
                     guard let range = try? JSONDecoder().decode(Range.self, from: Data(event.payload.utf8)) else { return [] }
-                    return try EventStore.handoffs(connection, teamId: range.team_id, firstId: range.first_id, lastId: range.last_id)
+                    return try EventStore.handoffs(listener, teamId: range.team_id, firstId: range.first_id, lastId: range.last_id)
                         .map(\.account)
                 }
             }

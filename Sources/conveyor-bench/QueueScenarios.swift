@@ -75,7 +75,7 @@ struct QueueScenarios {
         let driver = SteadyRate<Int64>(rate: options.rate, seconds: options.seconds, listener: listener)
         let result = try driver.run(
             send: { _ in try JobStore.enqueue(enqueuer, kind: "probe") },
-            completed: { $0.compactMap { Int64($0.payload) } }
+            completed: { _, notifications in notifications.compactMap { Int64($0.payload) } }
         )
         return ScenarioResult(scenario: "latency", figures: [
             ("rate_per_second", options.rate), ("jobs", Double(result.count)),
