@@ -7,7 +7,7 @@ import Testing
 
 /// The admin socket's framing without a socket: lines split on `\n` however the bytes
 /// arrive, a `\r` before it dropped, invalid UTF-8 reported, an over-long line refused
-/// without being buffered, and a last line without a newline still delivered.
+/// without being buffered, and a last line without a newline reported, never delivered.
 @Suite struct LineFrameDecoderTests {
     private func buffer(_ bytes: [UInt8]) -> ByteBuffer {
         ByteBuffer(bytes: bytes)
@@ -90,7 +90,7 @@ import Testing
         #expect(try lines(channel) == [.tooLong])
     }
 
-    @Test func aPartialLineWaitsAndIsDeliveredAtTheEnd() throws {
+    @Test func aPartialLineWaitsAndAnUnterminatedLastLineIsNeverARequest() throws {
         let channel = try channel(maxLength: 16)
         try channel.writeInbound(buffer(Array("pi".utf8)))
         #expect(try lines(channel) == [])
@@ -98,16 +98,31 @@ import Testing
         #expect(try lines(channel) == [.line("ping")])
         try channel.writeInbound(buffer(Array("tus".utf8)))
         #expect(try lines(channel) == [])
-        // The client closes without a final newline: the last line is still a request.
+        // The client closes without a final newline: "status" may be the start of "status.x".
         _ = try channel.finish()
-        #expect(try lines(channel) == [.line("status")])
+        #expect(try lines(channel) == [.unterminated])
     }
 
-    @Test func aPartialLineOfInvalidUTF8AtTheEndIsReported() throws {
+    /// What the admin server sees when a client shuts down its writing side.
+    @Test func halfClosingTheInputEndsTheLinesTheSameWay() throws {
+        let channel = try channel(maxLength: 32)
+        try channel.writeInbound(buffer(Array("ping\ndrain".utf8)))
+        channel.pipeline.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
+        #expect(try lines(channel) == [.line("ping"), .unterminated])
+    }
+
+    @Test func blanksAfterTheLastNewlineAreNothing() throws {
+        let channel = try channel(maxLength: 16)
+        try channel.writeInbound(buffer(Array("ping\n \t\r".utf8)))
+        _ = try channel.finish()
+        #expect(try lines(channel) == [.line("ping")])
+    }
+
+    @Test func aPartialLineOfInvalidUTF8AtTheEndIsUnterminated() throws {
         let channel = try channel(maxLength: 16)
         try channel.writeInbound(buffer([0x6F, 0x6B, 0x0A, 0xC3]))
         _ = try channel.finish()
-        #expect(try lines(channel) == [.line("ok"), .invalidUTF8])
+        #expect(try lines(channel) == [.line("ok"), .unterminated])
     }
 
     @Test func nothingIsDeliveredAfterAnOverflowEvenAtTheEnd() throws {

@@ -110,6 +110,57 @@ import Glibc
         }
     }
 
+    /// `printf 'status\n' | socat - UNIX-CONNECT:…`: the client shuts down its writing
+    /// side at once, and still gets its answer before the daemon closes.
+    @Test func aHalfClosedClientGetsItsAnswerAndThenTheConnectionCloses() throws {
+        try withDaemon { daemon in
+            let client = try daemon.connect()
+            #expect(try client.writeRaw(Array("status\n".utf8)))
+            client.shutdownWriting()
+            let lines = try #require(client.linesUntilClosed(timeout: .seconds(10)), "the daemon kept the connection open")
+            #expect(lines.count == 1)
+            #expect(try Response.parse(line: try #require(lines.first)).isOK)
+        }
+    }
+
+    /// Every one of fifty pipelined wins sent before the half-close is answered and
+    /// recorded, in order.
+    @Test func pipelinedWinsBeforeAHalfCloseAreAllAnsweredAndRecorded() throws {
+        try withDaemon { daemon in
+            let setup = try daemon.connect()
+            #expect(try setup.response("team.add name=rail").isOK)
+            #expect(try setup.response("rep.add team=rail ref=hunter role=closer").isOK)
+            #expect(try setup.response("rep.add team=rail ref=m1 role=account_manager capacity=100").isOK)
+            let client = try daemon.connect()
+            let lines = (0..<50).map { Request(id: .int(Int64($0)), cmd: "win", args: ["team": "rail", "account": .string("acc-\($0)"), "hunter": "hunter"]).encodedLine() + "\n" }
+            #expect(try client.writeRaw(Array(lines.joined().utf8)))
+            client.shutdownWriting()
+            let answers = try #require(client.linesUntilClosed(timeout: .seconds(30))).map { try Response.parse(line: $0) }
+            #expect(answers.map(\.id) == (0..<50).map { .int(Int64($0)) })
+            let refused = answers.filter { !$0.isOK }.map { $0.encodedLine() }
+            #expect(refused.isEmpty, "\(refused.prefix(3))")
+            let database = try TestPostgres.connect(daemon.databaseURL)
+            let recorded = try database.query("select count(*) as wins from conveyor.accounts where ref like 'acc-%'")[0]["wins"].int()
+            #expect(recorded == 50)
+        }
+    }
+
+    /// A last line with no newline may be cut off (`drain` of `drain.x`, a JSON object
+    /// missing its end): it gets bad_request and is never run.
+    @Test func anUnterminatedLastLineIsABadRequestAndNeverRuns() throws {
+        try withDaemon { daemon in
+            let client = try daemon.connect()
+            #expect(try client.writeRaw(Array("ping\n{\"cmd\":\"drain\"}".utf8)))
+            client.shutdownWriting()
+            let answers = try #require(client.linesUntilClosed(timeout: .seconds(10))).map { try Response.parse(line: $0) }
+            #expect(answers.count == 2)
+            #expect(answers.first == .ok(id: nil, result: ["pong": true]))
+            if let last = answers.last { expectError(last, .badRequest) }
+            let status = try daemon.connect().response("status")
+            #expect(status.result?["workers"]?["draining"] == .bool(false), "\(status.encodedLine())")
+        }
+    }
+
     @Test func helpListsCommandsWithArgsAndMinimumRoles() throws {
         try withDaemon { daemon in
             let result = try daemon.connect().result("help")

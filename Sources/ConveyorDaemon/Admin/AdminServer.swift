@@ -10,7 +10,8 @@ import Synchronization
 /// task per connection, roles from the peer's kernel credentials.
 ///
 /// Each connection gets the greeting, then its requests are answered in
-/// order (pipelining works). Limits: a line over `maxLineBytes` gets
+/// order (pipelining works), all of them even after the client has shut
+/// down its writing side. Limits: a line over `maxLineBytes` gets
 /// `too_large` and the connection closes; at most `maxConnections` at once;
 /// idle connections close after `idleTimeout`; writes wait for the client to
 /// read (NIO back-pressure), so a slow reader cannot grow our memory. On
@@ -47,6 +48,9 @@ public final class AdminServer: Service, @unchecked Sendable {
         let maxLineBytes = config.maxLineBytes
         let descriptor = try socket.listen()
         let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            // A client that shuts down its writing side (`printf … | socat`)
+            // still gets every answer; the connection closes after the last.
+            .childChannelOption(.allowRemoteHalfClosure, value: true)
             .bind(descriptor) { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(IdleStateHandler(allTimeout: idleTimeout))
@@ -117,6 +121,9 @@ public final class AdminServer: Service, @unchecked Sendable {
                         return
                     case .invalidUTF8:
                         try await send(Response.error(id: nil, ProtocolError(.parseError, "request line is not valid UTF-8")).encodedLine())
+                    case .unterminated:
+                        let error = ProtocolError(.badRequest, "the last request line has no newline at the end; it was not run")
+                        try await send(Response.error(id: nil, error).encodedLine())
                     case .line(let text):
                         if text.allSatisfy(\.isWhitespace) { continue }
                         guard setBusy(key, true) else { return }

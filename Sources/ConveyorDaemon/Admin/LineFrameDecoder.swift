@@ -6,6 +6,9 @@ enum AdminLine: Sendable, Equatable {
     case tooLong
     /// The line's bytes are not UTF-8 (never silently replaced).
     case invalidUTF8
+    /// The client closed its side after bytes that no newline ended: never
+    /// run, since a cut-off line may be a different command.
+    case unterminated
 }
 
 /// Splits the byte stream on `\n` (a trailing `\r` is dropped) and refuses a
@@ -49,14 +52,17 @@ struct LineFrameDecoder: ByteToMessageDecoder {
     }
 
     mutating func decodeLast(context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool) throws -> DecodingState {
-        // A final line without a newline is still a request.
         while try decode(context: context, buffer: &buffer) == .continue {}
-        if buffer.readableBytes > 0, !overflowed {
-            context.fireChannelRead(Self.wrapInboundOut(Self.line(buffer.readableBytesView)))
-            buffer.moveReaderIndex(to: buffer.writerIndex)
+        let rest = buffer.readableBytesView
+        if !overflowed, rest.contains(where: { !Self.blank.contains($0) }) {
+            context.fireChannelRead(Self.wrapInboundOut(.unterminated))
         }
+        buffer.moveReaderIndex(to: buffer.writerIndex)
         return .needMoreData
     }
+
+    /// Bytes a trailing fragment may hold and still be nothing: spaces, tabs, `\r`.
+    private static let blank: Set<UInt8> = [UInt8(ascii: " "), UInt8(ascii: "\t"), UInt8(ascii: "\r")]
 
     private static func line(_ bytes: ByteBufferView) -> AdminLine {
         String(validating: bytes, as: UTF8.self).map(AdminLine.line) ?? .invalidUTF8

@@ -287,6 +287,11 @@ final class AdminClient {
         return descriptor
     }
 
+    /// Shuts down the writing side only (what `socat` does at the end of its input).
+    func shutdownWriting() {
+        _ = Glibc.shutdown(descriptor, Int32(SHUT_WR))
+    }
+
     func close() {
         if descriptor >= 0 {
             Glibc.close(descriptor)
