@@ -1,15 +1,15 @@
 -- 001_schema.sql — conveyor's tables, constraints and indexes.
 --
--- The "SQL surface" of SPEC.md: integrations read and write these tables
--- directly. Every column beyond the spec's has a default, so an INSERT that
--- names only the spec's columns works. Applied by `conveyord migrate` in its
+-- The SQL surface of docs/sql.md: integrations read and write these tables
+-- directly. Every column beyond the documented core has a default, so an
+-- INSERT that names only those columns works. Applied by `conveyord migrate` in its
 -- own transaction (no BEGIN/COMMIT here). `conveyor.schema_migrations` is
 -- created by the migrator itself, not here.
 
 create schema if not exists conveyor;
 
 comment on schema conveyor is
-    'conveyor: hands won clients to account managers and watches for attachment (see SPEC.md)';
+    'conveyor: hands won clients to account managers and watches for attachment (reference: docs/sql.md)';
 
 -- ---------------------------------------------------------------------------
 -- Helpers used by constraints and triggers

@@ -148,6 +148,18 @@ import Testing
         #expect(try other.query("select pg_try_advisory_lock($1) as locked", [Migrator.lockKey])[0]["locked"].bool())
     }
 
+    /// 001 was applied before its comments stopped pointing outside the repository:
+    /// the checksum recorded then is still accepted, and nothing is applied again.
+    @Test func aDatabaseThatRecordedTheFormerTextOf001MigratesAsUpToDate() throws {
+        let connection = try TestPostgres.connect(try TestPostgres.makeDatabase())
+        let former = try #require(Migrator.formerChecksums[1]?.first)
+        #expect(former != Migrator.embedded.first?.checksum)
+        try connection.query("update conveyor.schema_migrations set checksum = $1 where version = 1", [former])
+        let before = try Self.fingerprint(connection)
+        #expect(try Migrator().migrate(connection).isEmpty)
+        #expect(try Self.fingerprint(connection) == before)
+    }
+
     @Test func anAppliedMigrationUnknownToThisBinaryIsRefused() throws {
         let connection = try TestPostgres.connect(try TestPostgres.makeDatabase())
         try connection.query(

@@ -41,6 +41,12 @@ public struct Migrator: Sendable {
         return Migration(version: version, file: entry.file, text: entry.text)
     }
 
+    /// Checksums that an applied migration's file had before an edit that
+    /// changed no schema, still accepted from databases that recorded them:
+    /// 001's comments once pointed at a document outside this repository
+    /// (its schema comment was replaced by 010 anyway).
+    static let formerChecksums: [Int: Set<String>] = [1: ["ee6487f4771a7b27"]]
+
     /// Arbitrary constant key of the migration advisory lock ("conv" "migr").
     static let lockKey: Int64 = 0x636f_6e76_6d69_6772
 
@@ -92,7 +98,7 @@ public struct Migrator: Sendable {
                 throw MigrationError(description:
                     "the database has migration \(version), which this conveyord does not know; upgrade conveyord")
             }
-            guard migration.checksum == checksum else {
+            guard migration.checksum == checksum || Self.formerChecksums[version]?.contains(checksum) == true else {
                 throw MigrationError(description:
                     "migration \(migration.file) was changed after it was applied (checksum \(checksum) in the database, \(migration.checksum) in this build); add a new migration instead of editing an applied one")
             }
