@@ -132,4 +132,38 @@ import Testing
         _ = try channel.finish()
         #expect(try lines(channel) == [.tooLong])
     }
+
+    @Test func aTLSHandshakeIsAnotherProtocolAndNothingAfterItIsRead() throws {
+        let whole = try channel(maxLength: 64)
+        try whole.writeInbound(buffer([0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xFC, 0x03, 0x03]))
+        try whole.writeInbound(buffer(Array("\n{\"cmd\":\"drain\"}\n".utf8)))
+        #expect(try lines(whole) == [.foreignProtocol("TLS")])
+        // byte by byte: the first byte alone is not yet a verdict
+        let split = try channel(maxLength: 64)
+        try split.writeInbound(buffer([0x16]))
+        #expect(try lines(split) == [])
+        try split.writeInbound(buffer([0x03]))
+        #expect(try lines(split) == [.foreignProtocol("TLS")])
+    }
+
+    @Test func anHTTPRequestLineFirstIsAnotherProtocolAndItsBodyIsNeverRead() throws {
+        let channel = try channel(maxLength: 64)
+        try channel.writeInbound(buffer(Array("POST / HTTP/1.1\r\nHost: localhost\r\n\r\n{\"cmd\":\"drain\"}\n".utf8)))
+        #expect(try lines(channel) == [.foreignProtocol("HTTP")])
+    }
+
+    @Test func onlyTheFirstLineIsCheckedForAnotherProtocol() throws {
+        let channel = try channel(maxLength: 64)
+        try channel.writeInbound(buffer(Array("ping\nGET / HTTP/1.1\n".utf8) + [0x16, 0x03, 0x0A]))
+        #expect(try lines(channel) == [.line("ping"), .line("GET / HTTP/1.1"), .line("\u{16}\u{3}")])
+    }
+
+    @Test(arguments: [
+        ("GET / HTTP/1.1", true), ("POST /v1/drain HTTP/1.0", true), ("PRI * HTTP/2.0", true),
+        ("get / HTTP/1.1", false), ("GET /", false), ("GET / HTTP/", false), ("GET  / HTTP/1.1", false),
+        ("status", false), ("rep.add team=rail ref=GET", false), ("GET / HTTP/1.1 x", false),
+    ])
+    func httpRequestLines(line: String, isHTTP: Bool) {
+        #expect(LineFrameDecoder.isHTTPRequestLine(line) == isHTTP)
+    }
 }

@@ -161,6 +161,60 @@ import Glibc
         }
     }
 
+    /// `curl --unix-socket $SOCK -d '{"cmd":"drain"}' http://localhost/` sends this: one
+    /// bad_request, the connection closes, and the body never runs.
+    @Test func anHTTPRequestGetsOneBadRequestAndItsBodyNeverRuns() throws {
+        try withDaemon { daemon in
+            let client = try daemon.connect()
+            let http = "POST / HTTP/1.1\r\nHost: localhost\r\nUser-Agent: curl/7.88.1\r\nAccept: */*\r\n"
+                + "Content-Length: 15\r\nContent-Type: application/x-www-form-urlencoded\r\n\r\n{\"cmd\":\"drain\"}\n"
+            #expect(try client.writeRaw(Array(http.utf8)))
+            let answers = try #require(client.linesUntilClosed(timeout: .seconds(10)), "the daemon kept the connection open")
+                .map { try Response.parse(line: $0) }
+            #expect(answers.count == 1)
+            if let answer = answers.first { expectError(answer, .badRequest) }
+            #expect(try daemon.connect().result("status")["workers"]?["draining"] == false)
+        }
+    }
+
+    @Test func aTLSHandshakeGetsOneBadRequestAndTheConnectionCloses() throws {
+        try withDaemon { daemon in
+            let client = try daemon.connect()
+            // the start of a TLS 1.2/1.3 ClientHello record
+            #expect(try client.writeRaw([0x16, 0x03, 0x01, 0x00, 0xF1, 0x01, 0x00, 0x00, 0xED, 0x03, 0x03] + Array(repeating: 0x2A, count: 32)))
+            let answers = try #require(client.linesUntilClosed(timeout: .seconds(10))).map { try Response.parse(line: $0) }
+            #expect(answers.count == 1)
+            if let answer = answers.first { expectError(answer, .badRequest) }
+            #expect(try daemon.connect().response("ping").isOK)
+        }
+    }
+
+    /// Up to `linesNotRequestsAllowed` lines in a row that are not requests are answered;
+    /// the next closes the connection, so a request hidden behind them never runs. An
+    /// unknown command is a request (unknown_command) and starts the count again.
+    @Test func aConnectionThatKeepsSendingNonRequestsIsClosed() throws {
+        try withDaemon { daemon in
+            let allowed = AdminServer.linesNotRequestsAllowed
+            let bad = Array(repeating: "}}}{{{\n", count: allowed).joined()
+            func isNotARequest(_ response: Response) -> Bool { [.parseError, .badRequest].contains(response.errorCode) }
+
+            let patient = try daemon.connect()
+            #expect(try patient.writeRaw(Array((bad + "frobnicate\n" + bad + "ping\n").utf8)))
+            let answers = try patient.readLines(2 * allowed + 2).map { try Response.parse(line: $0) }
+            #expect(answers.prefix(allowed).allSatisfy(isNotARequest))
+            expectError(answers[allowed], .unknownCommand)
+            #expect(answers[(allowed + 1)...(2 * allowed)].allSatisfy(isNotARequest))
+            #expect(answers.last == .ok(id: nil, result: ["pong": true]))
+
+            let flooding = try daemon.connect()
+            #expect(try flooding.writeRaw(Array((bad + "}}}{{{\n{\"cmd\":\"drain\"}\n").utf8)))
+            let flood = try #require(flooding.linesUntilClosed(timeout: .seconds(10))).map { try Response.parse(line: $0) }
+            #expect(flood.count == allowed + 2, "\(allowed + 1) answers and the closing one: \(flood.map { $0.encodedLine() })")
+            #expect(flood.allSatisfy(isNotARequest))
+            #expect(try daemon.connect().result("status")["workers"]?["draining"] == false)
+        }
+    }
+
     @Test func helpListsCommandsWithArgsAndMinimumRoles() throws {
         try withDaemon { daemon in
             let result = try daemon.connect().result("help")

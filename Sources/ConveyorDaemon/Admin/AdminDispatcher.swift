@@ -39,17 +39,20 @@ final class AdminDispatcher: Sendable {
         self.logger = logger
     }
 
-    func respond(to line: String, from caller: Caller, hooks: StreamHooks, send: @escaping @Sendable (String) async throws -> Void) async throws {
+    /// Answers one request line; false when the line was not a request at
+    /// all (`parse_error` or `bad_request` before any command was looked up).
+    @discardableResult
+    func respond(to line: String, from caller: Caller, hooks: StreamHooks, send: @escaping @Sendable (String) async throws -> Void) async throws -> Bool {
         let request: Request
         do {
             request = try Request.parse(line: line)
         } catch {
             try await send(Response.error(id: Request.echoID(fromLine: line), error).encodedLine())
-            return
+            return false
         }
         if let stream = streams[request.cmd], let spec = CommandCatalog.spec(named: request.cmd) {
             try await run(stream, spec, request, caller: caller, hooks: hooks, send: send)
-            return
+            return true
         }
         let response: Response
         do {
@@ -59,6 +62,7 @@ final class AdminDispatcher: Sendable {
             response = .error(id: request.id, Self.protocolError(error))
         }
         try await send(response.encodedLine())
+        return true
     }
 
     private func run(_ request: Request, caller: Caller) async throws -> JSONValue {

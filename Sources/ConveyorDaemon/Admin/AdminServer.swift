@@ -113,6 +113,7 @@ public final class AdminServer: Service, @unchecked Sendable {
                 }
                 let caller = try await self.caller(of: channel)
                 try await send(Greeting(version: ConveyorVersion.current, role: caller.role).encodedLine())
+                var linesNotRequests = 0
                 for try await line in inbound {
                     switch line {
                     case .tooLong:
@@ -121,15 +122,26 @@ public final class AdminServer: Service, @unchecked Sendable {
                         return
                     case .invalidUTF8:
                         try await send(Response.error(id: nil, ProtocolError(.parseError, "request line is not valid UTF-8")).encodedLine())
+                        linesNotRequests += 1
                     case .unterminated:
                         let error = ProtocolError(.badRequest, "the last request line has no newline at the end; it was not run")
                         try await send(Response.error(id: nil, error).encodedLine())
+                    case .foreignProtocol(let name):
+                        let error = ProtocolError(.badRequest, "this socket speaks conveyor's admin protocol (JSON or words, one per line), not \(name); closing")
+                        try await send(Response.error(id: nil, error).encodedLine())
+                        return
                     case .line(let text):
                         if text.allSatisfy(\.isWhitespace) { continue }
                         guard setBusy(key, true) else { return }
                         let hooks = StreamHooks(closed: channel.closeFuture) { _ = self.setBusy(key, false) }
-                        try await dispatcher.respond(to: text, from: caller, hooks: hooks, send: send)
+                        let wasRequest = try await dispatcher.respond(to: text, from: caller, hooks: hooks, send: send)
                         guard setBusy(key, false) else { return }
+                        linesNotRequests = wasRequest ? 0 : linesNotRequests + 1
+                    }
+                    if linesNotRequests > Self.linesNotRequestsAllowed {
+                        let error = ProtocolError(.badRequest, "more than \(Self.linesNotRequestsAllowed) lines in a row were not requests; closing")
+                        try await send(Response.error(id: nil, error).encodedLine())
+                        return
                     }
                 }
             }
@@ -137,6 +149,11 @@ public final class AdminServer: Service, @unchecked Sendable {
             logger.debug("admin connection ended", metadata: ["error": "\(error)"])
         }
     }
+
+    /// Lines in a row that may fail to parse as requests (invalid UTF-8
+    /// too); the next one closes the connection: whatever sends them is not
+    /// a client, and it must not be able to slip a request in among them.
+    public static let linesNotRequestsAllowed = 16
 
     private func caller(of channel: any Channel) async throws -> Caller {
         guard let provider = channel as? SocketOptionProvider else {
