@@ -57,12 +57,10 @@ return case when p_at is not null then
      * 1000000)::bigint
 end;
 
--- Microseconds since the Unix epoch as a timestamp, exactly (whole seconds
--- and microseconds apart: an interval times a large number is computed in
--- floating point).
+-- Microseconds since the Unix epoch as a timestamp, exactly.
 create function conveyor.from_unix_us(p_us bigint) returns timestamptz
 language sql stable parallel safe
-return timestamptz 'epoch' + (p_us / 1000000) * interval '1 second' + (p_us % 1000000) * interval '1 microsecond';
+return timestamptz 'epoch' + p_us * interval '1 microsecond';
 
 -- ISO 8601 in UTC with milliseconds, as the daemon writes timestamps.
 create function conveyor.iso8601(p_at timestamptz) returns text
@@ -122,7 +120,6 @@ declare
     v_capacities integer[];
     v_last_assigned_at timestamptz[];
     v_reasons text[];
-    v_replayed integer;
 begin
     select * into h from conveyor.handoffs where id = handoff_explanation.handoff_id;
     if not found then
@@ -176,26 +173,12 @@ begin
                    case when st.rep_id = any (i.excluded) then 'departing' end,
                    case when st.owned >= st.capacity then 'at_capacity' end,
                    case when not st.skills @> i.needs then 'skills' end
-               ) order by st.rep_id),
-               (select coalesce(sum(handed), 0) from since)
-        into v_rep_ids, v_owned, v_capacities, v_last_assigned_at, v_reasons, v_replayed
+               ) order by st.rep_id)
+        into v_rep_ids, v_owned, v_capacities, v_last_assigned_at, v_reasons
         from state st cross join inputs i
         where i.only_rep_id is null or st.rep_id = i.only_rep_id;
         v_candidates := conveyor.explained_candidates(v_rep_ids, v_owned, v_capacities, v_last_assigned_at, v_reasons, h.to_rep_id);
 
-        -- Every handoff before this one on the snapshot must still be there:
-        -- deleting an account deletes its handoffs, and then the loads and
-        -- last assignments rebuilt for the later ones are too low or too old.
-        if v_replayed is distinct from (v_summary ->> 'run_position')::integer then
-            return jsonb_build_object(
-                'handoff', v_handoff, 'reconstructed', false,
-                'incomplete', format('%s of the %s handoffs routed on this snapshot before this one were deleted with their accounts; '
-                                     'the loads and last assignments below may be lower or older than the router saw',
-                                     (v_summary ->> 'run_position')::integer - v_replayed, v_summary ->> 'run_position'),
-                'runner_up', v_summary -> 'runner_up', 'excluded', v_summary -> 'excluded',
-                'candidates', coalesce(v_candidates, '[]')
-            );
-        end if;
         return jsonb_build_object(
             'handoff', v_handoff, 'reconstructed', true,
             'runner_up', v_summary -> 'runner_up', 'excluded', v_summary -> 'excluded',

@@ -148,13 +148,13 @@ import Testing
         #expect(try other.query("select pg_try_advisory_lock($1) as locked", [Migrator.lockKey])[0]["locked"].bool())
     }
 
-    /// 001 was applied before its comments stopped pointing outside the repository:
-    /// the checksum recorded then is still accepted, and nothing is applied again.
-    @Test func aDatabaseThatRecordedTheFormerTextOf001MigratesAsUpToDate() throws {
+    /// A database that recorded a former text of a migration (001 before its comments
+    /// stopped pointing outside the repository, 011 as briefly edited) is up to date.
+    @Test(arguments: Migrator.formerChecksums.flatMap { version, checksums in checksums.map { (version, $0) } })
+    func aDatabaseThatRecordedAFormerTextMigratesAsUpToDate(version: Int, former: String) throws {
         let connection = try TestPostgres.connect(try TestPostgres.makeDatabase())
-        let former = try #require(Migrator.formerChecksums[1]?.first)
-        #expect(former != Migrator.embedded.first?.checksum)
-        try connection.query("update conveyor.schema_migrations set checksum = $1 where version = 1", [former])
+        #expect(former != Migrator.embedded.first { $0.version == version }?.checksum)
+        try connection.query("update conveyor.schema_migrations set checksum = $1 where version = $2", [former, version])
         let before = try Self.fingerprint(connection)
         #expect(try Migrator().migrate(connection).isEmpty)
         #expect(try Self.fingerprint(connection) == before)

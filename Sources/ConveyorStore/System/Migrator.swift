@@ -41,11 +41,13 @@ public struct Migrator: Sendable {
         return Migration(version: version, file: entry.file, text: entry.text)
     }
 
-    /// Checksums that an applied migration's file had before an edit that
-    /// changed no schema, still accepted from databases that recorded them:
-    /// 001's comments once pointed at a document outside this repository
-    /// (its schema comment was replaced by 010 anyway).
-    static let formerChecksums: [Int: Set<String>] = [1: ["ee6487f4771a7b27"]]
+    /// Other texts an applied migration's file once had, still accepted from
+    /// databases that recorded them:
+    /// - 001's comments once pointed at a document outside this repository
+    ///   (an edit that changed no schema; 010 replaced its schema comment);
+    /// - 011 was briefly edited after it had been applied; it is back to its
+    ///   applied text, and 014 makes the same change to any database.
+    static let formerChecksums: [Int: Set<String>] = [1: ["ee6487f4771a7b27"], 11: ["11fa95594f3e84b5"]]
 
     /// Arbitrary constant key of the migration advisory lock ("conv" "migr").
     static let lockKey: Int64 = 0x636f_6e76_6d69_6772
