@@ -94,9 +94,12 @@ public struct Daemon {
         defer { database.close() }
         // One HTTP client for every webhook delivery, shut down once the workers have stopped.
         let webhooks = WebhookPoster(timeout: config.webhookTimeout)
-        let routine = JobProcessor(handlers: Self.handlers(webhooks: webhooks), batchSize: config.batchSize)
+        let handlers = Self.handlers(webhooks: webhooks)
+        let routine = JobProcessor(handlers: handlers, batchSize: config.batchSize)
+        // The long lane runs its scans and deliveries one at a time.
+        let long = JobProcessor(handlers: handlers, lane: .long, batchSize: 1)
         let workers = WorkerPool(
-            processors: Array(repeating: routine, count: config.workers) + [JobProcessor(handlers: Self.handlers(webhooks: webhooks), lane: .long)],
+            processors: Array(repeating: routine, count: config.workers) + [long],
             conninfo: config.databaseURL,
             pollInterval: config.pollInterval,
             logger: logger

@@ -38,16 +38,22 @@ public enum YearLoader {
         } catch let error as PostgresError where error.code == .uniqueViolation {
             throw FixtureError("team \(team.size.name) already exists; generate into another team name or database")
         }
-        try connection.query(FixtureQueries.insertFixtureReps, [
+        var repIdsByRef: [String: Int64] = [:]
+        for row in try connection.query(FixtureQueries.insertFixtureReps, [
             teamId, team.reps.map(\.ref), team.reps.map(\.name), team.reps.map(\.role), team.reps.map(\.capacity),
             team.reps.map { $0.skills.joined(separator: ",") },
-        ])
-        let repRefs = team.reps.map(\.ref)
+        ]) {
+            repIdsByRef[try row["ref"].string()] = try row["id"].int64()
+        }
+        let repIds = try team.reps.map { rep in
+            guard let id = repIdsByRef[rep.ref] else { throw FixtureError("rep \(rep.ref) was not inserted") }
+            return id
+        }
         for start in stride(from: 0, to: team.accounts.count, by: chunk) {
             let accounts = team.accounts[start..<min(start + chunk, team.accounts.count)]
             // Plan rep indexes are 0-based; SQL arrays are 1-based.
             let rows = try connection.query(FixtureQueries.insertFixtureAccounts, [
-                teamId, asOf, repRefs,
+                teamId, asOf, repIds,
                 accounts.map(\.ref), accounts.map(\.name), accounts.map(\.pattern.stage),
                 accounts.map { $0.needs.joined(separator: ",") }, accounts.map(\.value),
                 accounts.map { $0.hunter.map { $0 + 1 } }, accounts.map { $0.owner.map { $0 + 1 } },
@@ -62,7 +68,7 @@ public enum YearLoader {
             let dealing = withIds.filter { $0.account.deals.count > 0 }
             let blocks = withIds.flatMap { id, account in account.blocks.map { (id: id, account: account, block: $0) } }
             try connection.query(FixtureQueries.insertFixtureActivity, [
-                teamId, asOf, repRefs,
+                asOf, repIds,
                 dealing.map(\.id), dealing.map { ($0.account.owner ?? $0.account.hunter).map { $0 + 1 } },
                 dealing.map(\.account.deals.count), dealing.map(\.account.deals.amount), dealing.map(\.account.deals.marginPercent),
                 dealing.map(\.account.deals.nearDaysAgo), dealing.map(\.account.deals.farDaysAgo),

@@ -42,6 +42,15 @@ public struct Arguments: Sendable {
     }
 
     /// `true`/`false` (also as the words form's strings), nil when absent.
+    /// The string argument `name`, which must be one of `allowed` when given.
+    public func optionalString(_ name: String, oneOf allowed: [String]) throws(ProtocolError) -> String? {
+        let value = try optionalString(name)
+        if let value, !allowed.contains(value) {
+            throw ProtocolError(.invalidArgument, "\(name) must be one of \(allowed.joined(separator: ", "))")
+        }
+        return value
+    }
+
     public func optionalBool(_ name: String) throws(ProtocolError) -> Bool? {
         switch values[name] {
         case nil, .null?: return nil

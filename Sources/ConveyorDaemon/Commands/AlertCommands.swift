@@ -36,18 +36,11 @@ enum AlertCommands {
 
     /// alert.list's arguments.
     static func filter(_ args: Arguments) throws -> AlertFilter {
-        func oneOf(_ name: String, _ allowed: [String]) throws -> String? {
-            let value = try args.optionalString(name)
-            if let value, !allowed.contains(value) {
-                throw ProtocolError(.invalidArgument, "\(name) must be one of \(allowed.joined(separator: ", "))")
-            }
-            return value
-        }
         var filter = AlertFilter()
         filter.team = try args.optionalString("team")
         filter.kind = try args.optionalString("kind")
-        filter.status = try oneOf("status", statuses)
-        filter.severity = try oneOf("severity", severities)
+        filter.status = try args.optionalString("status", oneOf: statuses)
+        filter.severity = try args.optionalString("severity", oneOf: severities)
         filter.rep = try args.optionalString("rep")
         filter.limit = Int(try args.optionalInt("limit", in: 1...1000) ?? 100)
         if let after = try args.optionalString("after") {

@@ -27,10 +27,7 @@ enum QueueCommands {
                 ]
             },
             "job.list": { args, _ in
-                let state = try args.optionalString("state")
-                if let state, !states.contains(state) {
-                    throw ProtocolError(.invalidArgument, "state must be one of \(states.joined(separator: ", "))")
-                }
+                let state = try args.optionalString("state", oneOf: states)
                 let jobs = try await database.run { try JobStore.list($0, state: state, limit: 100) }
                 return ["jobs": .array(jobs.map(encode))]
             },

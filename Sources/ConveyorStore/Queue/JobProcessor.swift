@@ -23,7 +23,7 @@ public struct BatchReport: Sendable, Equatable {
 public struct JobProcessor: Sendable {
     public let handlers: [String: any JobHandler]
     public let lane: JobLane
-    /// Jobs per batch; the long lane runs one at a time.
+    /// Jobs per batch.
     public let batchSize: Int
     public let backoff: RetryBackoff
     /// Returns a value in 0..<1 for retry jitter (injectable for tests).
@@ -38,7 +38,7 @@ public struct JobProcessor: Sendable {
     ) {
         self.handlers = Dictionary(handlers.map { ($0.kind, $0) }, uniquingKeysWith: { _, last in last })
         self.lane = lane
-        self.batchSize = lane == .long ? 1 : batchSize
+        self.batchSize = batchSize
         self.backoff = backoff
         self.jitter = jitter
     }

@@ -22,8 +22,9 @@ public struct ScanHandler: JobHandler {
                 do {
                     let outcome = try AttachmentScan.run(connection, scan, jobId: job.id)
                     if scan.digest {
-                        let digest = try AttachmentScan.digest(connection, teamId: scan.teamId, outcome: outcome)
-                        _ = try WebhookStore.enqueueDigest(connection, teamId: scan.teamId, body: digest)
+                        _ = try WebhookStore.enqueueDigest(
+                            connection, teamId: scan.teamId,
+                            body: try AttachmentScan.digest(connection, teamId: scan.teamId, outcome: outcome))
                     }
                 } catch let error as PostgresError where error.code == .noDataFound {
                     throw JobFailure.permanent(error.message)

@@ -38,12 +38,12 @@ public enum WebhookStore {
     public static let maxAttempts = 16
 
     /// Enqueues the delivery of `body` to the team's webhook, in the caller's
-    /// transaction; nil (nothing enqueued) when the team has no webhook_url or
-    /// does not exist. The job carries no team_id: it never takes a team's
+    /// transaction; nil (nothing enqueued, and `body` never built) when the
+    /// team has no webhook_url or does not exist. The job carries no team_id: it never takes a team's
     /// routing lock into its batch.
-    public static func enqueueDigest(_ connection: PostgresConnection, teamId: Int64, body: String) throws -> Int64? {
+    public static func enqueueDigest(_ connection: PostgresConnection, teamId: Int64, body: @autoclosure () throws -> String) throws -> Int64? {
         guard try targets(connection, teamIds: [teamId])[teamId]?.url != nil else { return nil }
-        let payload = String(decoding: try JSONEncoder().encode(WebhookPayload(teamId: teamId, body: body)), as: UTF8.self)
+        let payload = String(decoding: try JSONEncoder().encode(WebhookPayload(teamId: teamId, body: try body())), as: UTF8.self)
         return try JobStore.enqueue(connection, kind: kind, payload: payload, maxAttempts: maxAttempts)
     }
 
