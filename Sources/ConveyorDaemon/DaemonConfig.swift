@@ -44,10 +44,11 @@ public struct DaemonConfig: Sendable, Equatable {
     public var scanCheckInterval = 30.0
     /// `webhook_timeout`, seconds.
     public var webhookTimeout = 10.0
-    /// `max_line_bytes`, `max_connections`, `idle_timeout` (seconds): the admin socket's ``Limits``.
+    /// `max_line_bytes`, `max_connections`, `idle_timeout`, `line_timeout` (seconds): the admin socket's ``Limits``.
     public var maxLineBytes = Limits().maxLineBytes
     public var maxConnections = Limits().maxConnections
     public var idleTimeout = Double(Limits().idleTimeout.components.seconds)
+    public var lineTimeout = Double(Limits().lineTimeout.components.seconds)
 
     public enum LogFormat: String, Sendable { case json, text }
 
@@ -198,8 +199,12 @@ extension DaemonConfig {
             "longest admin request line in bytes; a longer one gets `too_large` and the connection closes"),
         .integer(
             "max_connections", \.maxConnections, 1...10_000,
-            "most admin connections at once; one more gets `too_many_connections`"),
+            "most admin connections at once; one more gets `too_many_connections` (admins have 4 more of their own)"),
         .seconds("idle_timeout", \.idleTimeout, 0.1...86_400, "seconds before an admin connection without a request is closed"),
+        .seconds(
+            "line_timeout", \.lineTimeout, 0.1...3600,
+            "seconds a request line may take to arrive once its first byte has; a slower one gets `timeout` and the "
+                + "connection closes"),
     ]
 
     /// The key table of `docs/config.md`, one row per key of ``table`` in its order.

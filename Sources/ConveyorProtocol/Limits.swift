@@ -8,14 +8,25 @@ public struct Limits: Sendable, Equatable {
     public var maxConnections: Int
     /// A connection without a request for this long is closed.
     public var idleTimeout: Duration
+    /// A request line must arrive whole within this long of its first byte;
+    /// a client that dribbles one slower is closed (any byte used to count
+    /// as activity, so a few such clients held every connection).
+    public var lineTimeout: Duration
+
+    /// Connections beyond `maxConnections` that only admins (root and the
+    /// daemon's own user) may take, so they can always get in.
+    public static let adminReservedConnections = 4
 
     /// Longest response line a client must accept (16 MiB). Not configurable: it is the
     /// bound the daemon keeps its responses under, and `conveyorctl` gives up beyond it.
     public static let maxResponseLineBytes = 16 << 20
 
-    public init(maxLineBytes: Int = 65536, maxConnections: Int = 64, idleTimeout: Duration = .seconds(60)) {
+    public init(
+        maxLineBytes: Int = 65536, maxConnections: Int = 64, idleTimeout: Duration = .seconds(60), lineTimeout: Duration = .seconds(30)
+    ) {
         self.maxLineBytes = maxLineBytes
         self.maxConnections = maxConnections
         self.idleTimeout = idleTimeout
+        self.lineTimeout = lineTimeout
     }
 }

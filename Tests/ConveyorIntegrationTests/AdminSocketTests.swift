@@ -403,7 +403,8 @@ import Glibc
         }
     }
 
-    @Test func connectionsBeyondSixtyFourAreRefused() throws {
+    /// The test runs as root, an admin: 64 connections and the 4 kept for admins.
+    @Test func connectionsBeyondSixtyFourAndTheAdminsFourAreRefused() throws {
         try withDaemon { daemon in
             // Let the start-up probe's connection be gone before counting.
             #expect(try daemon.connect().response("ping").isOK)
@@ -425,8 +426,8 @@ import Glibc
                     #expect(client.linesUntilClosed(timeout: .seconds(5)) == [], "a refused connection is closed")
                 }
             }
-            #expect(greeted.count == 64)
-            #expect(refused == 6)
+            #expect(greeted.count == 64 + Limits.adminReservedConnections)
+            #expect(refused == 70 - 64 - Limits.adminReservedConnections)
             // The admitted ones still work.
             #expect(try greeted.last?.response("ping").isOK == true)
             // Once they close, newcomers are admitted again.
@@ -440,6 +441,70 @@ import Glibc
                 if !admitted { usleep(50_000) }
             }
             #expect(admitted)
+        }
+    }
+
+    /// Viewers who hold every connection (a few dribbling clients did, before) do not
+    /// lock the admins out: 4 connections beyond the limit are theirs alone.
+    @Test func viewersHoldingEveryConnectionLeaveRoomForAdmins() throws {
+        try withDaemonNobodyReaches(["CONVEYOR_MAX_CONNECTIONS": "3"]) { daemon, socket in
+            let directory = try TemporaryDirectory.make("cvy-hold")
+            defer { TemporaryDirectory.remove(directory) }
+            // As nobody: open four connections, print each first line, then hold them.
+            let script = #"""
+                use IO::Socket::UNIX; $| = 1; my @held;
+                for (1..4) { my $s = IO::Socket::UNIX->new(Peer => $ARGV[0]) or die "connect: $!\n"; my $l = <$s>; print $l; push @held, $s; }
+                print "ready\n"; sleep 60;
+                """#
+            let holder = try Spawn.start(
+                ["/usr/sbin/runuser", "-u", OtherUser.nobody.name, "-g", OtherUser.nobody.group, "--", "/usr/bin/perl", "-e", script, socket],
+                stdout: directory + "/out", stderr: directory + "/err")
+            defer { kill(holder, SIGKILL); _ = Spawn.wait(holder, timeout: .seconds(5)) }
+            let deadline = ContinuousClock.now + .seconds(15)
+            var held: [String] = []
+            while ContinuousClock.now < deadline {
+                held = (try? String(contentsOfFile: directory + "/out", encoding: .utf8))?.split(separator: "\n").map(String.init) ?? []
+                if held.last == "ready" { break }
+                usleep(50_000)
+            }
+            #expect(held.count == 5, "\(held)")
+            #expect(held.prefix(3).allSatisfy { (try? Greeting.parse(line: $0))?.role == .viewer }, "\(held)")
+            if held.count > 3 { expectError(try Response.parse(line: held[3]), .tooManyConnections) }
+
+            var admins: [AdminClient] = []
+            for _ in 0..<Limits.adminReservedConnections { admins.append(try daemon.connect()) }
+            #expect(try admins.last?.response("status").isOK == true)
+            #expect(admins.allSatisfy { (try? Greeting.parse(line: $0.greeting ?? ""))?.role == .admin })
+            let oneTooMany = try AdminClient(path: daemon.socketPath, readGreeting: false)
+            expectError(try Response.parse(line: try #require(try oneTooMany.readLine())), .tooManyConnections)
+        }
+    }
+
+    /// A request line must arrive whole within line_timeout of its first byte, however
+    /// busily its bytes dribble in; a slow but complete line is fine.
+    @Test func aDribbledLineIsCutOffAtTheLineTimeout() throws {
+        try withDaemon(["CONVEYOR_LINE_TIMEOUT": "1"]) { daemon in
+            let slow = try daemon.connect()
+            #expect(try slow.writeRaw(Array("pi".utf8)))
+            usleep(500_000)
+            #expect(try slow.writeRaw(Array("ng\n".utf8)))
+            #expect(try Response.parse(line: try #require(try slow.readLine())).isOK)
+            usleep(1_500_000)
+            #expect(try slow.response("ping").isOK, "an idle connection is not a late line")
+
+            let dribbler = try daemon.connect()
+            let started = ContinuousClock.now
+            for byte in Array(#"{"cmd":"status","args":{"pad":""#.utf8) {
+                guard (try? dribbler.writeRaw([byte])) == true else { break }
+                usleep(100_000)
+                if ContinuousClock.now - started > .seconds(2) { break }
+            }
+            let closed = dribbler.linesUntilClosed(timeout: .seconds(5))
+            let elapsed = ContinuousClock.now - started
+            let lines = try #require(closed, "the dribbling connection stayed open")
+            #expect(lines.count == 1)
+            if let line = lines.first { expectError(try Response.parse(line: line), .timeout) }
+            #expect(elapsed < .seconds(5), "closed after \(elapsed)")
         }
     }
 

@@ -12,8 +12,9 @@ import Synchronization
 /// Each connection gets the greeting, then its requests are answered in
 /// order (pipelining works), all of them even after the client has shut
 /// down its writing side. Limits: a line over `maxLineBytes` gets
-/// `too_large` and the connection closes; at most `maxConnections` at once;
-/// idle connections close after `idleTimeout`; writes wait for the client to
+/// `too_large` and the connection closes; a line that takes longer than
+/// `lineTimeout` to arrive closes it too; at most `maxConnections` at once,
+/// and a few more for admins; idle connections close after `idleTimeout`; writes wait for the client to
 /// read (NIO back-pressure), so a slow reader cannot grow our memory. On
 /// graceful shutdown idle connections close at once and busy ones right
 /// after their answer, so `shutdown` itself is answered.
@@ -45,6 +46,7 @@ public final class AdminServer: Service, @unchecked Sendable {
     public func run() async throws {
         defer { socket.remove() }
         let idleTimeout = TimeAmount.nanoseconds(Int64(config.idleTimeout * 1e9))
+        let lineTimeout = TimeAmount.nanoseconds(Int64(config.lineTimeout * 1e9))
         let maxLineBytes = config.maxLineBytes
         let descriptor = try socket.listen()
         let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
@@ -55,6 +57,7 @@ public final class AdminServer: Service, @unchecked Sendable {
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(IdleStateHandler(allTimeout: idleTimeout))
                     try channel.pipeline.syncOperations.addHandler(IdleCloser())
+                    try channel.pipeline.syncOperations.addHandler(LineDeadline(timeout: lineTimeout))
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(LineFrameDecoder(maxLength: maxLineBytes)))
                     // Close-on-deinit wrapping, though NIO deprecates it: a connection
                     // the kernel accepted just as the listener closes at shutdown
@@ -95,23 +98,25 @@ public final class AdminServer: Service, @unchecked Sendable {
     private func serve(_ connection: NIOAsyncChannel<AdminLine, ByteBuffer>) async {
         let channel = connection.channel
         let key = ObjectIdentifier(channel)
-        let admitted = connections.withLock { state -> Bool in
-            guard state.channels.count < config.maxConnections, !state.closing else { return false }
-            state.channels[key] = (channel, false)
-            return true
-        }
         defer { connections.withLock { _ = $0.channels.removeValue(forKey: key) } }
         do {
             try await connection.executeThenClose { inbound, outbound in
                 @Sendable func send(_ line: String) async throws {
                     try await outbound.write(ByteBuffer(string: line + "\n"))
                 }
+                let caller = try await self.caller(of: channel)
+                // Admins have a few connections of their own beyond the limit.
+                let limit = config.maxConnections + (caller.role == .admin ? Limits.adminReservedConnections : 0)
+                let admitted = connections.withLock { state -> Bool in
+                    guard state.channels.count < limit, !state.closing else { return false }
+                    state.channels[key] = (channel, false)
+                    return true
+                }
                 guard admitted else {
                     let error = ProtocolError(.tooManyConnections, "at most \(config.maxConnections) connections; try again later")
                     try await send(Response.error(id: nil, error).encodedLine())
                     return
                 }
-                let caller = try await self.caller(of: channel)
                 try await send(Greeting(version: ConveyorVersion.current, role: caller.role).encodedLine())
                 var linesNotRequests = 0
                 for try await line in inbound {
