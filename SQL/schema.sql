@@ -1509,6 +1509,9 @@ ALTER TABLE ONLY conveyor.admin_audit
 ALTER TABLE ONLY conveyor.alerts
     ADD CONSTRAINT alerts_pkey PRIMARY KEY (id);
 
+ALTER TABLE conveyor.alerts
+    ADD CONSTRAINT alerts_snoozed_until_range CHECK (((snoozed_until >= '1970-01-01 00:00:00+00'::timestamp with time zone) AND (snoozed_until <= '9999-12-31 23:59:59+00'::timestamp with time zone))) NOT VALID;
+
 ALTER TABLE ONLY conveyor.candidate_snapshots
     ADD CONSTRAINT candidate_snapshots_pkey PRIMARY KEY (id);
 
@@ -1529,6 +1532,9 @@ ALTER TABLE ONLY conveyor.probes
 
 ALTER TABLE ONLY conveyor.rep_loads
     ADD CONSTRAINT rep_loads_pkey PRIMARY KEY (rep_id);
+
+ALTER TABLE conveyor.reps
+    ADD CONSTRAINT reps_away_until_range CHECK (((away_until >= '1970-01-01 00:00:00+00'::timestamp with time zone) AND (away_until <= '9999-12-31 23:59:59+00'::timestamp with time zone))) NOT VALID;
 
 ALTER TABLE ONLY conveyor.reps
     ADD CONSTRAINT reps_pkey PRIMARY KEY (id);

@@ -154,6 +154,21 @@ public enum Validate {
 
     // MARK: - Helpers
 
+    /// The years a time argument may name: every date a person means, and
+    /// none that a program reading conveyor's tables could fail to hold.
+    public static let timeRange = ISO8601.parse("1970-01-01T00:00:00Z")!...ISO8601.parse("9999-12-31T23:59:59Z")!
+
+    /// An ISO 8601 time such as `2026-12-24T18:00:00Z`, from 1970 to 9999.
+    public static func time(_ text: String, field: String) throws(ValidationError) -> Date {
+        guard let date = ISO8601.parse(trimmed(text)) else {
+            throw ValidationError(field: field, message: "\(field) must be an ISO 8601 time such as 2026-12-24T18:00:00Z, not \(Quoting.excerpt(text))")
+        }
+        guard timeRange.contains(date) else {
+            throw ValidationError(field: field, message: "\(field) must be between 1970 and 9999, not \(Quoting.excerpt(text))")
+        }
+        return date
+    }
+
     private static func trimmed(_ text: String) -> String {
         text.trimmingCharacters(in: .whitespacesAndNewlines)
     }

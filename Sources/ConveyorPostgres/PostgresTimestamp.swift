@@ -17,13 +17,22 @@ enum PostgresTimestamp {
         )
     }
 
-    /// Parses `2026-11-29 06:02:40.123456+00` (offset may carry minutes);
+    /// Parses `2026-11-29 06:02:40.123456+00` (offset may carry minutes),
+    /// any timestamp PostgreSQL prints: years of more than four digits
+    /// (`99999-01-01 00:00:00+00`) and before Christ (`… BC`) too;
     /// `infinity` and `-infinity` read as `Date.distantFuture`/`distantPast`.
     static func parse(_ text: String) -> Date? {
         if text == "infinity" { return .distantFuture }
         if text == "-infinity" { return .distantPast }
-        let bytes = Array(text.utf8)
-        guard bytes.count >= 19, bytes[4] == UInt8(ascii: "-"), bytes[10] == UInt8(ascii: " ") || bytes[10] == UInt8(ascii: "T") else {
+        var bytes = Array(text.utf8)
+        let beforeChrist = bytes.count > 3 && bytes.suffix(3).elementsEqual(" BC".utf8)
+        if beforeChrist { bytes.removeLast(3) }
+        // The year has at least four digits; everything after it is at fixed places.
+        let yearDigits = bytes.prefix { $0 >= 48 && $0 <= 57 }.count
+        guard yearDigits >= 4, yearDigits <= 7 else { return nil }
+        let y = yearDigits - 4
+        guard bytes.count >= 19 + y, bytes[4 + y] == UInt8(ascii: "-"),
+              bytes[10 + y] == UInt8(ascii: " ") || bytes[10 + y] == UInt8(ascii: "T") else {
             return nil
         }
         func number(_ range: Range<Int>) -> Int? {
@@ -34,10 +43,12 @@ enum PostgresTimestamp {
             }
             return value
         }
-        guard let year = number(0..<4), let month = number(5..<7), let day = number(8..<10),
-              let hour = number(11..<13), let minute = number(14..<16), let second = number(17..<19)
+        guard let digits = number(0..<4 + y), let month = number(5 + y..<7 + y), let day = number(8 + y..<10 + y),
+              let hour = number(11 + y..<13 + y), let minute = number(14 + y..<16 + y), let second = number(17 + y..<19 + y)
         else { return nil }
-        var index = 19
+        // 1 BC is year 0 of the proleptic calendar timegm counts in.
+        let year = beforeChrist ? 1 - digits : digits
+        var index = 19 + y
         var fraction = 0.0
         if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
             index += 1

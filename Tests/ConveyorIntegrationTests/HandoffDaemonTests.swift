@@ -279,6 +279,27 @@ import Glibc
         #expect(try setup.waitUntilHandedOff("w3", timeout: 5) == "boris")
     }
 
+    /// A rep whose away_until an integration set to any time PostgreSQL holds (from before
+    /// the range constraint, which SQL writes now meet) stops neither rep.list nor routing.
+    @Test(.timeLimit(.minutes(1)))
+    func anAwayUntilOfAnyYearStopsNeitherRepListNorRouting() throws {
+        let setup = try Setup()
+        defer { setup.stop() }
+        try setup.manager("anna", capacity: 5)
+        try setup.manager("boris", capacity: 5)
+        try setup.manager("clara", capacity: 5)
+        #expect(throws: PostgresError.self, "the constraint refuses it from SQL") {
+            try setup.db.query("update conveyor.reps set away_until = '99999-01-01' where ref = 'anna'")
+        }
+        try setup.db.query("alter table conveyor.reps drop constraint reps_away_until_range")
+        try setup.db.query("update conveyor.reps set away_until = '99999-01-01' where ref = 'anna'")
+        try setup.db.query("update conveyor.reps set away_until = '-infinity' where ref = 'boris'")
+        let reps = try #require(try setup.client.result("rep.list", ["team": "rail"])["reps"]?.arrayValue)
+        #expect(reps.count == 4, "\(reps)")
+        try setup.win("w1")
+        #expect(try setup.waitUntilHandedOff("w1") != "anna", "anna is away for ninety-eight thousand years")
+    }
+
     /// "Routed as soon as capacity appears (… someone back from away)": when
     /// the only manager's `away_until` simply passes, nobody sends an event.
     ///
@@ -441,6 +462,8 @@ import Glibc
             ("team.pause", ["name": "atlantis"], .notFound),
             ("rep.away", ["team": "rail", "ref": "anna", "until": "yesterday"], .invalidArgument),
             ("rep.away", ["team": "rail", "ref": "anna", "until": "2026-13-45T99:00:00Z"], .invalidArgument),
+            ("rep.away", ["team": "rail", "ref": "anna", "until": "99999-01-01T00:00:00Z"], .invalidArgument),
+            ("rep.away", ["team": "rail", "ref": "anna", "until": "1969-12-31T23:59:59Z"], .invalidArgument),
             ("rep.away", ["team": "rail", "ref": "ghost"], .notFound),
             ("rep.update", ["team": "rail", "ref": "anna", "capacity": "-5"], .invalidArgument),
             ("rep.update", ["team": "rail", "ref": "anna", "role": "ceo"], .invalidArgument),

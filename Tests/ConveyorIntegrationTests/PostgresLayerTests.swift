@@ -26,6 +26,27 @@ import Testing
         #expect(try row["doc"].json(Doc.self) == Doc(k: [1, 2]))
     }
 
+    /// Every timestamp PostgreSQL can hold decodes to the instant it names, as PostgreSQL
+    /// counts it: years past 9999, before Christ, the extremes; ±infinity as the far
+    /// ends of Date.
+    @Test func decodesEveryTimestampPostgreSQLCanHold() throws {
+        let connection = try TestPostgres.connect(try TestPostgres.makeDatabase())
+        let rows = try connection.query("""
+            select t as at, extract(epoch from t)::float8 as epoch
+            from unnest(array['99999-01-01 00:00:00+00', '294276-12-31 23:59:59.999999+00', '10000-01-01 00:00:00+00',
+                              '0044-03-15 12:00:00+00 BC', '4713-11-24 00:00:00+00 BC', '0001-01-01 00:00:00+00',
+                              '1969-12-31 23:59:59.5+00', '2026-12-01 18:00:00+05:30']::timestamptz[]) as t
+            """)
+        #expect(rows.count == 8)
+        for row in rows {
+            let at = try row["at"].date(), epoch = try row["epoch"].double(), text = try row["at"].string()
+            #expect(abs(at.timeIntervalSince1970 - epoch) < 0.001, "\(text): \(at.timeIntervalSince1970) vs \(epoch)")
+        }
+        let ends = try connection.query("select 'infinity'::timestamptz as late, '-infinity'::timestamptz as early")[0]
+        #expect(try ends["late"].date() == .distantFuture)
+        #expect(try ends["early"].date() == .distantPast)
+    }
+
     @Test func decodingErrorsNameTheColumn() throws {
         let connection = try TestPostgres.connect(try TestPostgres.makeDatabase())
         let row = try connection.query("select 'x'::text as word, null::int as gap")[0]

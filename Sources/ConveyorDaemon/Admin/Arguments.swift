@@ -1,3 +1,4 @@
+import ConveyorCore
 import ConveyorProtocol
 import Foundation
 
@@ -66,5 +67,14 @@ public struct Arguments: Sendable {
             throw ProtocolError(.invalidArgument, "\(name) is required")
         }
         return number
+    }
+}
+
+/// Runs a validator of `Validate`, turning its error into `invalid_argument`.
+func valid<T>(_ body: () throws -> T) throws -> T {
+    do {
+        return try body()
+    } catch let error as ValidationError {
+        throw ProtocolError(.invalidArgument, error.description)
     }
 }

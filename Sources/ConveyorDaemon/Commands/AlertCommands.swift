@@ -25,8 +25,8 @@ enum AlertCommands {
             },
             "alert.snooze": { args, _ in
                 let id = try args.int("id", in: 1...Int64.max)
-                let text = try args.string("until")
-                guard let until = ISO8601.parse(text), until > Date() else {
+                let until = try valid { try Validate.time(try args.string("until"), field: "until") }
+                guard until > Date() else {
                     throw ProtocolError(.invalidArgument, "until must be a future ISO 8601 time such as 2026-12-24T18:00:00Z")
                 }
                 return ["alert": try encode(try await database.run { try AlertStore.apply(.snooze(until: until), toAlert: id, on: $0) })]

@@ -71,12 +71,7 @@ enum DirectoryCommands {
                 return try await updateRep(database, args, changes)
             },
             "rep.away": { args, _ in
-                let until = try args.optionalString("until").map { text throws(ProtocolError) -> Date in
-                    guard let date = ISO8601.parse(text) else {
-                        throw ProtocolError(.invalidArgument, "until must be an ISO 8601 time such as 2026-12-24T18:00:00Z")
-                    }
-                    return date
-                }
+                let until = try valid { try args.optionalString("until").map { try Validate.time($0, field: "until") } }
                 return try await updateRep(database, args, RepChanges(away: .until(until ?? .distantFuture)))
             },
             "rep.back": { args, _ in try await updateRep(database, args, RepChanges(away: .clear)) },
@@ -133,14 +128,5 @@ enum DirectoryCommands {
             throw ProtocolError(.invalidArgument, "role must be lead_generator, closer or account_manager, got \(Quoting.excerpt(text))")
         }
         return role
-    }
-
-    /// Runs a validator, turning its error into `invalid_argument`.
-    private static func valid<T>(_ body: () throws -> T) throws -> T {
-        do {
-            return try body()
-        } catch let error as ValidationError {
-            throw ProtocolError(.invalidArgument, error.description)
-        }
     }
 }
