@@ -24,13 +24,26 @@ public enum Validate {
     public static let maxSkillLength = 100
     public static let maxSkills = 50
     public static let capacityRange = 0...100_000
+    /// Bidi controls (U+061C, U+200E–F, U+202A–E, U+2066–9), zero-width space,
+    /// word joiner and byte-order mark: never part of what a ref should show.
+    public static let invisibleInRefs: Set<Unicode.Scalar> = Set(
+        [0x061C, 0x200B, 0x200E, 0x200F, 0x2060, 0xFEFF].map { Unicode.Scalar($0)! }
+            + (0x202A...0x202E).map { Unicode.Scalar($0)! } + (0x2066...0x2069).map { Unicode.Scalar($0)! })
 
-    /// A `ref` (external id): 1...200 characters, no control characters.
+    /// A `ref` (external id): 1...200 characters, no control characters, no
+    /// bidi controls and no invisible spaces (``invisibleInRefs``), which would
+    /// make two refs look alike or turn the text printed around a ref around.
+    /// Zero-width joiners stay: emoji and several scripts are written with them.
     public static func ref(_ text: String, field: String = "ref") throws(ValidationError) -> String {
         let value = trimmed(text)
         guard !value.isEmpty else { throw ValidationError(field: field, message: "\(field) must not be empty") }
         try checkLength(value, max: maxRefLength, field: field)
         try checkNoControlCharacters(value, field: field)
+        if value.unicodeScalars.contains(where: invisibleInRefs.contains) {
+            throw ValidationError(
+                field: field,
+                message: "\(field) must not contain bidi controls or invisible spaces, got \(Quoting.excerpt(value))")
+        }
         return value
     }
 

@@ -23,9 +23,11 @@ extension JSONValue {
 
     /// Parses one JSON text (an object, array or scalar; surrounding whitespace allowed).
     /// Foundation's parser tolerates a trailing comma before `]` or `}`; nothing else
-    /// outside RFC 8259 is accepted.
+    /// outside RFC 8259 is accepted. A key that appears twice in one object is refused
+    /// (Foundation would keep one of them silently: `{"cmd":"ping","cmd":"shutdown"}`).
     ///
-    /// - Throws: `parse_error` when `text` is not valid JSON or nests deeper than 512 levels.
+    /// - Throws: `parse_error` when `text` is not valid JSON, nests deeper than 512 levels
+    ///   or repeats a key.
     public init(parsing text: String) throws(ProtocolError) {
         let parsed: Any
         do {
@@ -34,7 +36,55 @@ extension JSONValue {
             let detail = (error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String
             throw ProtocolError(.parseError, "invalid JSON" + (detail.map { ": \($0)" } ?? ""))
         }
+        if let key = Self.repeatedKey(in: text) {
+            throw ProtocolError(.parseError, "invalid JSON: the key \(Quoting.excerpt(key)) appears twice in one object")
+        }
         self.init(foundationObject: parsed)
+    }
+
+    /// The first key that some object of `text` (valid JSON) has twice, compared
+    /// after unescaping, so `"cmd"` and `"\u0063md"` are the same key.
+    private static func repeatedKey(in text: String) -> String? {
+        let bytes = Array(text.utf8)
+        // One entry per open container: the keys seen so far, nil for an array.
+        var containers: [Set<String>?] = []
+        var awaitingKey = false
+        var index = 0
+        while index < bytes.count {
+            switch bytes[index] {
+            case UInt8(ascii: "{"):
+                containers.append([])
+                awaitingKey = true
+            case UInt8(ascii: "["):
+                containers.append(nil)
+            case UInt8(ascii: "}"), UInt8(ascii: "]"):
+                containers.removeLast()
+                awaitingKey = false
+            case UInt8(ascii: ","):
+                awaitingKey = containers.last.map { $0 != nil } ?? false
+            case UInt8(ascii: "\""):
+                let start = index
+                var escaped = false
+                index += 1
+                while index < bytes.count, bytes[index] != UInt8(ascii: "\"") || escaped {
+                    escaped = !escaped && bytes[index] == UInt8(ascii: "\\")
+                    index += 1
+                }
+                if awaitingKey, var keys = containers.last ?? nil {
+                    let raw = bytes[start...min(index, bytes.count - 1)]
+                    let key = raw.contains(UInt8(ascii: "\\"))
+                        ? (try? JSONSerialization.jsonObject(with: Data(raw), options: [.fragmentsAllowed])) as? String ?? ""
+                        : String(decoding: raw.dropFirst().dropLast(), as: UTF8.self)
+                    guard keys.insert(key).inserted else { return key }
+                    containers[containers.count - 1] = keys
+                    awaitingKey = false
+                }
+            default:
+                break
+            }
+            index += 1
+        }
+        return nil
     }
 
     /// Converts what `JSONSerialization` returns. Its `NSNumber`s carry their origin in

@@ -79,7 +79,10 @@ public struct Request: Sendable, Equatable {
     private static func requestID(_ value: JSONValue?) throws(ProtocolError) -> JSONValue? {
         switch value {
         case nil, .null?: return nil
-        case .string?, .int?, .double?: return value
+        case .string?, .int?: return value
+        // Beyond 2^53 a double no longer holds every integer: echoed, it would not be the id sent.
+        case .double(let number)? where abs(number) < 9_007_199_254_740_992: return value
+        case .double?: throw ProtocolError(.badRequest, "\"id\" must be a string, an integer of 64 bits or a number below 2^53")
         default: throw ProtocolError(.badRequest, "\"id\" must be a string or a number")
         }
     }

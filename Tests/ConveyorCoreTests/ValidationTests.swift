@@ -38,6 +38,13 @@ func failure<T>(_ body: () throws(ValidationError) -> T) -> ValidationError? {
         #expect(failure { () throws(ValidationError) in try Validate.ref(String(repeating: "👨‍👩‍👧", count: 201)) } != nil)
     }
 
+    /// "acme\u{202E}gnp.exe" prints as "acmeexe.png"; "iv\u{200B}an" looks like "ivan".
+    @Test(arguments: ["acme\u{202E}gnp.exe", "iv\u{200B}an", "a\u{2066}b\u{2069}", "\u{FEFF}bom", "a\u{200F}b", "a\u{061C}b"])
+    func rejectsBidiControlsAndInvisibleSpaces(_ text: String) {
+        let error = failure { () throws(ValidationError) in try Validate.ref(text) }
+        #expect(error?.message.hasPrefix("ref must not contain bidi controls or invisible spaces") == true, "\(String(describing: error))")
+    }
+
     @Test(arguments: ["a\u{0}b", "a\tb", "a\nb", "a\u{7F}b", "a\u{85}b", "a\u{1B}[31mb", "a\u{9F}"])
     func rejectsControlCharacters(_ text: String) {
         let error = failure { () throws(ValidationError) in try Validate.ref(text, field: "account") }

@@ -215,6 +215,28 @@ import Glibc
         }
     }
 
+    @Test func aRepeatedKeyIsRefusedAndNothingRuns() throws {
+        try withDaemon { daemon in
+            let client = try daemon.connect()
+            expectError(try client.response(#"{"cmd":"ping","cmd":"shutdown"}"#), .parseError)
+            expectError(try client.response(#"{"cmd":"ping","\u0063md":"drain"}"#), .parseError)
+            #expect(try client.result("status")["workers"]?["draining"] == false)
+        }
+    }
+
+    /// Blank lines get no answer, but a flood of them is not a client: it closes like
+    /// any run of lines that are not requests.
+    @Test func aFloodOfBlankLinesClosesTheConnection() throws {
+        try withDaemon { daemon in
+            let client = try daemon.connect()
+            #expect(try client.writeRaw(Array(String(repeating: "\n", count: 100_000).utf8)))
+            let lines = try #require(client.linesUntilClosed(timeout: .seconds(10)), "the connection stayed open")
+            #expect(lines.count == 1)
+            if let line = lines.first { expectError(try Response.parse(line: line), .badRequest) }
+            #expect(try daemon.connect().response("ping").isOK)
+        }
+    }
+
     @Test func helpListsCommandsWithArgsAndMinimumRoles() throws {
         try withDaemon { daemon in
             let result = try daemon.connect().result("help")

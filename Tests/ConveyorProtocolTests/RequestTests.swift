@@ -47,6 +47,28 @@ import Testing
         #expect(requestErrorCode(line) == .badRequest)
     }
 
+    /// Foundation keeps one of two equal keys silently; `{"cmd":"ping","cmd":"shutdown"}`
+    /// once shut the daemon down. Keys are compared unescaped, at every depth.
+    @Test(arguments: [
+        #"{"cmd":"ping","cmd":"shutdown"}"#, #"{"cmd":"ping","\u0063md":"shutdown"}"#,
+        #"{"cmd":"ping","args":{"team":"a","team":"b"}}"#, #"{"id":1,"cmd":"ping","id":2}"#,
+    ])
+    func aRepeatedKeyIsAParseError(line: String) {
+        #expect(requestErrorCode(line) == .parseError)
+    }
+
+    @Test func equalKeysInDifferentObjectsAreFine() throws {
+        let value = try JSONValue(parsing: #"{"a":{"a":1},"b":[{"k":1},{"k":2}],"c\"d":"\"a\":","e":[["a","a"]]}"#)
+        #expect(value["a"]?["a"] == 1)
+        #expect(value["c\"d"] == "\"a\":")
+    }
+
+    /// An id the daemon could not echo exactly is refused rather than echoed changed.
+    @Test(arguments: [#"{"id":18446744073709551616,"cmd":"ping"}"#, #"{"id":1e300,"cmd":"ping"}"#, #"{"id":-9007199254740993.5,"cmd":"ping"}"#])
+    func anIdBeyondWhatEchoesExactlyIsABadRequest(line: String) {
+        #expect(requestErrorCode(line) == .badRequest)
+    }
+
     @Test func commandNameLength() throws {
         let longest = String(repeating: "a", count: 100)
         #expect(try Request.parse(line: #"{"cmd":"\#(longest)"}"#).cmd == longest)

@@ -135,8 +135,10 @@ public final class AdminServer: Service, @unchecked Sendable {
                         let error = ProtocolError(.badRequest, "this socket speaks conveyor's admin protocol (JSON or words, one per line), not \(name); closing")
                         try await send(Response.error(id: nil, error).encodedLine())
                         return
+                    case .line(let text) where text.allSatisfy(\.isWhitespace):
+                        // unanswered, but counted: a flood of them is not a client either
+                        linesNotRequests += 1
                     case .line(let text):
-                        if text.allSatisfy(\.isWhitespace) { continue }
                         guard setBusy(key, true) else { return }
                         let hooks = StreamHooks(closed: channel.closeFuture) { _ = self.setBusy(key, false) }
                         let wasRequest = try await dispatcher.respond(to: text, from: caller, hooks: hooks, send: send)
@@ -155,8 +157,8 @@ public final class AdminServer: Service, @unchecked Sendable {
         }
     }
 
-    /// Lines in a row that may fail to parse as requests (invalid UTF-8
-    /// too); the next one closes the connection: whatever sends them is not
+    /// Lines in a row that may fail to parse as requests (blank and invalid
+    /// UTF-8 ones too); the next one closes the connection: whatever sends them is not
     /// a client, and it must not be able to slip a request in among them.
     public static let linesNotRequestsAllowed = 16
 
