@@ -600,6 +600,29 @@ import Glibc
         }
     }
 
+    /// A socket directory the daemon creates belongs to socket_group (it used to be
+    /// root's, and members got EACCES): a member connects, anyone else cannot.
+    @Test func aCreatedSocketDirectoryBelongsToTheSocketGroup() throws {
+        try OtherUser.requireNobody()
+        let parent = try TemporaryDirectory.make("cvy-group")
+        defer { TemporaryDirectory.remove(parent) }
+        #expect(chmod(parent, 0o755) == 0)
+        let socket = parent + "/run/admin.sock"
+        try withDaemon(["CONVEYOR_SOCKET_GROUP": OtherUser.nobody.group], socketPath: socket) { _ in
+            let directory = try #require(Files.mode(parent + "/run"))
+            #expect(directory.mode == 0o750 && directory.gid == OtherUser.nogroupGID, "\(directory)")
+            #expect(try Greeting.parse(line: try OtherUser.greeting(socket: socket, as: OtherUser.nobody)).role == .viewer)
+        }
+        let elsewhere = parent + "/root-only/admin.sock"
+        try withDaemon(socketPath: elsewhere) { daemon in
+            let pong = try daemon.connect().response("ping")
+            #expect(pong.isOK)
+            #expect(throws: TestSetupError.self, "nobody is not in the socket's group") {
+                try OtherUser.greeting(socket: elsewhere, as: OtherUser.nobody)
+            }
+        }
+    }
+
     @Test func anotherUserIsViewerThroughTheSocketGroup() throws {
         try withDaemonNobodyReaches { daemon, socket in
             let file = try #require(Files.mode(socket))

@@ -9,7 +9,8 @@ import Glibc
 /// bind → chmod/chown → listen when the server starts.
 struct AdminSocket: Sendable {
     let path: String
-    private let group: String?
+    /// The group id of `socket_group`, for the socket and a directory we create.
+    private let groupID: gid_t?
     private let lockDescriptor: Int32
 
     struct Failure: Error, CustomStringConvertible {
@@ -18,9 +19,12 @@ struct AdminSocket: Sendable {
 
     init(path: String, group: String?) throws {
         self.path = path
-        self.group = group
+        groupID = try group.map { group in
+            guard let entry = getgrnam(group) else { throw Failure(description: "unknown socket_group \(group)") }
+            return entry.pointee.gr_gid
+        }
         let directory = (path as NSString).deletingLastPathComponent
-        try Self.ensureDirectory(directory.isEmpty ? "." : directory)
+        try Self.ensureDirectory(directory.isEmpty ? "." : directory, groupID: groupID)
         lockDescriptor = open(path + ".lock", O_CREAT | O_RDWR | O_CLOEXEC, 0o600)
         guard lockDescriptor >= 0 else { throw Failure(description: "cannot open \(path).lock: \(Self.lastError)") }
         guard flock(lockDescriptor, LOCK_EX | LOCK_NB) == 0 else {
@@ -37,7 +41,7 @@ struct AdminSocket: Sendable {
 
     /// Binds, sets mode and group, listens; returns the descriptor for SwiftNIO.
     func listen() throws -> Int32 {
-        try Self.bindAndListen(path: path, group: group)
+        try Self.bindAndListen(path: path, groupID: groupID)
     }
 
     /// Removes the socket file and releases the lock (the listener is closed by NIO).
@@ -49,13 +53,19 @@ struct AdminSocket: Sendable {
 
     private static var lastError: String { String(cString: strerror(errno)) }
 
-    private static func ensureDirectory(_ directory: String) throws {
+    /// An existing directory (systemd's `RuntimeDirectory`) is used as it is;
+    /// one we create is 0750 and belongs to the socket's group, so that the
+    /// group's members can reach the socket inside it.
+    private static func ensureDirectory(_ directory: String, groupID: gid_t?) throws {
         var info = stat()
         if stat(directory, &info) == 0 { return }
         guard mkdir(directory, 0o750) == 0 || errno == EEXIST else {
             throw Failure(description: "cannot create socket directory \(directory): \(lastError)")
         }
         chmod(directory, 0o750)
+        if let groupID, chown(directory, uid_t.max, groupID) != 0 {
+            throw Failure(description: "cannot give socket directory \(directory) to its socket_group: \(lastError)")
+        }
     }
 
     private static func removeStaleSocket(_ path: String) throws {
@@ -71,7 +81,7 @@ struct AdminSocket: Sendable {
         unlink(path)
     }
 
-    private static func bindAndListen(path: String, group: String?) throws -> Int32 {
+    private static func bindAndListen(path: String, groupID: gid_t?) throws -> Int32 {
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw Failure(description: "cannot create socket: \(lastError)") }
         do {
@@ -79,11 +89,8 @@ struct AdminSocket: Sendable {
                 throw Failure(description: "cannot bind \(path): \(lastError)")
             }
             guard chmod(path, 0o660) == 0 else { throw Failure(description: "cannot chmod \(path): \(lastError)") }
-            if let group {
-                guard let entry = getgrnam(group) else { throw Failure(description: "unknown socket_group \(group)") }
-                guard chown(path, uid_t.max, entry.pointee.gr_gid) == 0 else {
-                    throw Failure(description: "cannot chown \(path) to group \(group): \(lastError)")
-                }
+            if let groupID, chown(path, uid_t.max, groupID) != 0 {
+                throw Failure(description: "cannot chown \(path) to its socket_group: \(lastError)")
             }
             guard Glibc.listen(fd, 128) == 0 else { throw Failure(description: "cannot listen on \(path): \(lastError)") }
             return fd
