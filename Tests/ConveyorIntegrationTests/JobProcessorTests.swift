@@ -277,7 +277,7 @@ import Testing
                     """, [id])[0]
                 #expect(try row["state"].string() == "retryable")
                 #expect(try row["attempts"].int() == attempt)
-                // run_at and attempted_at both come from now() in one statement: exact.
+                // run_at and attempted_at both come from one clock reading: exact.
                 #expect(try row["delay"].double() == expectedDelay)
                 #expect(try row["last_error"].optionalString() == "\(messages[id]!) \(attempt)")
             }
