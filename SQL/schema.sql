@@ -1211,10 +1211,17 @@ CREATE TABLE conveyor.admin_audit (
     command text NOT NULL,
     args jsonb DEFAULT '{}'::jsonb NOT NULL,
     ok boolean NOT NULL,
-    error_code text
+    error_code text,
+    repeats integer DEFAULT 1 NOT NULL,
+    last_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT admin_audit_repeats_check CHECK ((repeats >= 1))
 );
 
 COMMENT ON TABLE conveyor.admin_audit IS 'state-changing admin socket commands: peer uid/pid and role, command, args, outcome';
+
+COMMENT ON COLUMN conveyor.admin_audit.repeats IS 'how many identical refused attempts this row stands for (1 for every success)';
+
+COMMENT ON COLUMN conveyor.admin_audit.last_at IS 'when the last of them came (at is the first)';
 
 CREATE SEQUENCE conveyor.admin_audit_id_seq
     START WITH 1

@@ -722,6 +722,39 @@ import Glibc
         }
     }
 
+    /// 300 refused drains with 60 KB of arguments each: one audit row that counts them
+    /// all, its arguments cut to 4 KB. A different refused command is a row of its own.
+    @Test func aBurstOfIdenticalRefusedCommandsIsOneCountedAuditRow() throws {
+        try withDaemonNobodyReaches { daemon, socket in
+            let script = #"""
+                use IO::Socket::UNIX; my $s = IO::Socket::UNIX->new(Peer => $ARGV[0]) or die "connect: $!\n"; <$s>;
+                my $pad = "x" x 60000; my $denied = 0;
+                for (1..300) { print $s "{\"cmd\":\"drain\",\"args\":{\"pad\":\"$pad\"}}\n"; my $l = <$s>; $denied++ if $l =~ /permission_denied/; }
+                print $s "job.cancel id=1\n"; my $l = <$s>; $denied++ if $l =~ /permission_denied/;
+                print "$denied\n";
+                """#
+            let result = try Spawn.run(
+                ["/usr/sbin/runuser", "-u", OtherUser.nobody.name, "-g", OtherUser.nobody.group, "--", "/usr/bin/perl", "-e", script, socket],
+                timeout: .seconds(60))
+            #expect(result.stdout == "301\n", "\(result)")
+            let database = try TestPostgres.connect(daemon.databaseURL)
+            let rows = try database.query("""
+                select command, repeats, octet_length(args::text) as bytes, args ->> 'truncated' as truncated, last_at >= at as ordered
+                from conveyor.admin_audit order by id
+                """)
+            #expect(rows.count == 2)
+            if rows.count == 2 {
+                #expect(try rows[0]["command"].string() == "drain")
+                #expect(try rows[0]["repeats"].int() == 300)
+                #expect(try rows[0]["bytes"].int() <= 4096 + 64)
+                #expect(try rows[0]["truncated"].optionalString() == "true")
+                #expect(try rows[0]["ordered"].bool())
+                #expect(try rows[1]["command"].string() == "job.cancel")
+                #expect(try rows[1]["repeats"].int() == 1)
+            }
+        }
+    }
+
     // MARK: - conveyorctl
 
     @Test func conveyorctlPingPrintsPong() throws {

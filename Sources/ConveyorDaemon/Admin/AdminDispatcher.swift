@@ -136,7 +136,7 @@ final class AdminDispatcher: Sendable {
     private func audit(_ command: String, _ args: [String: JSONValue], caller: Caller, error: ProtocolError?) async {
         let entry = AuditEntry(
             uid: caller.uid.map(Int64.init), pid: caller.pid.map(Int64.init), role: caller.role.rawValue, command: command,
-            arguments: JSONValue.object(CommandCatalog.redacted(args)).compactString, errorCode: error?.code.rawValue
+            arguments: Self.auditedArguments(args), errorCode: error?.code.rawValue
         )
         do {
             try await database.run { try ServerStore.audit($0, entry) }
@@ -146,6 +146,25 @@ final class AdminDispatcher: Sendable {
                 "command": "\(command)", "uid": "\(caller.uid.map(String.init) ?? "?")", "error": "\(error)",
             ])
         }
+    }
+
+    /// Most bytes of arguments an audit row keeps.
+    static let maxAuditedArgumentBytes = 4096
+
+    /// The arguments as the audit keeps them: secrets redacted, and cut to
+    /// `maxAuditedArgumentBytes` (`{"truncated":true,"bytes":…,"start":"…"}`),
+    /// so refused requests cannot fill the table.
+    static func auditedArguments(_ args: [String: JSONValue]) -> String {
+        let text = JSONValue.object(CommandCatalog.redacted(args)).compactString
+        guard text.utf8.count > maxAuditedArgumentBytes else { return text }
+        var start = ""
+        for character in text {
+            guard start.utf8.count + character.utf8.count <= maxAuditedArgumentBytes / 2 else { break }
+            start.append(character)
+        }
+        return JSONValue.object([
+            "truncated": true, "bytes": .int(Int64(text.utf8.count)), "start": .string(start),
+        ]).compactString
     }
 
     /// Maps any error to the protocol's closed set of codes, by type and
