@@ -2,20 +2,22 @@ import ConveyorProtocol
 
 /// `watch topics=handoffs,alerts,jobs`: streams events until the client closes.
 enum WatchCommand {
+    /// One hub for every watch of the daemon.
     static func handler(conninfo: String?, heartbeat: Double) -> StreamHandler {
-        { args, _ in
-            var topics = Set(WatchFeed.Topic.allCases)
+        let hub = WatchHub(conninfo: conninfo, heartbeat: heartbeat)
+        return { args, _ in
+            var topics = Set(WatchHub.Topic.allCases)
             if let text = try args.optionalString("topics") {
                 let names = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
                 topics = []
                 for name in names {
-                    guard let topic = WatchFeed.Topic(rawValue: name) else {
+                    guard let topic = WatchHub.Topic(rawValue: name) else {
                         throw ProtocolError(.invalidArgument, "topics must be a comma-separated list of handoffs, alerts, jobs")
                     }
                     topics.insert(topic)
                 }
             }
-            return WatchFeed().events(conninfo: conninfo, topics: topics, heartbeat: heartbeat)
+            return hub.events(topics: topics)
         }
     }
 }
