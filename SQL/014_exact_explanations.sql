@@ -5,10 +5,11 @@
 -- far from 1970 came back a microsecond off; and conveyor.handoff_explanation
 -- rebuilt loads too low when handoffs routed on the same snapshot before the
 -- one explained had been deleted with their accounts: it now says the table
--- is incomplete instead. These were first made by editing 011 after it had
+-- is incomplete instead (for summaries that record their run position;
+-- those written before it are read as before). These were first made by editing 011 after it had
 -- been applied; 011 is back to its applied text and the fixes live here
--- (databases that ran the edited 011 already have them; replacing them again
--- changes nothing).
+-- (databases that ran the edited 011 had them already, and now read
+-- summaries from before run_position as before too).
 
 -- Microseconds since the Unix epoch as a timestamp, exactly (whole seconds
 -- and microseconds apart: an interval times a large number is computed in
@@ -100,7 +101,7 @@ begin
         -- Every handoff before this one on the snapshot must still be there:
         -- deleting an account deletes its handoffs, and then the loads and
         -- last assignments rebuilt for the later ones are too low or too old.
-        if v_replayed is distinct from (v_summary ->> 'run_position')::integer then
+        if v_summary ? 'run_position' and v_replayed <> (v_summary ->> 'run_position')::integer then
             return jsonb_build_object(
                 'handoff', v_handoff, 'reconstructed', false,
                 'incomplete', format('%s of the %s handoffs routed on this snapshot before this one were deleted with their accounts; '

@@ -183,6 +183,7 @@ CREATE TABLE conveyor.reps (
     away_until timestamp with time zone,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT reps_away_until_range CHECK (((away_until >= '1970-01-01 00:00:00+00'::timestamp with time zone) AND (away_until <= '9999-12-31 23:59:59+00'::timestamp with time zone))),
     CONSTRAINT reps_capacity_check CHECK ((capacity >= 0)),
     CONSTRAINT reps_name_check CHECK ((length(name) <= 1000)),
     CONSTRAINT reps_ref_check CHECK ((((length(ref) >= 1) AND (length(ref) <= 200)) AND (ref ~ '[^[:space:]]'::text))),
@@ -284,7 +285,7 @@ begin
         -- Every handoff before this one on the snapshot must still be there:
         -- deleting an account deletes its handoffs, and then the loads and
         -- last assignments rebuilt for the later ones are too low or too old.
-        if v_replayed is distinct from (v_summary ->> 'run_position')::integer then
+        if v_summary ? 'run_position' and v_replayed <> (v_summary ->> 'run_position')::integer then
             return jsonb_build_object(
                 'handoff', v_handoff, 'reconstructed', false,
                 'incomplete', format('%s of the %s handoffs routed on this snapshot before this one were deleted with their accounts; '
@@ -1248,6 +1249,7 @@ CREATE TABLE conveyor.alerts (
     acknowledged_at timestamp with time zone,
     CONSTRAINT alerts_kind_check CHECK (((length(kind) >= 1) AND (length(kind) <= 100))),
     CONSTRAINT alerts_severity_check CHECK ((severity = ANY (ARRAY['low'::text, 'medium'::text, 'high'::text]))),
+    CONSTRAINT alerts_snoozed_until_range CHECK (((snoozed_until >= '1970-01-01 00:00:00+00'::timestamp with time zone) AND (snoozed_until <= '9999-12-31 23:59:59+00'::timestamp with time zone))),
     CONSTRAINT alerts_status_check CHECK ((status = ANY (ARRAY['open'::text, 'acknowledged'::text, 'snoozed'::text, 'resolved'::text])))
 );
 
@@ -1516,9 +1518,6 @@ ALTER TABLE ONLY conveyor.admin_audit
 ALTER TABLE ONLY conveyor.alerts
     ADD CONSTRAINT alerts_pkey PRIMARY KEY (id);
 
-ALTER TABLE conveyor.alerts
-    ADD CONSTRAINT alerts_snoozed_until_range CHECK (((snoozed_until >= '1970-01-01 00:00:00+00'::timestamp with time zone) AND (snoozed_until <= '9999-12-31 23:59:59+00'::timestamp with time zone))) NOT VALID;
-
 ALTER TABLE ONLY conveyor.candidate_snapshots
     ADD CONSTRAINT candidate_snapshots_pkey PRIMARY KEY (id);
 
@@ -1539,9 +1538,6 @@ ALTER TABLE ONLY conveyor.probes
 
 ALTER TABLE ONLY conveyor.rep_loads
     ADD CONSTRAINT rep_loads_pkey PRIMARY KEY (rep_id);
-
-ALTER TABLE conveyor.reps
-    ADD CONSTRAINT reps_away_until_range CHECK (((away_until >= '1970-01-01 00:00:00+00'::timestamp with time zone) AND (away_until <= '9999-12-31 23:59:59+00'::timestamp with time zone))) NOT VALID;
 
 ALTER TABLE ONLY conveyor.reps
     ADD CONSTRAINT reps_pkey PRIMARY KEY (id);

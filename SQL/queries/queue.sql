@@ -72,9 +72,10 @@ where id = any($1::bigint[])
 
 -- name: fail_jobs :exec
 -- $1 ids, $2 retry delays in seconds, $3 errors. The caller buries jobs that
--- are out of attempts instead (bury_jobs). The delay counts from when the
--- attempt failed (attempted_at), not from the batch's start: a webhook that
--- took its whole timeout would otherwise be retried at once.
+-- are out of attempts instead (bury_jobs). The delay counts from the end of
+-- the batch's attempts (attempted_at), not from its start: a webhook (the
+-- long lane runs one at a time) that took its whole timeout would otherwise
+-- be retried at once.
 update conveyor.jobs as j
 set state = 'retryable', attempts = j.attempts + 1, attempted_at = c.failed_at,
     last_error = f.error, run_at = c.failed_at + make_interval(secs => f.delay)

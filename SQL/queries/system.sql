@@ -8,8 +8,8 @@ select count(*) as open from conveyor.alerts where status <> 'resolved'
 
 -- name: record_audit :exec
 -- One row per state-changing admin command, refused ones included; a refused
--- one that repeats the same user's last refused one (command, arguments and
--- error alike) within a minute is counted on that row instead.
+-- one that the same user was refused within the last minute (command,
+-- arguments and error alike) is counted on the newest such row instead.
 with repeated as (
     update conveyor.admin_audit set repeats = repeats + 1, last_at = now()
     where id = (

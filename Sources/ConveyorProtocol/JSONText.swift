@@ -29,6 +29,9 @@ extension JSONValue {
     /// - Throws: `parse_error` when `text` is not valid JSON, nests deeper than 512 levels
     ///   or repeats a key.
     public init(parsing text: String) throws(ProtocolError) {
+        // JSON text never holds a raw NUL, and Foundation reads NULs among the
+        // first bytes as a sign of UTF-16: the text must be parsed as the UTF-8 it is.
+        guard !text.utf8.contains(0) else { throw ProtocolError(.parseError, "invalid JSON: a NUL byte") }
         let parsed: Any
         do {
             parsed = try JSONSerialization.jsonObject(with: Data(text.utf8), options: [.fragmentsAllowed])
@@ -58,7 +61,8 @@ extension JSONValue {
             case UInt8(ascii: "["):
                 containers.append(nil)
             case UInt8(ascii: "}"), UInt8(ascii: "]"):
-                containers.removeLast()
+                // never empty for valid JSON; a text read otherwise has no verdict here
+                guard containers.popLast() != nil else { return nil }
                 awaitingKey = false
             case UInt8(ascii: ","):
                 awaitingKey = containers.last.map { $0 != nil } ?? false

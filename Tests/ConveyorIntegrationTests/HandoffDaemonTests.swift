@@ -279,8 +279,8 @@ import Glibc
         #expect(try setup.waitUntilHandedOff("w3", timeout: 5) == "boris")
     }
 
-    /// A rep whose away_until an integration set to any time PostgreSQL holds (from before
-    /// the range constraint, which SQL writes now meet) stops neither rep.list nor routing.
+    /// A rep whose away_until is any time PostgreSQL holds (possible only with the range
+    /// constraint dropped, which migration 015 added) stops neither rep.list nor routing.
     @Test(.timeLimit(.minutes(1)))
     func anAwayUntilOfAnyYearStopsNeitherRepListNorRouting() throws {
         let setup = try Setup()

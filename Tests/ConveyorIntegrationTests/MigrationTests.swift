@@ -160,6 +160,32 @@ import Testing
         #expect(try Self.fingerprint(connection) == before)
     }
 
+    /// 015 moves a time stored out of its range to the nearer end (still away or snoozed
+    /// for good, or long back) before it adds the constraint, so no later update of such a
+    /// row fails the check.
+    @Test func migration015ClampsTimesOutOfRangeBeforeItChecksThem() throws {
+        let connection = try TestPostgres.connect(try TestPostgres.makeEmptyDatabase())
+        try Migrator(migrations: Migrator.embedded.filter { $0.version < 15 }).migrate(connection)
+        try connection.query("insert into conveyor.teams (name) values ('rail')")
+        try connection.query("""
+            insert into conveyor.reps (team_id, ref, role, away_until)
+            select id, r.ref, 'account_manager', r.until::timestamptz from conveyor.teams,
+                   (values ('far', '99999-01-01'), ('never', '-infinity'), ('soon', '2030-01-01')) as r(ref, until)
+            """)
+        try connection.query("""
+            insert into conveyor.alerts (team_id, kind, severity, status, snoozed_until)
+            select id, 'no_eligible_manager', 'low', 'snoozed', 'infinity' from conveyor.teams
+            """)
+        #expect(try Migrator().migrate(connection).map(\.version).contains(15))
+        let reps = try connection.query("select ref, conveyor.iso8601(away_until) as until from conveyor.reps order by ref")
+        #expect(try reps.map { "\(try $0["ref"].string()) \(try $0["until"].string())" }
+            == ["far 9999-12-31T23:59:59.000Z", "never 1970-01-01T00:00:00.000Z", "soon 2030-01-01T00:00:00.000Z"])
+        #expect(try connection.query("select conveyor.iso8601(snoozed_until) as until from conveyor.alerts")[0]["until"].string()
+            == "9999-12-31T23:59:59.000Z")
+        try connection.query("update conveyor.reps set capacity = 5")
+        try connection.query("update conveyor.alerts set severity = 'high'")
+    }
+
     @Test func anAppliedMigrationUnknownToThisBinaryIsRefused() throws {
         let connection = try TestPostgres.connect(try TestPostgres.makeDatabase())
         try connection.query(

@@ -57,6 +57,15 @@ import Testing
         #expect(requestErrorCode(line) == .parseError)
     }
 
+    /// `{"a":"嵢嵝"}` in UTF-16LE is all ASCII bytes, but Foundation, seeing the NULs, reads
+    /// it as UTF-16: a parse error, never a structure read two ways (which once trapped).
+    @Test func nulBytesAreAParseError() {
+        let utf16 = String(decoding: [0x7B, 0x00, 0x22, 0x00, 0x61, 0x00, 0x22, 0x00, 0x3A, 0x00, 0x22, 0x00,
+                                      0x22, 0x5D, 0x5D, 0x5D, 0x22, 0x00, 0x7D, 0x00] as [UInt8], as: UTF8.self)
+        #expect(requestErrorCode(utf16) == .parseError)
+        #expect(requestErrorCode("{\"cmd\":\"ping\"}\u{0}") == .parseError)
+    }
+
     @Test func equalKeysInDifferentObjectsAreFine() throws {
         let value = try JSONValue(parsing: #"{"a":{"a":1},"b":[{"k":1},{"k":2}],"c\"d":"\"a\":","e":[["a","a"]]}"#)
         #expect(value["a"]?["a"] == 1)

@@ -42,7 +42,6 @@ public struct Arguments: Sendable {
         return number
     }
 
-    /// `true`/`false` (also as the words form's strings), nil when absent.
     /// The string argument `name`, which must be one of `allowed` when given.
     public func optionalString(_ name: String, oneOf allowed: [String]) throws(ProtocolError) -> String? {
         let value = try optionalString(name)
@@ -52,6 +51,7 @@ public struct Arguments: Sendable {
         return value
     }
 
+    /// `true`/`false` (also as the words form's strings), nil when absent.
     public func optionalBool(_ name: String) throws(ProtocolError) -> Bool? {
         switch values[name] {
         case nil, .null?: return nil

@@ -98,8 +98,11 @@ final class WatchHub: Sendable {
             }
             guard anyoneLeft else { return }
             pipe.drain()
-            for notification in try connection.waitForNotifications(timeout: heartbeat, wakeDescriptor: pipe.readDescriptor) {
-                for (topic, event) in try Self.events(notification, connection: connection) {
+            let notifications = try connection.waitForNotifications(timeout: heartbeat, wakeDescriptor: pipe.readDescriptor)
+            // Read after the wait: a watcher acknowledged before a notification came is counted.
+            let wanted = state.withLock { $0.watchers.values.reduce(into: Set<Topic>()) { $0.formUnion($1.topics) } }
+            for notification in notifications {
+                for (topic, event) in try Self.events(notification, wanted: wanted, connection: connection) {
                     broadcast(event) { $0.contains(topic) }
                 }
             }
@@ -128,18 +131,20 @@ final class WatchHub: Sendable {
         }
     }
 
-    /// The events a notification stands for, each with its topic (their
-    /// details read once for all watchers).
-    private static func events(_ notification: PostgresNotification, connection: PostgresConnection) throws -> [(Topic, JSONValue)] {
-        if notification.channel == JobStore.channel { return [(.jobs, ["type": "jobs_enqueued"])] }
+    /// The events a notification stands for, each with its topic, for the
+    /// topics some watcher wants (their details read once for all).
+    private static func events(
+        _ notification: PostgresNotification, wanted topics: Set<Topic>, connection: PostgresConnection
+    ) throws -> [(Topic, JSONValue)] {
+        if notification.channel == JobStore.channel { return topics.contains(.jobs) ? [(.jobs, ["type": "jobs_enqueued"])] : [] }
         guard let payload = try? JSONValue(parsing: notification.payload) else { return [] }
         switch payload["type"]?.stringValue {
-        case "handoffs":
+        case "handoffs" where topics.contains(.handoffs):
             guard let team = payload["team_id"]?.intValue, let first = payload["first_id"]?.intValue,
                   let last = payload["last_id"]?.intValue else { return [] }
             return try EventStore.handoffs(connection, teamId: team, firstId: first, lastId: last)
                 .map { (.handoffs, try JSONValue(encoding: $0)) }
-        case "alerts":
+        case "alerts" where topics.contains(.alerts):
             guard let ids = payload["ids"]?.arrayValue?.compactMap(\.intValue) else {
                 return [(.alerts, ["type": "alerts_changed", "count": payload["count"] ?? .null])]
             }
