@@ -44,9 +44,10 @@ public struct DaemonConfig: Sendable, Equatable {
     public var scanCheckInterval = 30.0
     /// `webhook_timeout`, seconds.
     public var webhookTimeout = 10.0
-    /// `max_line_bytes`, `max_connections`, `idle_timeout`, `line_timeout` (seconds): the admin socket's ``Limits``.
+    /// `max_line_bytes`, `max_connections`, `max_streams`, `idle_timeout`, `line_timeout` (seconds): the admin socket's ``Limits``.
     public var maxLineBytes = Limits().maxLineBytes
     public var maxConnections = Limits().maxConnections
+    public var maxStreams = Limits().maxStreams
     public var idleTimeout = Double(Limits().idleTimeout.components.seconds)
     public var lineTimeout = Double(Limits().lineTimeout.components.seconds)
 
@@ -200,6 +201,9 @@ extension DaemonConfig {
         .integer(
             "max_connections", \.maxConnections, 1...10_000,
             "most admin connections at once; one more gets `too_many_connections` (admins have 4 more of their own)"),
+        .integer(
+            "max_streams", \.maxStreams, 1...100_000,
+            "most `watch` streams at once, apart from `max_connections`; one more `watch` gets `too_many_connections`"),
         .seconds("idle_timeout", \.idleTimeout, 0.1...86_400, "seconds before an admin connection without a request is closed"),
         .seconds(
             "line_timeout", \.lineTimeout, 0.1...3600,

@@ -5,7 +5,10 @@ public struct Limits: Sendable, Equatable {
     /// the connection is closed.
     public var maxLineBytes: Int
     /// Most connections served at once; more are refused with `too_many_connections`.
+    /// A connection streaming `watch` counts towards `maxStreams` instead.
     public var maxConnections: Int
+    /// Most `watch` streams at once (all of them share one database connection).
+    public var maxStreams: Int
     /// A connection without a request for this long is closed.
     public var idleTimeout: Duration
     /// A request line must arrive whole within this long of its first byte;
@@ -22,10 +25,12 @@ public struct Limits: Sendable, Equatable {
     public static let maxResponseLineBytes = 16 << 20
 
     public init(
-        maxLineBytes: Int = 65536, maxConnections: Int = 64, idleTimeout: Duration = .seconds(60), lineTimeout: Duration = .seconds(30)
+        maxLineBytes: Int = 65536, maxConnections: Int = 64, maxStreams: Int = 1000, idleTimeout: Duration = .seconds(60),
+        lineTimeout: Duration = .seconds(30)
     ) {
         self.maxLineBytes = maxLineBytes
         self.maxConnections = maxConnections
+        self.maxStreams = maxStreams
         self.idleTimeout = idleTimeout
         self.lineTimeout = lineTimeout
     }

@@ -79,7 +79,7 @@ import Testing
         #expect(loadError("workers = 2\ncolour = blue\n") == """
             c.conf:2: unknown key "colour" (known: database_url, admin_socket, socket_group, operator_groups, workers, \
             log_level, log_format, batch_size, poll_interval, job_retention, scan_check_interval, webhook_timeout, \
-            max_line_bytes, max_connections, idle_timeout, line_timeout)
+            max_line_bytes, max_connections, max_streams, idle_timeout, line_timeout)
             """)
     }
 
@@ -212,7 +212,7 @@ import Testing
         #expect(DaemonConfig.keys == [
             "database_url", "admin_socket", "socket_group", "operator_groups", "workers", "log_level", "log_format",
             "batch_size", "poll_interval", "job_retention", "scan_check_interval", "webhook_timeout", "max_line_bytes",
-            "max_connections", "idle_timeout", "line_timeout",
+            "max_connections", "max_streams", "idle_timeout", "line_timeout",
         ])
         for key in DaemonConfig.table {
             #expect(key.environmentVariable == "CONVEYOR_" + key.name.uppercased())

@@ -348,6 +348,35 @@ import Glibc
         }
     }
 
+    /// Streams have a limit of their own (max_streams) and leave max_connections to
+    /// requests: with max_connections=1 (5 for root, an admin) and max_streams=3, three
+    /// watchers and five request connections are served, a sixth request connection and a
+    /// fourth watch are refused, and a closed watcher makes room.
+    @Test func streamsHaveTheirOwnLimitApartFromRequestConnections() throws {
+        try withDaemon(["CONVEYOR_MAX_CONNECTIONS": "1", "CONVEYOR_MAX_STREAMS": "3"]) { daemon, db in
+            var watchers = try (0..<3).map { try Watcher(daemon, id: "s\($0)") }
+            let clients = try (0..<(1 + Limits.adminReservedConnections)).map { _ in try daemon.connect() }
+            for client in clients { #expect(try client.response("ping").isOK) }
+            let refused = try AdminClient(path: daemon.socketPath, readGreeting: false)
+            #expect(try Response.parse(line: try #require(try refused.readLine())).errorCode == .tooManyConnections)
+
+            let fourth = try clients[0].response(Request(id: "s3", cmd: "watch").encodedLine())
+            #expect(fourth.errorCode == .tooManyConnections, "\(fourth.encodedLine())")
+            #expect(try clients[0].response("ping").isOK, "a refused watch leaves a usable connection")
+
+            clients.last?.close()  // room for the next watcher's connection while it asks
+            watchers.removeFirst().client.close()
+            let deadline = ContinuousClock.now + .seconds(5)
+            var admitted: Watcher?
+            while admitted == nil, ContinuousClock.now < deadline {
+                admitted = try? Watcher(daemon, id: "again")
+                if admitted == nil { usleep(100_000) }
+            }
+            #expect(admitted != nil, "a closed watcher makes room for another")
+            #expect(try watchConnections(db) == 1)
+        }
+    }
+
     /// All watches share one PostgreSQL connection (application_name conveyord-watch),
     /// which every one of 20 watchers is served from; once they close it goes within a
     /// few seconds, with the default configuration.

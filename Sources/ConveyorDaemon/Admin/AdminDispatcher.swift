@@ -18,8 +18,10 @@ typealias StreamHandler = @Sendable (Arguments, Caller) throws -> AsyncThrowingS
 struct StreamHooks: Sendable {
     /// Completes when the client closes the connection (or the server closes it).
     let closed: EventLoopFuture<Void>
-    /// Called when streaming starts: the connection may be closed at shutdown.
-    let started: @Sendable () -> Void
+    /// Called before streaming starts: moves the connection from the request
+    /// connections to the streams (and lets shutdown close it); false when
+    /// the streams are full.
+    let start: @Sendable () -> Bool
 }
 
 /// Parses request lines, checks the caller's role and the arguments against
@@ -93,12 +95,14 @@ final class AdminDispatcher: Sendable {
         let events: AsyncThrowingStream<JSONValue, Error>
         do {
             try check(request, spec, caller)
+            guard hooks.start() else {
+                throw ProtocolError(.tooManyConnections, "as many \(spec.name) streams as allowed are open; try again later")
+            }
             events = try stream(Arguments(request.args), caller)
         } catch {
             try await send(Response.error(id: request.id, Self.protocolError(error)).encodedLine())
             return
         }
-        hooks.started()
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
                 var first = true

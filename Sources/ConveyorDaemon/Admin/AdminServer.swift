@@ -14,7 +14,8 @@ import Synchronization
 /// down its writing side. Limits: a line over `maxLineBytes` gets
 /// `too_large` and the connection closes; a line that takes longer than
 /// `lineTimeout` to arrive closes it too; at most `maxConnections` at once,
-/// and a few more for admins; idle connections close after `idleTimeout`; writes wait for the client to
+/// and a few more for admins, besides up to `maxStreams` streaming `watch`;
+/// idle connections close after `idleTimeout`; writes wait for the client to
 /// read (NIO back-pressure), so a slow reader cannot grow our memory. On
 /// graceful shutdown idle connections close at once and busy ones right
 /// after their answer, so `shutdown` itself is answered.
@@ -27,10 +28,13 @@ public final class AdminServer: Service, @unchecked Sendable {
     private let onListening: @Sendable () -> Void
     private let connections = Mutex(Connections())
 
-    /// Open connections and whether each is answering a request.
+    /// Open connections, whether each is answering a request, and whether it
+    /// streams (a stream counts towards `maxStreams`, not `maxConnections`).
     private struct Connections {
-        var channels: [ObjectIdentifier: (channel: any Channel, busy: Bool)] = [:]
+        var channels: [ObjectIdentifier: (channel: any Channel, busy: Bool, streaming: Bool)] = [:]
+        var streams = 0
         var closing = false
+        var requestConnections: Int { channels.count - streams }
     }
 
     /// `socket` holds the path's lock (see `AdminSocket`); the server listens on it and removes it.
@@ -87,9 +91,26 @@ public final class AdminServer: Service, @unchecked Sendable {
         logger.info("admin socket closed", metadata: ["path": "\(config.adminSocket)"])
     }
 
-    /// Marks a connection busy or idle; false when it should close now.
+    /// Moves a connection to the streams (idle for shutdown: it closes at
+    /// once); false when `maxStreams` are open.
+    private func startStreaming(_ key: ObjectIdentifier) -> Bool {
+        connections.withLock { state in
+            guard state.streams < config.maxStreams, state.channels[key] != nil else { return false }
+            state.channels[key]?.streaming = true
+            state.channels[key]?.busy = false
+            state.streams += 1
+            return true
+        }
+    }
+
+    /// Marks a connection busy or idle (a stream that ended is a request
+    /// connection again); false when it should close now.
     private func setBusy(_ key: ObjectIdentifier, _ busy: Bool) -> Bool {
         connections.withLock { state in
+            if state.channels[key]?.streaming == true {
+                state.channels[key]?.streaming = false
+                state.streams -= 1
+            }
             state.channels[key]?.busy = busy
             return !state.closing
         }
@@ -98,7 +119,11 @@ public final class AdminServer: Service, @unchecked Sendable {
     private func serve(_ connection: NIOAsyncChannel<AdminLine, ByteBuffer>) async {
         let channel = connection.channel
         let key = ObjectIdentifier(channel)
-        defer { connections.withLock { _ = $0.channels.removeValue(forKey: key) } }
+        defer {
+            connections.withLock { state in
+                if state.channels.removeValue(forKey: key)?.streaming == true { state.streams -= 1 }
+            }
+        }
         do {
             try await connection.executeThenClose { inbound, outbound in
                 @Sendable func send(_ line: String) async throws {
@@ -108,8 +133,8 @@ public final class AdminServer: Service, @unchecked Sendable {
                 // Admins have a few connections of their own beyond the limit.
                 let limit = config.maxConnections + (caller.role == .admin ? Limits.adminReservedConnections : 0)
                 let admitted = connections.withLock { state -> Bool in
-                    guard state.channels.count < limit, !state.closing else { return false }
-                    state.channels[key] = (channel, false)
+                    guard state.requestConnections < limit, !state.closing else { return false }
+                    state.channels[key] = (channel, false, false)
                     return true
                 }
                 guard admitted else {
@@ -140,7 +165,7 @@ public final class AdminServer: Service, @unchecked Sendable {
                         linesNotRequests += 1
                     case .line(let text):
                         guard setBusy(key, true) else { return }
-                        let hooks = StreamHooks(closed: channel.closeFuture) { _ = self.setBusy(key, false) }
+                        let hooks = StreamHooks(closed: channel.closeFuture) { self.startStreaming(key) }
                         let wasRequest = try await dispatcher.respond(to: text, from: caller, hooks: hooks, send: send)
                         guard setBusy(key, false) else { return }
                         linesNotRequests = wasRequest ? 0 : linesNotRequests + 1
