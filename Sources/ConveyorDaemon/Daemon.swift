@@ -56,7 +56,7 @@ public struct Daemon {
     }
 
     /// Every admin command this daemon serves, `help` listing exactly those.
-    static func dispatcher(_ context: DaemonContext) -> AdminDispatcher {
+    static func dispatcher(_ context: DaemonContext, audit: ConnectionPool) -> AdminDispatcher {
         var handlers = SystemCommands.handlers(context)
         handlers.merge(QueueCommands.handlers(context)) { first, _ in first }
         handlers.merge(DirectoryCommands.handlers(context)) { first, _ in first }
@@ -66,9 +66,11 @@ public struct Daemon {
         let streams: [String: StreamHandler] = [
             "watch": WatchCommand.handler(conninfo: context.config.databaseURL, heartbeat: heartbeat),
         ]
-        let served = CommandCatalog.all.filter { handlers[$0.name] != nil || streams[$0.name] != nil || $0.name == "help" }
+        let progressive = SystemCommands.progressive(context)
+        let names = Set(handlers.keys).union(progressive.keys).union(streams.keys).union(["help"])
+        let served = CommandCatalog.all.filter { names.contains($0.name) }
         handlers["help"] = { _, _ in SystemCommands.help(served) }
-        return AdminDispatcher(handlers: handlers, streams: streams, database: context.database, logger: context.logger)
+        return AdminDispatcher(handlers: handlers, progressive: progressive, streams: streams, audit: audit, logger: context.logger)
     }
 
     public func run() async throws {
@@ -90,8 +92,14 @@ public struct Daemon {
         if !applied.isEmpty {
             logger.notice("applied migrations", metadata: ["files": "\(applied.map(\.file))"])
         }
-        let database = DedicatedConnection(conninfo: config.databaseURL, name: "conveyor-admin-db", applicationName: "conveyord-admin")
-        defer { database.close() }
+        // Admin commands, the audit and the periodic upkeep each have connections of their own,
+        // so none of them waits behind the others.
+        let database = ConnectionPool(
+            conninfo: config.databaseURL, name: "conveyor-admin-db", applicationName: "conveyord-admin",
+            size: config.adminDatabaseConnections)
+        let audit = ConnectionPool(conninfo: config.databaseURL, name: "conveyor-audit-db", applicationName: "conveyord-audit")
+        let upkeep = ConnectionPool(conninfo: config.databaseURL, name: "conveyor-upkeep-db", applicationName: "conveyord-upkeep")
+        defer { [database, audit, upkeep].forEach { $0.close() } }
         // One HTTP client for every webhook delivery, shut down once the workers have stopped.
         let webhooks = WebhookPoster(timeout: config.webhookTimeout)
         let handlers = Self.handlers(webhooks: webhooks)
@@ -109,7 +117,7 @@ public struct Daemon {
             config: config, configPath: configPath, environment: environment, database: database, workers: workers,
             shutdown: trigger, logLevel: logLevel, metrics: metrics, logger: logger
         )
-        let dispatcher = Self.dispatcher(context)
+        let dispatcher = Self.dispatcher(context, audit: audit)
         let notifier = SystemdNotifier(environment: environment)
         let admin = AdminServer(config: config, socket: socket, dispatcher: dispatcher, logger: logger) {
             notifier.notify("READY=1\nSTATUS=serving")
@@ -128,8 +136,8 @@ public struct Daemon {
             services: [
                 .init(service: signals),
                 .init(service: workers, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup),
-                .init(service: Housekeeping(database: database, retention: config.jobRetention, logger: logger)),
-                .init(service: ScanScheduler(database: database, logger: logger, interval: .seconds(config.scanCheckInterval))),
+                .init(service: Housekeeping(database: upkeep, retention: config.jobRetention, logger: logger)),
+                .init(service: ScanScheduler(database: upkeep, logger: logger, interval: .seconds(config.scanCheckInterval))),
                 .init(service: admin, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup),
             ],
             logger: logger

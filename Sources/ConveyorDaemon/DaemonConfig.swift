@@ -30,6 +30,8 @@ public struct DaemonConfig: Sendable, Equatable {
     public var operatorGroups: [String] = []
     /// `workers`.
     public var workers = 2
+    /// `admin_db_connections`.
+    public var adminDatabaseConnections = 4
     /// `log_level`.
     public var logLevel: Logger.Level = .info
     /// `log_format`; `nil`: text on a TTY, else json.
@@ -179,6 +181,10 @@ extension DaemonConfig {
             config.logFormat = format
             return true
         },
+        .integer(
+            "admin_db_connections", \.adminDatabaseConnections, 1...64,
+            "PostgreSQL connections serving admin commands, so a slow one does not hold up the rest (the audit, "
+                + "housekeeping and the scan scheduler have one each of their own)"),
         .integer("batch_size", \.batchSize, 1...10_000, "jobs claimed per transaction"),
         .seconds(
             "poll_interval", \.pollInterval, 0.01...3600,

@@ -7,7 +7,7 @@ import Synchronization
 /// What the admin commands act on: the shared pieces of a running daemon.
 final class DaemonContext: Sendable {
     let startedAt = Date()
-    let database: DedicatedConnection
+    let database: ConnectionPool
     let workers: WorkerPool
     let shutdown: ShutdownTrigger
     let logLevel: LogLevelControl
@@ -20,7 +20,7 @@ final class DaemonContext: Sendable {
     private let loaded: Mutex<DaemonConfig>
 
     init(
-        config: DaemonConfig, configPath: String?, environment: [String: String], database: DedicatedConnection,
+        config: DaemonConfig, configPath: String?, environment: [String: String], database: ConnectionPool,
         workers: WorkerPool, shutdown: ShutdownTrigger, logLevel: LogLevelControl,
         metrics: PrometheusCollectorRegistry, logger: Logger
     ) {

@@ -56,7 +56,7 @@ public struct PostgresNotification: Sendable, Equatable {
 /// once, also after a failed connect.
 ///
 /// libpq blocks, so a connection must never be used from Swift's cooperative
-/// thread pool: give it one owner thread (see `DedicatedConnection`), or use
+/// thread pool: give it one owner thread (see `ConnectionPool`), or use
 /// it from a thread of your own.
 public final class PostgresConnection {
     private let handle: OpaquePointer

@@ -175,7 +175,10 @@ public enum CommandCatalog {
                 "log.level", "change the log level",
                 args: [ArgSpec("level", required: true, "trace, debug, info, notice, warning, error or critical")],
                 minimumRole: .admin),
-            CommandSpec("drain", "finish running jobs and stop claiming new ones", minimumRole: .admin),
+            CommandSpec(
+                "drain", "stop claiming jobs; answer once running batches are done (progress events while waiting)",
+                args: [ArgSpec("timeout", required: false, "seconds to wait for running batches, 0 to 3600 (default 60; 0: do not wait)")],
+                minimumRole: .admin),
             CommandSpec("resume", "claim jobs again after drain", minimumRole: .admin),
             CommandSpec("shutdown", "drain and exit", minimumRole: .admin),
         ]

@@ -78,8 +78,8 @@ import Testing
     @Test func anUnknownKeyListsTheKnownOnes() {
         #expect(loadError("workers = 2\ncolour = blue\n") == """
             c.conf:2: unknown key "colour" (known: database_url, admin_socket, socket_group, operator_groups, workers, \
-            log_level, log_format, batch_size, poll_interval, job_retention, scan_check_interval, webhook_timeout, \
-            max_line_bytes, max_connections, max_streams, idle_timeout, line_timeout)
+            log_level, log_format, admin_db_connections, batch_size, poll_interval, job_retention, scan_check_interval, \
+            webhook_timeout, max_line_bytes, max_connections, max_streams, idle_timeout, line_timeout)
             """)
     }
 
@@ -211,7 +211,7 @@ import Testing
     @Test func everyKeyOnceInTheDocumentedOrder() {
         #expect(DaemonConfig.keys == [
             "database_url", "admin_socket", "socket_group", "operator_groups", "workers", "log_level", "log_format",
-            "batch_size", "poll_interval", "job_retention", "scan_check_interval", "webhook_timeout", "max_line_bytes",
+            "admin_db_connections", "batch_size", "poll_interval", "job_retention", "scan_check_interval", "webhook_timeout", "max_line_bytes",
             "max_connections", "max_streams", "idle_timeout", "line_timeout",
         ])
         for key in DaemonConfig.table {

@@ -109,7 +109,7 @@ import Glibc
         let daemon = try DaemonProcess(database: try TestPostgres.makeDatabase())
         defer { daemon.stop() }
         let client = try daemon.connect()
-        #expect(try client.result("drain") == ["draining": true])
+        #expect(try client.result("drain")["draining"] == true)
         #expect(try client.result("status")["workers"]?["draining"] == true)
         #expect(eventually { (try? client.result("status")["workers"]?["phases"]) == ["draining", "draining"] },
                 "both workers report draining")
@@ -367,16 +367,6 @@ import Glibc
         let command = try Conveyord.run(["launch"])
         #expect(command.status == 2)
         expectOneLineFailure(command, mentioning: "launch")
-    }
-}
-
-/// Polls `condition` every 50 ms for at most `timeout`.
-private func eventually(timeout: Duration = .seconds(5), _ condition: () -> Bool) -> Bool {
-    let deadline = ContinuousClock.now + timeout
-    while true {
-        if condition() { return true }
-        if ContinuousClock.now >= deadline { return false }
-        usleep(50_000)
     }
 }
 

@@ -9,6 +9,12 @@ import NIOCore
 /// Runs one admin command for a caller and returns its result.
 public typealias CommandHandler = @Sendable (Arguments, Caller) async throws -> JSONValue
 
+/// Runs a command that reports how its work goes (`drain`): each value
+/// given to `progress` reaches the client as an event line before the result.
+typealias ProgressHandler = @Sendable (
+    Arguments, Caller, _ progress: @escaping @Sendable (JSONValue) async throws -> Void
+) async throws -> JSONValue
+
 /// Starts a streaming command (`watch`). Its first element is the command's
 /// result, sent once the stream is ready (so no event after the answer is
 /// missed); the rest are events, until the client goes.
@@ -29,15 +35,22 @@ struct StreamHooks: Sendable {
 /// state-changing command (who, what, result) in `conveyor.admin_audit`,
 /// secret arguments redacted.
 final class AdminDispatcher: Sendable {
-    private let handlers: [String: CommandHandler]
+    private let handlers: [String: ProgressHandler]
     private let streams: [String: StreamHandler]
-    private let database: DedicatedConnection
+    /// Where audit rows are written: a connection of their own, so a flood of
+    /// audited requests queues there and not in front of other commands.
+    private let auditDatabase: ConnectionPool
     private let logger: Logger
 
-    init(handlers: [String: CommandHandler], streams: [String: StreamHandler], database: DedicatedConnection, logger: Logger) {
-        self.handlers = handlers
+    init(
+        handlers: [String: CommandHandler], progressive: [String: ProgressHandler] = [:],
+        streams: [String: StreamHandler], audit: ConnectionPool, logger: Logger
+    ) {
+        self.handlers = handlers.mapValues { handler -> ProgressHandler in
+            { @Sendable args, caller, _ in try await handler(args, caller) }
+        }.merging(progressive) { _, reporting in reporting }
         self.streams = streams
-        self.database = database
+        self.auditDatabase = audit
         self.logger = logger
     }
 
@@ -58,7 +71,9 @@ final class AdminDispatcher: Sendable {
         }
         let response: Response
         do {
-            let result = try await run(request, caller: caller)
+            let result = try await run(request, caller: caller) { event in
+                try await send(Response.event(id: request.id, event).encodedLine())
+            }
             response = .ok(id: request.id, result: result)
         } catch {
             response = .error(id: request.id, Self.protocolError(error))
@@ -67,13 +82,15 @@ final class AdminDispatcher: Sendable {
         return true
     }
 
-    private func run(_ request: Request, caller: Caller) async throws -> JSONValue {
+    private func run(
+        _ request: Request, caller: Caller, progress: @escaping @Sendable (JSONValue) async throws -> Void
+    ) async throws -> JSONValue {
         guard let spec = CommandCatalog.spec(named: request.cmd), let handler = handlers[request.cmd] else {
             throw ProtocolError(.unknownCommand, "unknown command \(Quoting.excerpt(request.cmd)); try help")
         }
         let execute = {
             try self.check(request, spec, caller)
-            return try await handler(Arguments(request.args), caller)
+            return try await handler(Arguments(request.args), caller, progress)
         }
         // Reads are not audited; every attempt to change state is, refused or not.
         guard spec.minimumRole > .viewer else { return try await execute() }
@@ -143,7 +160,7 @@ final class AdminDispatcher: Sendable {
             arguments: Self.auditedArguments(args), errorCode: error?.code.rawValue
         )
         do {
-            try await database.run { try ServerStore.audit($0, entry) }
+            try await auditDatabase.run { try ServerStore.audit($0, entry) }
         } catch {
             // The database may be down (that is when drain or shutdown matter most): keep the record in the log.
             logger.warning("could not audit admin command", metadata: [

@@ -117,7 +117,7 @@ enum DirectoryCommands {
         ]
     }
 
-    private static func updateRep(_ database: DedicatedConnection, _ args: Arguments, _ changes: RepChanges) async throws -> JSONValue {
+    private static func updateRep(_ database: ConnectionPool, _ args: Arguments, _ changes: RepChanges) async throws -> JSONValue {
         let (team, ref) = (try args.string("team"), try args.string("ref"))
         return ["rep": try JSONValue(encoding: try await database.run { try DirectoryStore.updateRep($0, team: team, ref: ref, changes: changes) })]
     }

@@ -14,10 +14,6 @@ enum SystemCommands {
             "version": { _, _ in try await version(context) },
             "status": { _, _ in try await status(context) },
             "metrics": { _, _ in ["text": .string(context.metrics.emitToString())] },
-            "drain": { _, _ in
-                context.workers.drain()
-                return ["draining": true]
-            },
             "resume": { _, _ in
                 context.workers.resume()
                 return ["draining": false]
@@ -39,6 +35,34 @@ enum SystemCommands {
                 let previous = context.logLevel.current
                 context.logLevel.current = level
                 return ["level": .string(level.rawValue), "previous": .string(previous.rawValue)]
+            },
+        ]
+    }
+
+    /// How often `drain` reports the batches it still waits for.
+    static let drainProgressInterval: Duration = .seconds(1)
+
+    /// `drain`: stops claiming, then answers once no batch is in flight or
+    /// after `timeout` seconds (default 60; 0 answers at once), with a
+    /// progress event every second while it waits.
+    static func progressive(_ context: DaemonContext) -> [String: ProgressHandler] {
+        [
+            "drain": { args, _, progress in
+                let timeout = Duration.seconds(try args.optionalInt("timeout", in: 0...3600) ?? 60)
+                context.workers.drain()
+                let clock = ContinuousClock()
+                let started = clock.now
+                var reported = started
+                func waited() -> JSONValue { .int(Int64((clock.now - started) / .milliseconds(1))) }
+                while context.workers.batchesInFlight > 0, clock.now - started < timeout {
+                    if clock.now - reported >= drainProgressInterval {
+                        reported = clock.now
+                        try await progress(["drain": ["in_flight": .int(Int64(context.workers.batchesInFlight)), "waited_ms": waited()]])
+                    }
+                    try await Task.sleep(for: .milliseconds(10))
+                }
+                let left = context.workers.batchesInFlight
+                return ["draining": true, "drained": .bool(left == 0), "in_flight": .int(Int64(left)), "waited_ms": waited()]
             },
         ]
     }
@@ -69,6 +93,7 @@ enum SystemCommands {
             "workers": [
                 "configured": .int(Int64(context.config.workers)),
                 "draining": .bool(context.workers.isDraining),
+                "batches_in_flight": .int(Int64(context.workers.batchesInFlight)),
                 "phases": .array(context.workers.phases(.routine).map { .string($0.rawValue) }),
                 "long_lane": .array(context.workers.phases(.long).map { .string($0.rawValue) }),
             ],

@@ -8,7 +8,7 @@ import ServiceLifecycle
 /// whose snooze ended, and prunes finished jobs past the retention in small
 /// batches.
 struct Housekeeping: Service {
-    let database: DedicatedConnection
+    let database: ConnectionPool
     let retention: Double
     let logger: Logger
     var interval: Duration = .seconds(30)

@@ -12,7 +12,7 @@ import ServiceLifecycle
 /// lets one daemon win each team's local date. A team whose zone Foundation
 /// does not know is skipped, said once per zone in the log.
 struct ScanScheduler: Service {
-    let database: DedicatedConnection
+    let database: ConnectionPool
     let logger: Logger
     var interval: Duration = .seconds(30)
 

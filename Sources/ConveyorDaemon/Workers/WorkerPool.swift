@@ -25,7 +25,9 @@ public final class WorkerPool: Service, @unchecked Sendable {
     private let pipes: [WakePipe]
     private let stopping = Atomic<Bool>(false)
     private let draining = Atomic<Bool>(false)
-    private let phaseByWorker: Mutex<[Phase]>
+    /// Each worker's phase and whether it runs a batch now; `drain()` sets
+    /// `draining` under the same lock, so no batch starts after it returns.
+    private let workerStates: Mutex<[(phase: Phase, inBatch: Bool)]>
     private let processed = Counter(label: "conveyor_jobs_processed_total")
     private let failed = Counter(label: "conveyor_jobs_failed_total")
     private let batches = Counter(label: "conveyor_job_batches_total")
@@ -36,19 +38,23 @@ public final class WorkerPool: Service, @unchecked Sendable {
         self.pollInterval = pollInterval
         self.logger = logger
         pipes = processors.map { _ in WakePipe() }
-        phaseByWorker = Mutex(Array(repeating: .starting, count: processors.count))
+        workerStates = Mutex(Array(repeating: (.starting, false), count: processors.count))
     }
 
     /// The current phase of each worker of `lane`.
     public func phases(_ lane: JobLane) -> [Phase] {
-        let all = phaseByWorker.withLock { $0 }
-        return processors.indices.filter { processors[$0].lane == lane }.map { all[$0] }
+        let all = workerStates.withLock { $0 }
+        return processors.indices.filter { processors[$0].lane == lane }.map { all[$0].phase }
     }
     public var isDraining: Bool { draining.load(ordering: .relaxed) }
 
-    /// Stops claiming new batches (in-flight batches commit); `resume()` undoes it.
+    /// How many workers are running a batch (whose transaction has not ended yet).
+    public var batchesInFlight: Int { workerStates.withLock { $0.count(where: \.inBatch) } }
+
+    /// Stops claiming new batches (in-flight batches commit; `batchesInFlight`
+    /// counts them down); `resume()` undoes it.
     public func drain() {
-        draining.store(true, ordering: .relaxed)
+        workerStates.withLock { _ in draining.store(true, ordering: .relaxed) }
         pipes.forEach { $0.signal() }
     }
 
@@ -84,7 +90,7 @@ public final class WorkerPool: Service, @unchecked Sendable {
     }
 
     private func setPhase(_ index: Int, _ phase: Phase) {
-        phaseByWorker.withLock { $0[index] = phase }
+        workerStates.withLock { $0[index].phase = phase }
     }
 
     private var shouldStop: Bool { stopping.load(ordering: .relaxed) }
@@ -128,7 +134,7 @@ public final class WorkerPool: Service, @unchecked Sendable {
                 continue
             }
             do {
-                try runUntilIdle(current, processor: processors[index], pipe: pipe)
+                try runUntilIdle(index, current, processor: processors[index], pipe: pipe)
             } catch let error as PostgresError where error.isConnectionLoss || current.isBroken {
                 logger.warning("worker lost its PostgreSQL connection", metadata: ["error": "\(error)"])
                 connection = nil
@@ -141,9 +147,8 @@ public final class WorkerPool: Service, @unchecked Sendable {
 
     /// Runs batches while work is due, then waits for a notification, the
     /// next scheduled job, the fallback poll or a wake-up.
-    private func runUntilIdle(_ connection: PostgresConnection, processor: JobProcessor, pipe: WakePipe) throws {
-        while !shouldStop && !isDraining {
-            let report = try processor.runBatch(on: connection)
+    private func runUntilIdle(_ index: Int, _ connection: PostgresConnection, processor: JobProcessor, pipe: WakePipe) throws {
+        while !shouldStop, let report = try runBatch(index, processor: processor, on: connection) {
             guard report.claimed > 0 else { break }
             batches.increment()
             processed.increment(by: report.claimed)
@@ -160,5 +165,17 @@ public final class WorkerPool: Service, @unchecked Sendable {
             // Only a waiting job's wake-up time (an away manager's return) can be due here.
             try JobStore.wakeDueWaiting(connection)
         }
+    }
+
+    /// One batch of `processor`, unless the pool is draining (`nil`).
+    private func runBatch(_ index: Int, processor: JobProcessor, on connection: PostgresConnection) throws -> BatchReport? {
+        let started = workerStates.withLock { states in
+            guard !isDraining else { return false }
+            states[index].inBatch = true
+            return true
+        }
+        guard started else { return nil }
+        defer { workerStates.withLock { $0[index].inBatch = false } }
+        return try processor.runBatch(on: connection)
     }
 }

@@ -1,36 +1,44 @@
 import Foundation
 
-/// Owns one `PostgresConnection` on a thread of its own and bridges it to
-/// async code: callers `await run { connection in … }` and the closure runs
-/// on that thread, never on Swift's cooperative pool.
+/// A few `PostgresConnection`s, each owned by a thread of its own, bridged
+/// to async code: callers `await run { connection in … }` and the closure
+/// runs on whichever of those threads is free first (in the order the calls
+/// came), never on Swift's cooperative pool. One slow call holds one
+/// connection while the others keep serving. A pool of one is a dedicated
+/// connection whose calls run one after another.
 ///
-/// The connection is opened lazily and replaced after it is lost, so a
+/// Connections are opened lazily and replaced after they are lost, so a
 /// database that goes away fails calls with a connection error instead of
 /// crashing, and the next call reconnects.
-public final class DedicatedConnection: @unchecked Sendable {
+public final class ConnectionPool: @unchecked Sendable {
+    /// A call waiting for a thread, given that thread's connection slot.
+    private typealias Job = (inout PostgresConnection?) -> Void
+
     private let conninfo: String?
     private let applicationName: String
     private let condition = NSCondition()
     // Guarded by `condition`.
-    private var pending: [() -> Void] = []
+    private var pending: [Job] = []
     private var closed = false
-    // Touched only on the owner thread.
-    private var connection: PostgresConnection?
 
-    public init(conninfo: String?, name: String, applicationName: String = "conveyor") {
+    /// `size` connections, on threads named `name` (one) or `name-0`, `name-1`, ….
+    public init(conninfo: String?, name: String, applicationName: String = "conveyor", size: Int = 1) {
+        precondition(size >= 1, "a connection pool needs at least one connection")
         self.conninfo = conninfo
         self.applicationName = applicationName
-        // The thread keeps `self` alive until `close()`.
-        let thread = Thread { [self] in serve() }
-        thread.name = name
-        thread.start()
+        for index in 0..<size {
+            // Each thread keeps `self` alive until `close()`.
+            let thread = Thread { [self] in serve() }
+            thread.name = size == 1 ? name : "\(name)-\(index)"
+            thread.start()
+        }
     }
 
-    /// Runs `body` with the connection on the owner thread.
+    /// Runs `body` with one of the pool's connections on its owner thread.
     public func run<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, Error>) in
-            let job = { [self] in
-                continuation.resume(with: Result { try self.withConnection(body) })
+            let job: Job = { [self] connection in
+                continuation.resume(with: Result { try use(&connection, body) })
             }
             condition.lock()
             if closed {
@@ -44,15 +52,17 @@ public final class DedicatedConnection: @unchecked Sendable {
         }
     }
 
-    /// Finishes queued work, closes the connection and ends the thread.
+    /// Finishes queued work, closes the connections and ends the threads.
     public func close() {
         condition.lock()
         closed = true
-        condition.signal()
+        condition.broadcast()
         condition.unlock()
     }
 
-    private func withConnection<T>(_ body: (PostgresConnection) throws -> T) throws -> T {
+    /// Runs `body` on `connection`, opening it first if it is missing or
+    /// broken, and dropping it when the call lost it.
+    private func use<T>(_ connection: inout PostgresConnection?, _ body: (PostgresConnection) throws -> T) throws -> T {
         connection?.refreshStatus()
         if connection?.isBroken ?? true {
             connection = nil
@@ -66,18 +76,19 @@ public final class DedicatedConnection: @unchecked Sendable {
         }
     }
 
+    /// One thread's loop: take the oldest call, run it on this thread's connection.
     private func serve() {
+        var connection: PostgresConnection?
         while true {
             condition.lock()
             while pending.isEmpty && !closed { condition.wait() }
             if pending.isEmpty && closed {
                 condition.unlock()
-                connection = nil
                 return
             }
             let job = pending.removeFirst()
             condition.unlock()
-            job()
+            job(&connection)
         }
     }
 }
