@@ -1,8 +1,16 @@
 import ConveyorPostgres
+import ConveyorStore
 import Foundation
 import Logging
 import Prometheus
 import Synchronization
+
+/// A `status` read of the database: when it began and how long it took.
+struct TimedStatus: Sendable {
+    let snapshot: StatusSnapshot
+    let began: ContinuousClock.Instant
+    let roundTrip: Duration
+}
 
 /// What the admin commands act on: the shared pieces of a running daemon.
 final class DaemonContext: Sendable {
@@ -13,6 +21,10 @@ final class DaemonContext: Sendable {
     let logLevel: LogLevelControl
     let metrics: PrometheusCollectorRegistry
     let logger: Logger
+    /// What `status` shows from the database, read once for the callers asking
+    /// within `statusMaxAge` of each other.
+    let statusRead: SharedRead<TimedStatus>
+    static let statusMaxAge: Duration = .milliseconds(100)
     private let configPath: String?
     private let environment: [String: String]
     /// What the config sources said at start (what runs) and at the last reload.
@@ -34,6 +46,11 @@ final class DaemonContext: Sendable {
         self.logLevel = logLevel
         self.metrics = metrics
         self.logger = logger
+        statusRead = SharedRead(maxAge: Self.statusMaxAge) {
+            let began = ContinuousClock.now
+            let snapshot = try await database.run { try ServerStore.status($0) }
+            return TimedStatus(snapshot: snapshot, began: began, roundTrip: .now - began)
+        }
     }
 
     /// The configuration in force (a reload changes only the log level).

@@ -150,6 +150,39 @@ public final class PostgresConnection {
         return rows
     }
 
+    /// Runs prepared statements without parameters in one round trip (libpq's
+    /// pipeline mode; the server runs them as one implicit transaction): their
+    /// rows, in order. The first error is thrown once the pipeline is done with.
+    public func pipeline(_ statements: [PreparedStatement]) throws -> [PostgresRows] {
+        for statement in statements where !preparedNames.contains(statement.name) {
+            try check(PQprepare(handle, statement.name, statement.sql, 0, nil))
+            preparedNames.insert(statement.name)
+        }
+        guard PQenterPipelineMode(handle) == 1 else {
+            throw PostgresError.connection(handle, context: "cannot enter pipeline mode")
+        }
+        defer { PQexitPipelineMode(handle) }
+        for statement in statements {
+            guard PQsendQueryPrepared(handle, statement.name, 0, nil, nil, nil, 0) == 1 else {
+                throw PostgresError.connection(handle, context: "cannot send \(statement.name)")
+            }
+        }
+        guard PQpipelineSync(handle) == 1 else { throw PostgresError.connection(handle, context: "cannot sync the pipeline") }
+        var results: [Result<PostgresRows, Error>] = []
+        for statement in statements {
+            results.append(Result {
+                let rows = try check(PQgetResult(handle))
+                try statement.check(rows.count)
+                return rows
+            })
+            // Each statement's results end with a null.
+            while let extra = PQgetResult(handle) { PQclear(extra) }
+        }
+        // Then the sync's own result.
+        if let sync = PQgetResult(handle) { PQclear(sync) }
+        return try results.map { try $0.get() }
+    }
+
     /// Runs a `:script` statement as simple-query text.
     public func execute(_ script: PreparedStatement) throws {
         guard script.rows == .script else {

@@ -84,7 +84,7 @@ import Testing
                 ($1, 'manual', null, '2026-06-02 09:00Z', '2026-06-02 09:00:05Z', '{"scanned": 2}'),
                 ($2, 'schedule', '2026-06-01', '2026-06-01 02:00Z', '2026-06-01 02:00:03Z', '{"scanned": 3}')
             """, [rail.id, sea.id])
-        let runs = try NightlyScans.lastRuns(db)
+        let runs = try ServerStore.status(db).lastScanRuns
         #expect(runs.count == 2)
         #expect(runs[rail.id] == ScanRun(
             trigger: "manual", startedAt: ISO8601.parse("2026-06-02T09:00:00Z")!,

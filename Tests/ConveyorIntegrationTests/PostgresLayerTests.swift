@@ -188,6 +188,29 @@ import Testing
         #expect(try prepared[0]["n"].int() == 1)
     }
 
+    /// Several statements in one round trip: rows in order; a failing one throws
+    /// its error after the pipeline ended, and the connection stays usable.
+    @Test func pipelinedStatementsAnswerInOrder() throws {
+        let connection = try TestPostgres.connect(try TestPostgres.makeDatabase())
+        let one = PreparedStatement(name: "pipe_one", rows: .one, sql: "select 1 as n")
+        let many = PreparedStatement(name: "pipe_many", rows: .many, sql: "select n from generate_series(1, 3) as n")
+        let none = PreparedStatement(name: "pipe_none", rows: .optional, sql: "select 1 as n where false")
+        let rows = try connection.pipeline([many, one, none, one])
+        #expect(try rows.map { try $0.map { try $0["n"].int() } } == [[1, 2, 3], [1], [], [1]])
+        let failing = PreparedStatement(name: "pipe_fail", rows: .one, sql: "select 1 / (random() * 0)::int as n")
+        do {
+            _ = try connection.pipeline([one, failing, many])
+            Issue.record("division by zero must throw")
+        } catch let error as PostgresError {
+            #expect(error.code == SQLState(rawValue: "22012"), "division by zero: \(error)")
+        }
+        // A declared row count is checked as with query.
+        #expect(throws: PostgresError.self) { try connection.pipeline([PreparedStatement(name: "pipe_two", rows: .one, sql: "select 1 union all select 2")]) }
+        #expect(!connection.inTransaction)
+        #expect(try connection.pipeline([one])[0][0]["n"].int() == 1)
+        #expect(try connection.query("select 2 as two")[0]["two"].int() == 2)
+    }
+
     @Test func notificationsArriveWithoutPolling() throws {
         let conninfo = try TestPostgres.makeDatabase()
         let listener = try TestPostgres.connect(conninfo)

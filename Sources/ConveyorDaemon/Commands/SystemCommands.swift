@@ -99,14 +99,15 @@ enum SystemCommands {
             ],
         ]
         do {
-            let started = Date()
-            let (snapshot, teams, lastRuns) = try await context.database.run { connection in
-                (try ServerStore.status(connection), try NightlyScans.teams(connection), try NightlyScans.lastRuns(connection))
-            }
-            result["database"] = ["reachable": true, "round_trip_ms": .double((Date().timeIntervalSince(started) * 1e6).rounded() / 1000)]
+            let read = try await context.statusRead.value()
+            let snapshot = read.snapshot
+            func milliseconds(_ duration: Duration) -> JSONValue { .double((duration / .microseconds(1)).rounded() / 1000) }
+            result["database"] = [
+                "reachable": true, "round_trip_ms": milliseconds(read.roundTrip), "age_ms": milliseconds(.now - read.began),
+            ]
             result["queue"] = .object(snapshot.queue.jobsByState.mapValues(JSONValue.int))
             result["open_alerts"] = .int(snapshot.openAlerts)
-            result["scans"] = try ScanStatus.json(teams: teams, lastRuns: lastRuns, now: Date())
+            result["scans"] = try ScanStatus.json(teams: snapshot.scanTeams, lastRuns: snapshot.lastScanRuns, now: Date())
         } catch {
             result["database"] = ["reachable": false, "error": .string("\(error)")]
         }

@@ -35,7 +35,12 @@ extension [QueueCount] {
 /// What operators do with the queue: counts, listings, retries and cancellations.
 extension JobStore {
     public static func counts(_ connection: PostgresConnection) throws -> [QueueCount] {
-        try connection.query(Queries.queueCounts).map { row in
+        try counts(connection.query(Queries.queueCounts))
+    }
+
+    /// The rows of `Queries.queueCounts`, decoded.
+    static func counts(_ rows: PostgresRows) throws -> [QueueCount] {
+        try rows.map { row in
             QueueCount(
                 kind: try row["kind"].string(),
                 state: try row["state"].string(),

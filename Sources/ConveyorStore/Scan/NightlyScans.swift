@@ -40,7 +40,12 @@ public struct ScanRun: Sendable, Equatable {
 public enum NightlyScans {
     /// Every team, by id.
     public static func teams(_ connection: PostgresConnection) throws -> [ScanTeam] {
-        try connection.query(Queries.scanScheduleTeams).map { row in
+        try teams(connection.query(Queries.scanScheduleTeams))
+    }
+
+    /// The rows of `Queries.scanScheduleTeams`, decoded.
+    static func teams(_ rows: PostgresRows) throws -> [ScanTeam] {
+        try rows.map { row in
             ScanTeam(
                 id: try row["id"].int64(), name: try row["name"].string(), timeZone: try row["time_zone"].string(),
                 hour: try row["scan_hour"].int(), minute: try row["scan_minute"].int(), second: try row["scan_second"].int(),
@@ -70,10 +75,11 @@ public enum NightlyScans {
         }
     }
 
-    /// Each team's newest scan run, by team id.
-    public static func lastRuns(_ connection: PostgresConnection) throws -> [Int64: ScanRun] {
+    /// Each team's newest scan run, by team id, from the rows of
+    /// `Queries.lastScanRuns` (`ServerStore.status` reads them).
+    static func lastRuns(_ rows: PostgresRows) throws -> [Int64: ScanRun] {
         var runs: [Int64: ScanRun] = [:]
-        for row in try connection.query(Queries.lastScanRuns) {
+        for row in rows {
             runs[try row["team_id"].int64()] = ScanRun(
                 trigger: try row["trigger"].string(), startedAt: try row["started_at"].date(),
                 finishedAt: try row["finished_at"].date(), outcome: try row["outcome"].string()

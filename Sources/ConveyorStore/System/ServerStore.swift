@@ -25,6 +25,9 @@ public struct AuditEntry: Sendable {
 public struct StatusSnapshot: Sendable {
     public let queue: [QueueCount]
     public let openAlerts: Int64
+    /// Every team's scan schedule, and the newest scan run of those that had one.
+    public let scanTeams: [ScanTeam]
+    public let lastScanRuns: [Int64: ScanRun]
 }
 
 /// The daemon's own reads and writes: the server's version, `status`, the audit.
@@ -33,10 +36,12 @@ public enum ServerStore {
         try connection.query(Queries.serverVersion)[0]["version"].string()
     }
 
+    /// Everything `status` shows from the database, read in one round trip.
     public static func status(_ connection: PostgresConnection) throws -> StatusSnapshot {
-        StatusSnapshot(
-            queue: try JobStore.counts(connection),
-            openAlerts: try connection.query(Queries.openAlertCount)[0]["open"].int64()
+        let rows = try connection.pipeline([Queries.queueCounts, Queries.openAlertCount, Queries.scanScheduleTeams, Queries.lastScanRuns])
+        return StatusSnapshot(
+            queue: try JobStore.counts(rows[0]), openAlerts: try rows[1][0]["open"].int64(),
+            scanTeams: try NightlyScans.teams(rows[2]), lastScanRuns: try NightlyScans.lastRuns(rows[3])
         )
     }
 
