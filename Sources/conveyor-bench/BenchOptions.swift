@@ -51,11 +51,17 @@ struct BenchOptions {
           scan       a generated year of --accounts accounts and --interactions interactions in
                      one team (loaded once for scan and scan-raw: load seconds), then one
                      scan.run through the daemon's socket: seconds, daemon RSS before and after,
-                     handoff latency of wins at --rate for --seconds in another team meanwhile;
+                     handoff latency of wins at --rate for --seconds in another team and status
+                     latency of 50 admin clients at 10/s each meanwhile;
                      the alerts must be the generator's ground truth
           scan-raw   the attachment rules over the same team as one hand-written read-only
                      query: seconds, alerts found (the ground truth too), and the ratio
                      scan/scan-raw of accounts scanned per second (when both ran)
+          admin      the admin socket: 100000 pipelined pings on one connection (per second);
+                     status, then ping, from 50 clients at 10/s each for --seconds (p50/p99); status and
+                     ping from 50 clients as fast as answered for --seconds (p99 of each and
+                     their ratio); 1000 watch streams: database connections they hold and
+                     handoff event delivery p50/p99 of 20 wins
 
         generate loads a generated freight forwarder's year of one team into the
         database (which must not have that team yet) and prints what a correct
@@ -127,7 +133,7 @@ struct BenchOptions {
 
 /// The scenarios conveyor-bench knows.
 enum Scenario {
-    static let all = ["noop", "noop-raw", "latency", "idle", "handoff", "handoff-raw", "handoff-latency", "scan", "scan-raw"]
+    static let all = ["noop", "noop-raw", "latency", "idle", "handoff", "handoff-raw", "handoff-latency", "scan", "scan-raw", "admin"]
 }
 
 struct BenchError: Error, CustomStringConvertible {

@@ -52,7 +52,8 @@ final class ScanScenarios {
 
     /// One scan.run of the team through conveyorctl and the daemon's socket;
     /// meanwhile wins at `--rate` for `--seconds` in another team of 20
-    /// managers, win commit to handoff event (the scan should not slow them).
+    /// managers, win commit to handoff event, and `status` from 50 admin
+    /// clients at ten a second each (the scan should slow neither).
     func scan() throws -> ScenarioResult {
         let (plan, load) = try prepare()
         let connection = try connect(), listener = try connect()
@@ -66,8 +67,22 @@ final class ScanScenarios {
         let (ctl, output) = try daemon.conveyorctl(["--timeout", "3600", "scan.run", "team=\(Self.team)"]) {
             finishedAt.withLock { $0 = Date() }
         }
+        // Meanwhile, 50 admin clients ask for status ten times a second each.
+        let statusDuring = Mutex<Result<Percentiles, Error>>(.failure(BenchError("status clients did not run")))
+        let statusDone = DispatchGroup()
+        statusDone.enter()
+        let socket = daemon.directory + "/admin.sock", statusSeconds = options.seconds
+        Thread {
+            let result = Result {
+                try AdminScenarios.steadyLatency("status", socket: socket, clients: AdminScenarios.clients, rate: AdminScenarios.statusRate, seconds: statusSeconds)
+            }
+            statusDuring.withLock { $0 = result }
+            statusDone.leave()
+        }.start()
         let latency = try HandoffScenarios.winLatency(teams: [Self.otherTeam], options: options, connection: connection, listener: listener)
         let latencyEnded = Date()
+        statusDone.wait()
+        let status = try statusDuring.withLock { $0 }.get()
         let answer = output.fileHandleForReading.readDataToEndOfFile()
         ctl.waitUntilExit()
         let seconds = (finishedAt.withLock { $0 } ?? Date()).timeIntervalSince(started)
@@ -84,6 +99,7 @@ final class ScanScenarios {
             ("rss_before_mib", Double(rssBefore) / 1_048_576), ("rss_after_mib", Double(rssAfter) / 1_048_576),
             ("handoff_rate_per_second", options.rate), ("handoffs_during_scan", Double(latency.count)),
             ("handoff_p50_ms", latency.p50), ("handoff_p99_ms", latency.p99), ("handoff_max_ms", latency.max),
+            ("status_p50_ms", status.p50), ("status_p99_ms", status.p99),
             ("scan_outlasted_handoffs", finishedAt.withLock { $0 }.map { $0 > latencyEnded } == true ? 1 : 0),
         ] + load)
     }

@@ -34,6 +34,7 @@ if options.generate {
 
 let queue = QueueScenarios(conninfo: conninfo, options: options)
 let scans = ScanScenarios(conninfo: conninfo, options: options)
+let admin = AdminScenarios(conninfo: conninfo, options: options)
 var results: [ScenarioResult] = []
 for scenario in options.scenarios {
     // The handoff scenarios run once per team size.
@@ -50,6 +51,7 @@ for scenario in options.scenarios {
             case "handoff-raw": result = try handoffs.handoffRaw()
             case "scan": result = try scans.scan()
             case "scan-raw": result = try scans.scanRaw()
+            case "admin": result = try admin.admin()
             default: result = try handoffs.handoffLatency()
             }
             result.appendRatio(to: results)
