@@ -382,6 +382,21 @@ begin
 end
 $$;
 
+CREATE FUNCTION conveyor.handoffs_tally() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+begin
+    insert into conveyor.handoff_tallies as t (team_id, kind, handoffs)
+    select a.team_id, n.kind, count(*)
+    from new_rows n join conveyor.accounts a on a.id = n.account_id
+    group by a.team_id, n.kind
+    order by a.team_id, n.kind
+    on conflict (team_id, kind) do update set handoffs = t.handoffs + excluded.handoffs;
+    return null;
+end
+$$;
+
 CREATE FUNCTION conveyor.iso8601(p_at timestamp with time zone) RETURNS text
     LANGUAGE sql STABLE PARALLEL SAFE
     RETURN to_char((p_at AT TIME ZONE 'UTC'::text), 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'::text);
@@ -1308,6 +1323,15 @@ CREATE SEQUENCE conveyor.deals_id_seq
 
 ALTER SEQUENCE conveyor.deals_id_seq OWNED BY conveyor.deals.id;
 
+CREATE TABLE conveyor.handoff_tallies (
+    team_id bigint NOT NULL,
+    kind text NOT NULL,
+    handoffs bigint NOT NULL,
+    CONSTRAINT handoff_tallies_handoffs_check CHECK ((handoffs >= 0))
+);
+
+COMMENT ON TABLE conveyor.handoff_tallies IS 'handoffs per team and kind so far (kept by a trigger on conveyor.handoffs)';
+
 CREATE TABLE conveyor.handoffs (
     id bigint NOT NULL,
     account_id bigint NOT NULL,
@@ -1524,6 +1548,9 @@ ALTER TABLE ONLY conveyor.candidate_snapshots
 ALTER TABLE ONLY conveyor.deals
     ADD CONSTRAINT deals_pkey PRIMARY KEY (id);
 
+ALTER TABLE ONLY conveyor.handoff_tallies
+    ADD CONSTRAINT handoff_tallies_pkey PRIMARY KEY (team_id, kind);
+
 ALTER TABLE ONLY conveyor.handoffs
     ADD CONSTRAINT handoffs_pkey PRIMARY KEY (id);
 
@@ -1640,6 +1667,8 @@ CREATE TRIGGER handoffs_check_reps_inserted AFTER INSERT ON conveyor.handoffs RE
 
 CREATE TRIGGER handoffs_check_reps_updated AFTER UPDATE ON conveyor.handoffs REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION conveyor.handoffs_check_reps();
 
+CREATE TRIGGER handoffs_tally_inserted AFTER INSERT ON conveyor.handoffs REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION conveyor.handoffs_tally();
+
 CREATE TRIGGER jobs_notify_inserted AFTER INSERT ON conveyor.jobs REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION conveyor.jobs_notify_inserted();
 
 CREATE TRIGGER reps_default_name BEFORE INSERT OR UPDATE ON conveyor.reps FOR EACH ROW WHEN ((new.name IS NULL)) EXECUTE FUNCTION conveyor.default_name_to_ref();
@@ -1684,6 +1713,9 @@ ALTER TABLE ONLY conveyor.deals
 
 ALTER TABLE ONLY conveyor.deals
     ADD CONSTRAINT deals_rep_id_fkey FOREIGN KEY (rep_id) REFERENCES conveyor.reps(id);
+
+ALTER TABLE ONLY conveyor.handoff_tallies
+    ADD CONSTRAINT handoff_tallies_team_id_fkey FOREIGN KEY (team_id) REFERENCES conveyor.teams(id) ON DELETE CASCADE;
 
 ALTER TABLE ONLY conveyor.handoffs
     ADD CONSTRAINT handoffs_account_id_fkey FOREIGN KEY (account_id) REFERENCES conveyor.accounts(id) ON DELETE CASCADE;

@@ -48,3 +48,7 @@ with woken as (
     returning 1
 )
 select count(*)::int as woken from woken
+
+-- name: alert_team :optional
+-- The name of the team of alert $1 (no row: no such alert).
+select t.name from conveyor.alerts a join conveyor.teams t on t.id = a.team_id where a.id = $1

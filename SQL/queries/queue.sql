@@ -42,7 +42,8 @@ with team as (
     limit 1
     for update of e skip locked
 )
-select id, kind, payload::text as payload, attempts, max_attempts, team_id
+select id, kind, payload::text as payload, attempts, max_attempts, team_id,
+       extract(epoch from now() - run_at)::float8 as due_seconds, extract(epoch from now() - created_at)::float8 as age_seconds
 from conveyor.jobs
 where state in ('available', 'retryable') and run_at <= now()
   and coalesce(team_id = (select team_id from team), team_id is null)
@@ -56,7 +57,8 @@ for update skip locked
 -- claimed only here (through jobs_claim_long, migration 012), by a worker of
 -- their own, so they never share a batch, or its team routing lock, with
 -- handoffs.
-select id, kind, payload::text as payload, attempts, max_attempts, team_id
+select id, kind, payload::text as payload, attempts, max_attempts, team_id,
+       extract(epoch from now() - run_at)::float8 as due_seconds, extract(epoch from now() - created_at)::float8 as age_seconds
 from conveyor.jobs
 where state in ('available', 'retryable') and run_at <= now()
   and kind in ('scan', 'webhook')
@@ -200,3 +202,7 @@ with inserted as (
     insert into conveyor.probes (job_id) select unnest($1::bigint[]) returning job_id
 )
 select count(pg_notify('conveyor_probe', job_id::text)) as notified from inserted
+
+-- name: job_team :optional
+-- The name of the team job $1 acts on (no row: no such job, or none).
+select t.name from conveyor.jobs j join conveyor.teams t on t.id = j.team_id where j.id = $1

@@ -24,3 +24,36 @@ with repeated as (
 insert into conveyor.admin_audit (uid, pid, role, command, args, ok, error_code)
 select $1, $2, $3, $4, $5::jsonb, $6, $7
 where not exists (select 1 from repeated)
+
+-- name: alert_counts :many
+-- metrics: alerts by kind, status and severity.
+select kind, status, severity, count(*)::bigint as alerts
+from conveyor.alerts
+group by kind, status, severity
+order by kind, status, severity
+
+-- name: handoff_tally_counts :many
+-- metrics: handoffs so far by team and kind (migration 017 keeps the tallies).
+select t.name as team, h.kind, h.handoffs
+from conveyor.handoff_tallies h join conveyor.teams t on t.id = h.team_id
+order by t.name, h.kind
+
+-- name: last_scan_outcomes :many
+-- metrics: each team's newest scan: when it finished, how long it took, and what it
+-- changed (a figure that is not a number, written by hand, counts as 0).
+select t.name as team, extract(epoch from r.finished_at)::float8 as finished_at,
+       extract(epoch from r.finished_at - r.started_at)::float8 as seconds,
+       coalesce(jsonb_path_query_first(r.outcome, '$.scanned ? (@.type() == "number")')::float8, 0) as scanned,
+       coalesce(jsonb_path_query_first(r.outcome, '$.opened ? (@.type() == "number")')::float8, 0) as opened,
+       coalesce(jsonb_path_query_first(r.outcome, '$.updated ? (@.type() == "number")')::float8, 0) as updated,
+       coalesce(jsonb_path_query_first(r.outcome, '$.resolved ? (@.type() == "number")')::float8, 0) as resolved
+from conveyor.teams t
+join lateral (
+    select started_at, finished_at, outcome from conveyor.scan_runs
+    where team_id = t.id order by finished_at desc, id desc limit 1
+) as r on true
+order by t.name
+
+-- name: audit_folded :one
+-- metrics: refused admin attempts folded into an earlier audit row (migration 016).
+select coalesce(sum(repeats - 1), 0)::bigint as folded from conveyor.admin_audit

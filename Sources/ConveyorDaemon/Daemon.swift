@@ -70,7 +70,18 @@ public struct Daemon {
         let names = Set(handlers.keys).union(progressive.keys).union(streams.keys).union(["help"])
         let served = CommandCatalog.all.filter { names.contains($0.name) }
         handlers["help"] = { _, _ in SystemCommands.help(served) }
-        return AdminDispatcher(handlers: handlers, progressive: progressive, streams: streams, audit: audit, logger: context.logger)
+        return AdminDispatcher(
+            handlers: handlers, progressive: progressive, streams: streams,
+            teamLookups: QueueCommands.teamLookups(context).merging(AlertCommands.teamLookups(context)) { first, _ in first },
+            audit: audit, logger: context.logger)
+    }
+
+    /// The swift-metrics factory `conveyord` bootstraps, exporting to `registry`
+    /// with the buckets our histograms need.
+    public static func metricsFactory(_ registry: PrometheusCollectorRegistry) -> PrometheusMetricsFactory {
+        var factory = PrometheusMetricsFactory(registry: registry)
+        JobTimers.configure(&factory)
+        return factory
     }
 
     public func run() async throws {

@@ -28,6 +28,8 @@ public struct DaemonConfig: Sendable, Equatable {
     public var socketGroup: String?
     /// `operator_groups`.
     public var operatorGroups: [String] = []
+    /// `operator_teams`: group → the teams its members may change.
+    public var operatorTeams: [String: Set<String>] = [:]
     /// `workers`.
     public var workers = 2
     /// `admin_db_connections`.
@@ -162,6 +164,17 @@ extension DaemonConfig {
             config.operatorGroups = value.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
             return true
         },
+        ConfigKey(
+            name: "operator_teams",
+            summary: "members of these groups get the `operator` role for the teams named only; a change to any other "
+                + "team is `permission_denied` (audited). A group in `operator_groups` too operates every team",
+            accepts: "comma-separated `group:team` items, several teams joined by `+` (`rail-ops:rail+rail-east`)",
+            unset: "none", read: \.operatorTeamsText
+        ) { config, value in
+            guard let teams = DaemonConfig.parseOperatorTeams(value) else { return false }
+            config.operatorTeams = teams
+            return true
+        },
         .integer("workers", \.workers, 1...64, "worker connections for handoffs and other short jobs (one more runs scans and webhook deliveries)"),
         ConfigKey(
             name: "log_level",
@@ -230,6 +243,27 @@ extension DaemonConfig {
                     key.reload == .applies ? "applies at once" : "needs a restart",
                 ]
             })
+    }
+}
+
+extension DaemonConfig {
+    /// `operator_teams` as its config text, groups and teams sorted.
+    var operatorTeamsText: String {
+        operatorTeams.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value.sorted().joined(separator: "+"))" }.joined(separator: ",")
+    }
+
+    /// `group:team+team,…`; nil when an item lacks its group or a team.
+    static func parseOperatorTeams(_ text: String) -> [String: Set<String>]? {
+        var teams: [String: Set<String>] = [:]
+        for item in text.split(separator: ",") {
+            let parts = item.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
+            let group = parts[0].trimmingCharacters(in: .whitespaces)
+            guard parts.count == 2, !group.isEmpty else { return nil }
+            let names = parts[1].split(separator: "+", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+            guard !names.contains(where: \.isEmpty) else { return nil }
+            teams[group, default: []].formUnion(names)
+        }
+        return teams
     }
 }
 

@@ -25,6 +25,8 @@ final class DaemonContext: Sendable {
     /// within `statusMaxAge` of each other.
     let statusRead: SharedRead<TimedStatus>
     static let statusMaxAge: Duration = .milliseconds(100)
+    /// The database's figures for `metrics`, read at most once a second.
+    let metricsRead: SharedRead<DatabaseFigures>
     private let configPath: String?
     private let environment: [String: String]
     /// What the config sources said at start (what runs) and at the last reload.
@@ -51,6 +53,7 @@ final class DaemonContext: Sendable {
             let snapshot = try await database.run { try ServerStore.status($0) }
             return TimedStatus(snapshot: snapshot, began: began, roundTrip: .now - began)
         }
+        metricsRead = SharedRead(maxAge: .seconds(1)) { try await database.run { try DatabaseFigures.read($0) } }
     }
 
     /// The configuration in force (a reload changes only the log level).

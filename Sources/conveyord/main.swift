@@ -61,7 +61,7 @@ let logLevel = LogLevelControl(config.logLevel)
 let json = (config.logFormat ?? (isatty(STDERR_FILENO) == 1 ? .text : .json)) == .json
 LoggingSystem.bootstrap { label in ConveyorLogHandler(label: label, json: json, control: logLevel) }
 let registry = PrometheusCollectorRegistry()
-MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+MetricsSystem.bootstrap(Daemon.metricsFactory(registry))
 let logger = Logger(label: "conveyord")
 
 switch command {

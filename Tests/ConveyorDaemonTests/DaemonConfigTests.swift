@@ -77,8 +77,8 @@ import Testing
 
     @Test func anUnknownKeyListsTheKnownOnes() {
         #expect(loadError("workers = 2\ncolour = blue\n") == """
-            c.conf:2: unknown key "colour" (known: database_url, admin_socket, socket_group, operator_groups, workers, \
-            log_level, log_format, admin_db_connections, batch_size, poll_interval, job_retention, scan_check_interval, \
+            c.conf:2: unknown key "colour" (known: database_url, admin_socket, socket_group, operator_groups, \
+            operator_teams, workers, log_level, log_format, admin_db_connections, batch_size, poll_interval, job_retention, scan_check_interval, \
             webhook_timeout, max_line_bytes, max_connections, max_streams, idle_timeout, line_timeout)
             """)
     }
@@ -143,6 +143,17 @@ import Testing
     @Test func emptyTextsMeanUnset() throws {
         let config = try load("database_url =\nsocket_group = \"\"\noperator_groups =\n")
         #expect(config.databaseURL == nil && config.socketGroup == nil && config.operatorGroups.isEmpty)
+    }
+
+    @Test func operatorTeamsMapGroupsToTheirTeams() throws {
+        let config = try load("operator_teams = rail-ops:china-rail+warsaw hub , sea-ops:sea, rail-ops:air\n")
+        #expect(config.operatorTeams == ["rail-ops": ["china-rail", "warsaw hub", "air"], "sea-ops": ["sea"]])
+        #expect(config.value(of: "operator_teams") == "rail-ops:air+china-rail+warsaw hub,sea-ops:sea")
+        #expect(try load("operator_teams =\n").operatorTeams.isEmpty)
+        let accepts = "comma-separated `group:team` items, several teams joined by `+` (`rail-ops:rail+rail-east`)"
+        for bad in ["rail-ops", ":rail", "rail-ops:", "rail-ops:rail+", "rail-ops:+rail", "a:b,c"] {
+            #expect(loadError("operator_teams = \(bad)\n") == "c.conf:1: operator_teams must be \(accepts), got \"\(bad)\"", "\(bad)")
+        }
     }
 
     @Test(arguments: [
@@ -210,7 +221,7 @@ import Testing
 
     @Test func everyKeyOnceInTheDocumentedOrder() {
         #expect(DaemonConfig.keys == [
-            "database_url", "admin_socket", "socket_group", "operator_groups", "workers", "log_level", "log_format",
+            "database_url", "admin_socket", "socket_group", "operator_groups", "operator_teams", "workers", "log_level", "log_format",
             "admin_db_connections", "batch_size", "poll_interval", "job_retention", "scan_check_interval", "webhook_timeout", "max_line_bytes",
             "max_connections", "max_streams", "idle_timeout", "line_timeout",
         ])

@@ -671,6 +671,47 @@ import Glibc
         }
     }
 
+    /// `operator_teams`: an operator of team rail changes rail (by name and by the
+    /// id of its job or alert) and gets `permission_denied`, audited, on team sea.
+    @Test func aScopedOperatorChangesOnlyItsTeams() throws {
+        try withDaemonNobodyReaches(["CONVEYOR_OPERATOR_TEAMS": "nogroup:rail+rail-east"]) { daemon, socket in
+            #expect(try Greeting.parse(line: try OtherUser.greeting(socket: socket, as: OtherUser.nobody)).role == .operator)
+            let admin = try daemon.connect()
+            for team in ["rail", "sea"] {
+                _ = try admin.result("team.add", ["name": .string(team)])
+                _ = try admin.result("rep.add", ["team": .string(team), "ref": "ivan", "role": "closer"])
+                _ = try admin.result("team.pause", ["name": .string(team)])
+            }
+            let database = try TestPostgres.connect(daemon.databaseURL)
+            func job(_ team: String) throws -> String {
+                let id = try admin.result("win", ["team": .string(team), "account": "acme", "hunter": "ivan"])["job_id"]?.intValue
+                return "id=\(try #require(id))"
+            }
+            let (railJob, seaJob) = (try job("rail"), try job("sea"))
+            #expect(eventually { (try? HandoffDaemon.int(database, "select count(*) from conveyor.jobs where state = 'waiting'")) == 2 })
+            func ctl(_ words: [String]) throws -> CommandResult { try daemon.ctl(words, asUser: OtherUser.nobody) }
+
+            for allowed in [["job.cancel", railJob], ["rep.add", "team=rail", "ref=olga", "role=account_manager"],
+                            ["team.resume", "name=rail"], ["team.add", "name=rail-east"]] {
+                let result = try ctl(allowed)
+                #expect(result.status == 0, "\(allowed): \(result)")
+            }
+            for denied in [["rep.add", "team=sea", "ref=olga", "role=account_manager"], ["team.resume", "name=sea"],
+                           ["team.add", "name=air"], ["job.cancel", seaJob], ["job.cancel", "id=999999"], ["alert.ack", "id=1"]] {
+                let result = try ctl(denied)
+                #expect(result.status == 16, "\(denied): \(result)")
+                #expect(result.stderr.contains("you operate \"rail\", \"rail-east\" only"), "\(result.stderr)")
+            }
+            // Reading stays open to every team.
+            #expect(try ctl(["rep.list", "team=sea"]).status == 0)
+            #expect(try HandoffDaemon.int(database, "select count(*) from conveyor.reps r join conveyor.teams t on t.id = r.team_id where t.name = 'sea'") == 1)
+            #expect(try HandoffDaemon.int(database, "select count(*) from conveyor.jobs where state = 'waiting'") == 1, "sea's job was not cancelled")
+            #expect(try HandoffDaemon.int(database, """
+                select count(*) from conveyor.admin_audit where uid = \(OtherUser.nobodyUID) and error_code = 'permission_denied'
+                """) == 6)
+        }
+    }
+
     @Test func stateChangingCommandsAreAudited() throws {
         try withDaemon { daemon in
             let client = try daemon.connect()

@@ -160,6 +160,37 @@ import Testing
         #expect(try Self.fingerprint(connection) == before)
     }
 
+    /// Migration 017 counts the handoffs made before it; from then on its trigger
+    /// counts every insert, by team and kind, whoever writes it, and a rolled-back
+    /// insert not at all.
+    @Test func migration017TalliesHandoffsBeforeAndAfterIt() throws {
+        let connection = try TestPostgres.connect(try TestPostgres.makeEmptyDatabase())
+        try Migrator(migrations: Migrator.embedded.filter { $0.version < 17 }).migrate(connection)
+        try connection.execute("""
+            insert into conveyor.teams (name) values ('rail'), ('sea');
+            insert into conveyor.reps (team_id, ref, role) select id, 'anna', 'account_manager' from conveyor.teams;
+            insert into conveyor.accounts (team_id, ref, stage, owner_id)
+            select t.id, t.name || n, 'active', r.id from conveyor.teams t join conveyor.reps r on r.team_id = t.id, generate_series(1, 3) n;
+            insert into conveyor.handoffs (account_id, to_rep_id, kind)
+            select id, owner_id, case when ref like 'rail%' then 'auto' else 'manual' end from conveyor.accounts;
+            """)
+        #expect(try Migrator().migrate(connection).map(\.version) == [17])
+        func tallies() throws -> [String] {
+            try connection.query("""
+                select t.name || ':' || h.kind || '=' || h.handoffs as tally
+                from conveyor.handoff_tallies h join conveyor.teams t on t.id = h.team_id order by 1
+                """).map { try $0["tally"].string() }
+        }
+        #expect(try tallies() == ["rail:auto=3", "sea:manual=3"])
+        try connection.execute("""
+            insert into conveyor.handoffs (account_id, to_rep_id, kind)
+            select id, owner_id, 'redistribution' from conveyor.accounts where ref in ('rail1', 'rail2', 'sea1');
+            insert into conveyor.handoffs (account_id, to_rep_id, kind) select id, owner_id, 'auto' from conveyor.accounts where ref = 'rail3';
+            """)
+        try connection.execute("begin; insert into conveyor.handoffs (account_id, to_rep_id, kind) select id, owner_id, 'auto' from conveyor.accounts; rollback;")
+        #expect(try tallies() == ["rail:auto=4", "rail:redistribution=2", "sea:manual=3", "sea:redistribution=1"])
+    }
+
     /// 015 moves a time stored out of its range to the nearer end (still away or snoozed
     /// for good, or long back) before it adds the constraint, so no later update of such a
     /// row fails the check.

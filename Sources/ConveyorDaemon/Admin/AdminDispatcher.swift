@@ -15,6 +15,10 @@ typealias ProgressHandler = @Sendable (
     Arguments, Caller, _ progress: @escaping @Sendable (JSONValue) async throws -> Void
 ) async throws -> JSONValue
 
+/// The team that a command addressed by id acts on (the job of `job.retry`),
+/// for operators of some teams only; nil when it acts on none.
+typealias TeamLookup = @Sendable (Arguments) async throws -> String?
+
 /// Starts a streaming command (`watch`). Its first element is the command's
 /// result, sent once the stream is ready (so no event after the answer is
 /// missed); the rest are events, until the client goes.
@@ -36,6 +40,7 @@ struct StreamHooks: Sendable {
 /// secret arguments redacted.
 final class AdminDispatcher: Sendable {
     private let handlers: [String: ProgressHandler]
+    private let teamLookups: [String: TeamLookup]
     private let streams: [String: StreamHandler]
     /// Where audit rows are written: a connection of their own, so a flood of
     /// audited requests queues there and not in front of other commands.
@@ -44,8 +49,9 @@ final class AdminDispatcher: Sendable {
 
     init(
         handlers: [String: CommandHandler], progressive: [String: ProgressHandler] = [:],
-        streams: [String: StreamHandler], audit: ConnectionPool, logger: Logger
+        streams: [String: StreamHandler], teamLookups: [String: TeamLookup] = [:], audit: ConnectionPool, logger: Logger
     ) {
+        self.teamLookups = teamLookups
         self.handlers = handlers.mapValues { handler -> ProgressHandler in
             { @Sendable args, caller, _ in try await handler(args, caller) }
         }.merging(progressive) { _, reporting in reporting }
@@ -62,6 +68,7 @@ final class AdminDispatcher: Sendable {
         do {
             request = try Request.parse(line: line)
         } catch {
+            AdminMetrics.answered(error.code)
             try await send(Response.error(id: Request.echoID(fromLine: line), error).encodedLine())
             return false
         }
@@ -75,8 +82,11 @@ final class AdminDispatcher: Sendable {
                 try await send(Response.event(id: request.id, event).encodedLine())
             }
             response = .ok(id: request.id, result: result)
+            AdminMetrics.answered(nil)
         } catch {
-            response = .error(id: request.id, Self.protocolError(error))
+            let refusal = Self.protocolError(error)
+            response = .error(id: request.id, refusal)
+            AdminMetrics.answered(refusal.code)
         }
         try await send(response.encodedLine())
         return true
@@ -90,6 +100,7 @@ final class AdminDispatcher: Sendable {
         }
         let execute = {
             try self.check(request, spec, caller)
+            try await self.checkScope(request, spec, caller)
             return try await handler(Arguments(request.args), caller, progress)
         }
         // Reads are not audited; every attempt to change state is, refused or not.
@@ -117,9 +128,12 @@ final class AdminDispatcher: Sendable {
             }
             events = try stream(Arguments(request.args), caller)
         } catch {
-            try await send(Response.error(id: request.id, Self.protocolError(error)).encodedLine())
+            let refusal = Self.protocolError(error)
+            AdminMetrics.answered(refusal.code)
+            try await send(Response.error(id: request.id, refusal).encodedLine())
             return
         }
+        AdminMetrics.answered(nil)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
                 var first = true
@@ -151,6 +165,25 @@ final class AdminDispatcher: Sendable {
         }
         for arg in spec.args where arg.required && (request.args[arg.name] == nil || request.args[arg.name] == .null) {
             throw ProtocolError(.invalidArgument, "\(spec.name) needs \(arg.name); usage: \(spec.usage)")
+        }
+    }
+
+    /// An operator of some teams only changes those: the command's `team`
+    /// (`name` for `team.*`), or the team of the job or alert it names.
+    private func checkScope(_ request: Request, _ spec: CommandSpec, _ caller: Caller) async throws {
+        guard caller.role == .operator, spec.minimumRole >= .operator, let scope = caller.teams else { return }
+        let args = Arguments(request.args)
+        let team: String? = if spec.args.contains(where: { $0.name == "team" }) {
+            try args.string("team")
+        } else if spec.name.hasPrefix("team.") {
+            try args.string("name")
+        } else {
+            try await teamLookups[spec.name]?(args)
+        }
+        guard let team, scope.contains(team) else {
+            let target = team.map { "team \(Quoting.excerpt($0))" } ?? "no team of yours"
+            throw ProtocolError(
+                .permissionDenied, "you operate \(scope.sorted().map { Quoting.excerpt($0) }.joined(separator: ", ")) only; \(spec.name) acts on \(target)")
         }
     }
 

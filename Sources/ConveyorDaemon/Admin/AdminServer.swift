@@ -31,8 +31,15 @@ public final class AdminServer: Service, @unchecked Sendable {
     /// Open connections, whether each is answering a request, and whether it
     /// streams (a stream counts towards `maxStreams`, not `maxConnections`).
     private struct Connections {
-        var channels: [ObjectIdentifier: (channel: any Channel, busy: Bool, streaming: Bool)] = [:]
-        var streams = 0
+        var channels: [ObjectIdentifier: (channel: any Channel, busy: Bool, streaming: Bool)] = [:] {
+            didSet { if channels.count != oldValue.count { published() } }
+        }
+        var streams = 0 {
+            didSet { published() }
+        }
+        private func published() {
+            AdminMetrics.connections(requests: requestConnections, streams: streams)
+        }
         var closing = false
         var requestConnections: Int { channels.count - streams }
     }
@@ -44,7 +51,7 @@ public final class AdminServer: Service, @unchecked Sendable {
         self.dispatcher = dispatcher
         self.logger = logger
         self.onListening = onListening
-        roles = RoleResolver(daemonUID: getuid(), operatorGroups: Set(config.operatorGroups))
+        roles = RoleResolver(daemonUID: getuid(), operatorGroups: Set(config.operatorGroups), operatorTeams: config.operatorTeams)
     }
 
     public func run() async throws {
@@ -129,6 +136,11 @@ public final class AdminServer: Service, @unchecked Sendable {
                 @Sendable func send(_ line: String) async throws {
                     try await outbound.write(ByteBuffer(string: line + "\n"))
                 }
+                /// An error for a line that never reached the dispatcher.
+                func refuse(_ error: ProtocolError) async throws {
+                    AdminMetrics.answered(error.code)
+                    try await send(Response.error(id: nil, error).encodedLine())
+                }
                 let caller = try await self.caller(of: channel)
                 // Admins have a few connections of their own beyond the limit.
                 let limit = config.maxConnections + (caller.role == .admin ? Limits.adminReservedConnections : 0)
@@ -139,7 +151,7 @@ public final class AdminServer: Service, @unchecked Sendable {
                 }
                 guard admitted else {
                     let error = ProtocolError(.tooManyConnections, "at most \(config.maxConnections) connections; try again later")
-                    try await send(Response.error(id: nil, error).encodedLine())
+                    try await refuse(error)
                     return
                 }
                 try await send(Greeting(version: ConveyorVersion.current, role: caller.role).encodedLine())
@@ -148,17 +160,17 @@ public final class AdminServer: Service, @unchecked Sendable {
                     switch line {
                     case .tooLong:
                         let error = ProtocolError(.tooLarge, "request line exceeds \(config.maxLineBytes) bytes; closing")
-                        try await send(Response.error(id: nil, error).encodedLine())
+                        try await refuse(error)
                         return
                     case .invalidUTF8:
-                        try await send(Response.error(id: nil, ProtocolError(.parseError, "request line is not valid UTF-8")).encodedLine())
+                        try await refuse(ProtocolError(.parseError, "request line is not valid UTF-8"))
                         linesNotRequests += 1
                     case .unterminated:
                         let error = ProtocolError(.badRequest, "the last request line has no newline at the end; it was not run")
-                        try await send(Response.error(id: nil, error).encodedLine())
+                        try await refuse(error)
                     case .foreignProtocol(let name):
                         let error = ProtocolError(.badRequest, "this socket speaks conveyor's admin protocol (JSON or words, one per line), not \(name); closing")
-                        try await send(Response.error(id: nil, error).encodedLine())
+                        try await refuse(error)
                         return
                     case .line(let text) where text.allSatisfy(\.isWhitespace):
                         // unanswered, but counted: a flood of them is not a client either
@@ -172,7 +184,7 @@ public final class AdminServer: Service, @unchecked Sendable {
                     }
                     if linesNotRequests > Self.linesNotRequestsAllowed {
                         let error = ProtocolError(.badRequest, "more than \(Self.linesNotRequestsAllowed) lines in a row were not requests; closing")
-                        try await send(Response.error(id: nil, error).encodedLine())
+                        try await refuse(error)
                         return
                     }
                 }
@@ -194,7 +206,8 @@ public final class AdminServer: Service, @unchecked Sendable {
         let credentials: PeerCredentials = try await provider
             .unsafeGetSocketOption(level: SocketOptionLevel(SOL_SOCKET), name: SocketOptionName(SO_PEERCRED))
             .get()
-        return Caller(uid: credentials.uid, pid: credentials.pid, role: roles.role(for: credentials))
+        let (role, teams) = roles.role(for: credentials)
+        return Caller(uid: credentials.uid, pid: credentials.pid, role: role, teams: teams)
     }
 }
 
@@ -215,4 +228,6 @@ public struct Caller: Sendable, Equatable {
     public let uid: UInt32?
     public let pid: Int32?
     public let role: Role
+    /// The only teams an operator may change (`operator_teams`); nil: every team.
+    public var teams: Set<String>? = nil
 }

@@ -20,12 +20,17 @@ struct PeerCredentials: Sendable, Equatable {
 struct RoleResolver: Sendable {
     let daemonUID: UInt32
     let operatorGroups: Set<String>
+    /// Groups whose members operate only the teams named for them.
+    let operatorTeams: [String: Set<String>]
 
-    func role(for peer: PeerCredentials) -> Role {
-        if peer.uid == 0 || peer.uid == daemonUID { return .admin }
+    /// The peer's role, and for an operator of some teams only, those teams.
+    func role(for peer: PeerCredentials) -> (Role, teams: Set<String>?) {
+        if peer.uid == 0 || peer.uid == daemonUID { return (.admin, nil) }
         let groups = Self.groupNames(uid: peer.uid, primaryGID: peer.gid)
-        if !groups.isDisjoint(with: operatorGroups) { return .operator }
-        return .viewer
+        if !groups.isDisjoint(with: operatorGroups) { return (.operator, nil) }
+        let scoped = groups.compactMap { operatorTeams[$0] }
+        if !scoped.isEmpty { return (.operator, scoped.reduce(into: []) { $0.formUnion($1) }) }
+        return (.viewer, nil)
     }
 
     /// The names of every group the user belongs to (primary and supplementary).

@@ -8,6 +8,16 @@ enum AlertCommands {
     static let statuses = ["open", "acknowledged", "snoozed", "resolved"]
     static let severities = ["low", "medium", "high"]
 
+    /// The team each command acts on, for operators of some teams only.
+    static func teamLookups(_ context: DaemonContext) -> [String: TeamLookup] {
+        let database = context.database
+        let lookup: TeamLookup = { args in
+            let id = try args.int("id", in: 1...Int64.max)
+            return try await database.run { try AlertStore.teamName($0, alertId: id) }
+        }
+        return ["alert.ack": lookup, "alert.snooze": lookup]
+    }
+
     static func handlers(_ context: DaemonContext) -> [String: CommandHandler] {
         let database = context.database
         return [

@@ -7,6 +7,16 @@ import Foundation
 enum QueueCommands {
     static let states = ["available", "running", "waiting", "succeeded", "retryable", "dead", "cancelled"]
 
+    /// The team each command acts on, for operators of some teams only.
+    static func teamLookups(_ context: DaemonContext) -> [String: TeamLookup] {
+        let database = context.database
+        let lookup: TeamLookup = { args in
+            let id = try args.int("id", in: 1...Int64.max)
+            return try await database.run { try JobStore.teamName($0, jobId: id) }
+        }
+        return ["job.retry": lookup, "job.cancel": lookup]
+    }
+
     static func handlers(_ context: DaemonContext) -> [String: CommandHandler] {
         let database = context.database
         return [

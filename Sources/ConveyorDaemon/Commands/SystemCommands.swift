@@ -13,7 +13,10 @@ enum SystemCommands {
             "ping": { _, _ in ["pong": true] },
             "version": { _, _ in try await version(context) },
             "status": { _, _ in try await status(context) },
-            "metrics": { _, _ in ["text": .string(context.metrics.emitToString())] },
+            "metrics": { _, _ in
+                let figures = try? await context.metricsRead.value()
+                return ["text": .string(context.metrics.emitToString() + MetricsExposition.text(figures))]
+            },
             "resume": { _, _ in
                 context.workers.resume()
                 return ["draining": false]

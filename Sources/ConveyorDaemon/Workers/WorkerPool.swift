@@ -3,6 +3,7 @@ import ConveyorStore
 import Foundation
 import Logging
 import Metrics
+import Prometheus
 import ServiceLifecycle
 import Synchronization
 
@@ -31,6 +32,7 @@ public final class WorkerPool: Service, @unchecked Sendable {
     private let processed = Counter(label: "conveyor_jobs_processed_total")
     private let failed = Counter(label: "conveyor_jobs_failed_total")
     private let batches = Counter(label: "conveyor_job_batches_total")
+    private let timers = JobTimers()
 
     public init(processors: [JobProcessor], conninfo: String?, pollInterval: Double, logger: Logger) {
         self.processors = processors
@@ -176,6 +178,54 @@ public final class WorkerPool: Service, @unchecked Sendable {
         }
         guard started else { return nil }
         defer { workerStates.withLock { $0[index].inBatch = false } }
-        return try processor.runBatch(on: connection)
+        let clock = ContinuousClock()
+        let began = clock.now
+        let report = try processor.runBatch(on: connection)
+        timers.record(report.timings, batchSeconds: Double((clock.now - began) / .microseconds(1)) / 1e6)
+        return report
+    }
+}
+
+/// The queue's latency histograms, by job kind: how long a job waited once
+/// due until a worker claimed it (`conveyor_job_wait_seconds`), and from
+/// enqueue to the commit that finished it (`conveyor_job_latency_seconds`;
+/// for `handoff` jobs, win to handoff).
+final class JobTimers: Sendable {
+    static let waitLabel = "conveyor_job_wait_seconds"
+    static let latencyLabel = "conveyor_job_latency_seconds"
+    /// Buckets fine enough for handoffs (milliseconds) and wide enough for scans.
+    static let buckets: [Duration] = [
+        .milliseconds(1), .microseconds(2500), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50),
+        .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2.5), .seconds(5), .seconds(10),
+        .seconds(30), .seconds(60), .seconds(300),
+    ]
+
+    private let byKind = Mutex<[String: (wait: Timer, latency: Timer)]>([:])
+
+    /// Gives the factory our buckets for these histograms.
+    static func configure(_ factory: inout PrometheusMetricsFactory) {
+        factory.durationHistogramBuckets[waitLabel] = buckets
+        factory.durationHistogramBuckets[latencyLabel] = buckets
+    }
+
+    /// Records a committed batch's jobs; each finished job's latency counts the batch's own time.
+    func record(_ timings: [JobTiming], batchSeconds: Double) {
+        for timing in timings {
+            let (wait, latency) = timers(timing.kind)
+            wait.recordSeconds(timing.dueSeconds)
+            if timing.succeeded { latency.recordSeconds(timing.ageSeconds + batchSeconds) }
+        }
+    }
+
+    private func timers(_ kind: String) -> (wait: Timer, latency: Timer) {
+        byKind.withLock { timers in
+            if let known = timers[kind] { return known }
+            let made = (
+                Timer(label: Self.waitLabel, dimensions: [("kind", kind)]),
+                Timer(label: Self.latencyLabel, dimensions: [("kind", kind)])
+            )
+            timers[kind] = made
+            return made
+        }
     }
 }

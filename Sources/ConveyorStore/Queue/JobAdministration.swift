@@ -50,6 +50,11 @@ extension JobStore {
         }
     }
 
+    /// The name of the team job `id` acts on; nil for a job of no team, or no such job.
+    public static func teamName(_ connection: PostgresConnection, jobId id: Int64) throws -> String? {
+        try connection.query(Queries.jobTeam, [id]).first?["name"].string()
+    }
+
     public static func list(_ connection: PostgresConnection, state: String?, limit: Int) throws -> [JobSummary] {
         try connection.query(Queries.listJobs, [state, limit]).map(summary)
     }

@@ -2,14 +2,29 @@ import ConveyorCore
 import ConveyorPostgres
 import Foundation
 
-/// What one batch did.
+/// What one batch did. Two reports are equal when their counts are (timings are measurements).
 public struct BatchReport: Sendable, Equatable {
     public var claimed = 0
     public var succeeded = 0
     public var retried = 0
     public var dead = 0
     public var waiting = 0
+    /// One per claimed job, for the latency metrics.
+    public var timings: [JobTiming] = []
     public init() {}
+
+    public static func == (left: BatchReport, right: BatchReport) -> Bool {
+        (left.claimed, left.succeeded, left.retried, left.dead, left.waiting)
+            == (right.claimed, right.succeeded, right.retried, right.dead, right.waiting)
+    }
+}
+
+/// How long a claimed job had been due and had existed when its batch claimed it.
+public struct JobTiming: Sendable {
+    public let kind: String
+    public let succeeded: Bool
+    public let dueSeconds: Double
+    public let ageSeconds: Double
 }
 
 /// Claims a batch of due jobs and runs them in one transaction: the claim

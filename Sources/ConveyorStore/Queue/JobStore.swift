@@ -24,7 +24,9 @@ public enum JobStore {
                 payload: try row["payload"].string(),
                 attempts: try row["attempts"].int(),
                 maxAttempts: try row["max_attempts"].int(),
-                teamId: try row["team_id"].optionalInt64()
+                teamId: try row["team_id"].optionalInt64(),
+                dueSeconds: try row["due_seconds"].double(),
+                ageSeconds: try row["age_seconds"].double()
             )
         }
     }
@@ -43,6 +45,7 @@ public enum JobStore {
         var buried: (ids: [Int64], errors: [String]) = ([], [])
         var parked: (ids: [Int64], until: [Date?], reasons: [String]) = ([], [], [])
         for (job, outcome) in results {
+            report.timings.append(JobTiming(kind: job.kind, succeeded: outcome == .succeeded, dueSeconds: job.dueSeconds, ageSeconds: job.ageSeconds))
             switch outcome {
             case .succeeded:
                 succeeded.append(job.id)

@@ -11,6 +11,9 @@ public struct ClaimedJob: Sendable, Equatable {
     public let attempts: Int
     public let maxAttempts: Int
     public let teamId: Int64?
+    /// Seconds it had been due when claimed, and since it was enqueued.
+    public var dueSeconds = 0.0
+    public var ageSeconds = 0.0
 
     /// Decodes the payload; a malformed payload is `JobFailure.permanent`.
     public func decodePayload<T: Decodable>(_ type: T.Type) throws -> T {

@@ -1,0 +1,22 @@
+import ConveyorStore
+import Testing
+
+@testable import ConveyorDaemon
+
+/// The database's share of `metrics` in Prometheus' text format.
+@Suite struct MetricsExpositionTests {
+    @Test func labelValuesFromDataAreEscaped() {
+        #expect(MetricsExposition.escaped(#"rail "east"\n"#) == #"rail \"east\"\\n"#)
+        #expect(MetricsExposition.escaped("two\nlines") == #"two\nlines"#)
+        #expect(MetricsExposition.escaped("\u{1b}[2J ünïcode") == "\u{1b}[2J ünïcode", "only what the format needs")
+    }
+
+    @Test func anUnreadableDatabaseIsUpZeroAndNothingElse() {
+        #expect(MetricsExposition.text(nil) == """
+            # HELP conveyor_database_up 1 when the database answered this scrape
+            # TYPE conveyor_database_up gauge
+            conveyor_database_up 0
+
+            """)
+    }
+}
