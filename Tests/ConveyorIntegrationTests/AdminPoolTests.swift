@@ -23,7 +23,7 @@ import Testing
         let departing = try daemon.connect()
         #expect(try departing.writeRaw(Array("rep.depart team=t ref=r\n".utf8)))
         #expect(eventually(timeout: .seconds(15)) {
-            (try? HandoffDaemon.int(blocker, "select count(*) from pg_stat_activity where wait_event_type = 'Lock'")) == 1
+            (try? HandoffDaemon.int(blocker, "select count(*) from pg_stat_activity where wait_event_type = 'Lock' and datname = current_database()")) == 1
         })
         try body(daemon)
         try blocker.query("commit")
