@@ -22,8 +22,10 @@ import Testing
             """)
         let departing = try daemon.connect()
         #expect(try departing.writeRaw(Array("rep.depart team=t ref=r\n".utf8)))
+        // Polled from outside the blocker's transaction, which would see one cached pg_stat_activity.
+        let observer = try PostgresConnection(conninfo: daemon.databaseURL)
         #expect(eventually(timeout: .seconds(15)) {
-            (try? HandoffDaemon.int(blocker, "select count(*) from pg_stat_activity where wait_event_type = 'Lock' and datname = current_database()")) == 1
+            (try? HandoffDaemon.int(observer, "select count(*) from pg_stat_activity where wait_event_type = 'Lock' and datname = current_database()")) == 1
         })
         try body(daemon)
         try blocker.query("commit")
