@@ -19,6 +19,14 @@ typealias ProgressHandler = @Sendable (
 /// for operators of some teams only; nil when it acts on none.
 typealias TeamLookup = @Sendable (Arguments) async throws -> String?
 
+/// The `TeamLookup` of a command addressed by its argument `id`: `read` names that id's team.
+func teamOfID(_ database: ConnectionPool, _ read: @escaping @Sendable (PostgresConnection, Int64) throws -> String?) -> TeamLookup {
+    { args in
+        let id = try args.int("id", in: 1...Int64.max)
+        return try await database.run { try read($0, id) }
+    }
+}
+
 /// Starts a streaming command (`watch`). Its first element is the command's
 /// result, sent once the stream is ready (so no event after the answer is
 /// missed); the rest are events, until the client goes.

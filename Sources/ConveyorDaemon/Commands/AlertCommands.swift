@@ -10,11 +10,7 @@ enum AlertCommands {
 
     /// The team each command acts on, for operators of some teams only.
     static func teamLookups(_ context: DaemonContext) -> [String: TeamLookup] {
-        let database = context.database
-        let lookup: TeamLookup = { args in
-            let id = try args.int("id", in: 1...Int64.max)
-            return try await database.run { try AlertStore.teamName($0, alertId: id) }
-        }
+        let lookup = teamOfID(context.database) { try AlertStore.teamName($0, alertId: $1) }
         return ["alert.ack": lookup, "alert.snooze": lookup]
     }
 

@@ -9,11 +9,7 @@ enum QueueCommands {
 
     /// The team each command acts on, for operators of some teams only.
     static func teamLookups(_ context: DaemonContext) -> [String: TeamLookup] {
-        let database = context.database
-        let lookup: TeamLookup = { args in
-            let id = try args.int("id", in: 1...Int64.max)
-            return try await database.run { try JobStore.teamName($0, jobId: id) }
-        }
+        let lookup = teamOfID(context.database) { try JobStore.teamName($0, jobId: $1) }
         return ["job.retry": lookup, "job.cancel": lookup]
     }
 
