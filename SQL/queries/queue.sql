@@ -204,5 +204,13 @@ with inserted as (
 select count(pg_notify('conveyor_probe', job_id::text)) as notified from inserted
 
 -- name: job_team :optional
--- The name of the team job $1 acts on (no row: no such job, or none).
-select t.name from conveyor.jobs j join conveyor.teams t on t.id = j.team_id where j.id = $1
+-- The name of the team job $1 acts on (no row: no such job, or none): its
+-- team_id, or for the long lane's scans and webhook deliveries, which leave
+-- that empty, the team_id of their payload.
+select t.name
+from conveyor.jobs j
+join conveyor.teams t on t.id = coalesce(
+    j.team_id,
+    case when j.kind in ('scan', 'webhook') and jsonb_typeof(j.payload -> 'team_id') = 'number'
+         then (j.payload ->> 'team_id')::numeric end)
+where j.id = $1

@@ -196,8 +196,8 @@ extension DaemonConfig {
         },
         .integer(
             "admin_db_connections", \.adminDatabaseConnections, 1...64,
-            "PostgreSQL connections serving admin commands, so a slow one does not hold up the rest (the audit, "
-                + "housekeeping and the scan scheduler have one each of their own)"),
+            "PostgreSQL connections serving admin commands, so a slow one does not hold up the rest (the audit "
+                + "has one of its own; housekeeping and the scan scheduler share another)"),
         .integer("batch_size", \.batchSize, 1...10_000, "jobs claimed per transaction"),
         .seconds(
             "poll_interval", \.pollInterval, 0.01...3600,

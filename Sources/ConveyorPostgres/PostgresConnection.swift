@@ -103,8 +103,11 @@ public final class PostgresConnection {
     public static var libraryVersion: Int { Int(PQlibVersion()) }
     /// The server process serving this connection.
     public var backendPID: Int32 { PQbackendPID(handle) }
-    /// True once libpq has seen the connection fail; it must be replaced.
-    public var isBroken: Bool { PQstatus(handle) != CONNECTION_OK }
+    /// True once libpq has seen the connection fail (or a pipeline could not be
+    /// left); it must be replaced.
+    public var isBroken: Bool { stuckInPipeline || PQstatus(handle) != CONNECTION_OK }
+    /// Set when `pipeline` could not leave pipeline mode: no plain query works any more.
+    private var stuckInPipeline = false
 
     /// Reads whatever the server sent while the connection was idle, without
     /// waiting, so a connection the server closed (a restart) shows as
@@ -161,7 +164,7 @@ public final class PostgresConnection {
         guard PQenterPipelineMode(handle) == 1 else {
             throw PostgresError.connection(handle, context: "cannot enter pipeline mode")
         }
-        defer { PQexitPipelineMode(handle) }
+        defer { if PQexitPipelineMode(handle) != 1 { stuckInPipeline = true } }
         for statement in statements {
             guard PQsendQueryPrepared(handle, statement.name, 0, nil, nil, nil, 0) == 1 else {
                 throw PostgresError.connection(handle, context: "cannot send \(statement.name)")

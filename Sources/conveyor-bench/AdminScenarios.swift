@@ -114,7 +114,7 @@ struct AdminScenarios {
             streams.append(client)
         }
         let databaseConnections = try connection.query(
-            "select count(*)::int as n from pg_stat_activity where application_name = 'conveyord-watch'"
+            "select count(*)::int as n from pg_stat_activity where application_name = 'conveyord-watch' and datname = current_database()"
         ).first?["n"].int64() ?? -1
         let reader = EventArrivals(streams, expected: Self.watchers * Self.watchedWins)
         let readerThread = Thread { reader.run() }

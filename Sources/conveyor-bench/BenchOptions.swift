@@ -61,7 +61,7 @@ struct BenchOptions {
                      status, then ping, from 50 clients at 10/s each for --seconds (p50/p99); status and
                      ping from 50 clients as fast as answered for --seconds (p99 of each and
                      their ratio); 1000 watch streams: database connections they hold and
-                     handoff event delivery p50/p99 of 20 wins
+                     handoff event delivery p50/p99 of 20 wins (needs `ulimit -n` above 1100)
 
         generate loads a generated freight forwarder's year of one team into the
         database (which must not have that team yet) and prints what a correct

@@ -11,6 +11,14 @@ import Testing
         #expect(MetricsExposition.escaped("\u{1b}[2J ünïcode") == "\u{1b}[2J ünïcode", "only what the format needs")
     }
 
+    @Test func samplesAreSpelledAsTheFormatWants() {
+        #expect(MetricsExposition.number(3) == "3")
+        #expect(MetricsExposition.number(0.25) == "0.25")
+        #expect(MetricsExposition.number(.nan) == "NaN")
+        #expect(MetricsExposition.number(.infinity) == "+Inf")
+        #expect(MetricsExposition.number(-.infinity) == "-Inf")
+    }
+
     @Test func anUnreadableDatabaseIsUpZeroAndNothingElse() {
         #expect(MetricsExposition.text(nil) == """
             # HELP conveyor_database_up 1 when the database answered this scrape

@@ -688,16 +688,26 @@ import Glibc
                 return "id=\(try #require(id))"
             }
             let (railJob, seaJob) = (try job("rail"), try job("sea"))
+            // Scans keep their team in the payload, not in team_id.
+            func scanJob(_ team: String) throws -> String {
+                "id=" + String(try HandoffDaemon.int(database, """
+                    insert into conveyor.jobs (kind, payload, run_at)
+                    select 'scan', jsonb_build_object('team_id', id, 'trigger', 'manual', 'digest', false), now() + interval '1 day'
+                    from conveyor.teams where name = $1 returning id
+                    """, [team]))
+            }
+            let (railScan, seaScan) = (try scanJob("rail"), try scanJob("sea"))
             #expect(eventually { (try? HandoffDaemon.int(database, "select count(*) from conveyor.jobs where state = 'waiting'")) == 2 })
             func ctl(_ words: [String]) throws -> CommandResult { try daemon.ctl(words, asUser: OtherUser.nobody) }
 
-            for allowed in [["job.cancel", railJob], ["rep.add", "team=rail", "ref=olga", "role=account_manager"],
+            for allowed in [["job.cancel", railJob], ["job.cancel", railScan], ["rep.add", "team=rail", "ref=olga", "role=account_manager"],
                             ["team.resume", "name=rail"], ["team.add", "name=rail-east"]] {
                 let result = try ctl(allowed)
                 #expect(result.status == 0, "\(allowed): \(result)")
             }
             for denied in [["rep.add", "team=sea", "ref=olga", "role=account_manager"], ["team.resume", "name=sea"],
-                           ["team.add", "name=air"], ["job.cancel", seaJob], ["job.cancel", "id=999999"], ["alert.ack", "id=1"]] {
+                           ["team.add", "name=air"], ["job.cancel", seaJob], ["job.cancel", seaScan], ["job.cancel", "id=999999"],
+                           ["alert.ack", "id=1"]] {
                 let result = try ctl(denied)
                 #expect(result.status == 16, "\(denied): \(result)")
                 #expect(result.stderr.contains("you operate \"rail\", \"rail-east\" only"), "\(result.stderr)")
@@ -708,7 +718,7 @@ import Glibc
             #expect(try HandoffDaemon.int(database, "select count(*) from conveyor.jobs where state = 'waiting'") == 1, "sea's job was not cancelled")
             #expect(try HandoffDaemon.int(database, """
                 select count(*) from conveyor.admin_audit where uid = \(OtherUser.nobodyUID) and error_code = 'permission_denied'
-                """) == 6)
+                """) == 7)
         }
     }
 

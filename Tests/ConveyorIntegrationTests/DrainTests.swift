@@ -66,7 +66,8 @@ import Testing
             #expect(response.errorCode == .invalidArgument, "\(timeout): \(response.encodedLine())")
         }
         #expect(try client.result("status")["workers"]?["draining"] == false)
-        let quick = try client.result("drain", ["timeout": 0])
+        let quick = try client.result("drain", ["timeout": 10])
         #expect(quick["draining"] == true && quick["drained"] == true, "\(quick)")
+        #expect(try client.result("drain", ["timeout": 0])["draining"] == true, "0 answers at once")
     }
 }

@@ -188,7 +188,9 @@ final class AdminDispatcher: Sendable {
         } else {
             try await teamLookups[spec.name]?(args)
         }
-        guard let team, scope.contains(team) else {
+        // Byte for byte, as PostgreSQL compares team names (Swift's == would equate
+        // canonically equivalent spellings of two different teams).
+        guard let team, scope.contains(where: { $0.utf8.elementsEqual(team.utf8) }) else {
             let target = team.map { "team \(Quoting.excerpt($0))" } ?? "no team of yours"
             throw ProtocolError(
                 .permissionDenied, "you operate \(scope.sorted().map { Quoting.excerpt($0) }.joined(separator: ", ")) only; \(spec.name) acts on \(target)")

@@ -31,13 +31,10 @@ public final class AdminServer: Service, @unchecked Sendable {
     /// Open connections, whether each is answering a request, and whether it
     /// streams (a stream counts towards `maxStreams`, not `maxConnections`).
     private struct Connections {
-        var channels: [ObjectIdentifier: (channel: any Channel, busy: Bool, streaming: Bool)] = [:] {
-            didSet { if channels.count != oldValue.count { published() } }
-        }
-        var streams = 0 {
-            didSet { published() }
-        }
-        private func published() {
+        var channels: [ObjectIdentifier: (channel: any Channel, busy: Bool, streaming: Bool)] = [:]
+        var streams = 0
+        /// Puts the counts in the metrics; called once per change of either.
+        func publish() {
             AdminMetrics.connections(requests: requestConnections, streams: streams)
         }
         var closing = false
@@ -106,6 +103,7 @@ public final class AdminServer: Service, @unchecked Sendable {
             state.channels[key]?.streaming = true
             state.channels[key]?.busy = false
             state.streams += 1
+            state.publish()
             return true
         }
     }
@@ -117,6 +115,7 @@ public final class AdminServer: Service, @unchecked Sendable {
             if state.channels[key]?.streaming == true {
                 state.channels[key]?.streaming = false
                 state.streams -= 1
+                state.publish()
             }
             state.channels[key]?.busy = busy
             return !state.closing
@@ -129,6 +128,7 @@ public final class AdminServer: Service, @unchecked Sendable {
         defer {
             connections.withLock { state in
                 if state.channels.removeValue(forKey: key)?.streaming == true { state.streams -= 1 }
+                state.publish()
             }
         }
         do {
@@ -147,6 +147,7 @@ public final class AdminServer: Service, @unchecked Sendable {
                 let admitted = connections.withLock { state -> Bool in
                     guard state.requestConnections < limit, !state.closing else { return false }
                     state.channels[key] = (channel, false, false)
+                    state.publish()
                     return true
                 }
                 guard admitted else {

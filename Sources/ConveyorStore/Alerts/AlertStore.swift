@@ -112,13 +112,13 @@ public enum AlertStore {
         }
     }
 
-    /// Ends the snoozes whose date passed; returns how many alerts are open again.
-    @discardableResult
     /// The name of alert `id`'s team; nil when there is no such alert.
     public static func teamName(_ connection: PostgresConnection, alertId id: Int64) throws -> String? {
         try connection.query(Queries.alertTeam, [id]).first?["name"].string()
     }
 
+    /// Ends the snoozes whose date passed; returns how many alerts are open again.
+    @discardableResult
     public static func wakeSnoozed(_ connection: PostgresConnection) throws -> Int {
         try connection.query(Queries.wakeSnoozedAlerts)[0]["woken"].int()
     }
