@@ -20,6 +20,7 @@ let package = Package(
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
     ],
     targets: [
         // The only place C enters: libpq through pkg-config.
@@ -67,7 +68,15 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
-        .executableTarget(name: "conveyorctl", dependencies: ["ConveyorProtocol", "ConveyorCore"]),
+        // The admin client: command line (swift-argument-parser over the command catalog), socket
+        // session and terminal rendering; `conveyorctl` is a thin executable over it.
+        .target(
+            name: "ConveyorCLI",
+            dependencies: [
+                "ConveyorProtocol", "ConveyorCore", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(name: "conveyorctl", dependencies: ["ConveyorCLI"]),
         // A small seeded random generator (SplitMix64): reproducible data for the fixtures and the tests.
         .target(name: "SeededRandom"),
         // A deterministic freight forwarder's year (teams, reps, accounts, deals, interactions) with
@@ -100,6 +109,8 @@ let package = Package(
         // Pure tests of the generated year: plans, shares, ground truth, refused sizes.
         .testTarget(name: "ConveyorFixturesTests", dependencies: ["ConveyorFixtures"]),
         .testTarget(name: "ConveyorProtocolTests", dependencies: ["ConveyorProtocol", "GeneratedDocs"]),
+        // Pure tests of conveyorctl's parsing and rendering: no daemon, no terminal.
+        .testTarget(name: "ConveyorCLITests", dependencies: ["ConveyorCLI", "ConveyorProtocol"]),
         // Pure tests of the daemon library's pure parts: no database, no processes.
         .testTarget(
             name: "ConveyorDaemonTests",

@@ -423,8 +423,8 @@ import Glibc
 
     // MARK: - conveyorctl watch
 
-    /// `conveyorctl watch` prints each event as one JSON object per line (no envelope, no
-    /// acknowledgement) as it arrives, until it is stopped.
+    /// `conveyorctl --json watch` prints each event as one JSON object per line (no envelope,
+    /// no acknowledgement) as it arrives, until it is stopped.
     @Test func conveyorctlWatchPrintsEventsAsJSONLines() throws {
         try withDaemon(["CONVEYOR_IDLE_TIMEOUT": "2"]) { daemon, db in
             let client = try daemon.connect()
@@ -432,7 +432,7 @@ import Glibc
             let directory = try TemporaryDirectory.make("cvy-watch")
             defer { TemporaryDirectory.remove(directory) }
             let out = directory + "/stdout", err = directory + "/stderr"
-            let pid = try Spawn.start([try Binaries.conveyorctl(), "--socket", daemon.socketPath, "watch"], stdout: out, stderr: err)
+            let pid = try Spawn.start([try Binaries.conveyorctl(), "--socket", daemon.socketPath, "--json", "watch"], stdout: out, stderr: err)
             var reaped = false
             defer {
                 if !reaped {

@@ -48,6 +48,16 @@ final class AdminConnection {
         close(descriptor)
     }
 
+    /// Whether the daemon has closed the connection (an idle one, after `idle_timeout`)
+    /// with nothing left to read; asks the socket without waiting.
+    var isClosedByPeer: Bool {
+        guard start == buffer.count else { return false }
+        var request = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+        guard poll(&request, 1, 0) > 0 else { return false }
+        var byte: UInt8 = 0
+        return recv(descriptor, &byte, 1, Int32(MSG_PEEK) | Int32(MSG_DONTWAIT)) <= 0
+    }
+
     /// The next line without its newline, or `nil` when the daemon closed the connection
     /// at a line boundary.
     ///
