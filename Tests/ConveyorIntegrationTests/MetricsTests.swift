@@ -7,16 +7,6 @@ import Testing
 /// latency histograms, alerts, the admin socket's own figures and folded
 /// audit rows, as a Prometheus scrape reads them.
 @Suite struct MetricsTests {
-    /// The sample lines of `text` for metric `name`, as `labels → value`.
-    private func samples(_ text: String, _ name: String) -> [String: Double] {
-        var found: [String: Double] = [:]
-        for line in text.split(separator: "\n") where line.hasPrefix(name + "{") || line.hasPrefix(name + " ") {
-            guard let space = line.lastIndex(of: " "), let value = Double(line[line.index(after: space)...]) else { continue }
-            found[String(line[line.index(line.startIndex, offsetBy: name.count)..<space])] = value
-        }
-        return found
-    }
-
     @Test func aScrapeShowsTheQueueHandoffsLatenciesAlertsAndTheAdminSocket() throws {
         let daemon = try DaemonProcess(database: try TestPostgres.makeDatabase())
         defer { daemon.stop() }

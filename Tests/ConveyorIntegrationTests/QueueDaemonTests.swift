@@ -48,10 +48,7 @@ import Glibc
 
     /// The sum of a Prometheus counter in the daemon's `metrics` text.
     static func counter(_ daemon: DaemonProcess, _ name: String) throws -> Double {
-        let text = try daemon.connect().result("metrics")["text"]?.stringValue ?? ""
-        let values = text.split(separator: "\n")
-            .filter { $0.hasPrefix(name + " ") || $0.hasPrefix(name + "{") }
-            .compactMap { $0.split(separator: " ").last.flatMap { Double($0) } }
+        let values = samples(try daemon.connect().result("metrics")["text"]?.stringValue ?? "", name).values
         guard !values.isEmpty else { throw TestSetupError("no \(name) in the metrics of conveyord \(daemon.pid)") }
         return values.reduce(0, +)
     }
