@@ -61,6 +61,8 @@ public struct PostgresNotification: Sendable, Equatable {
 public final class PostgresConnection {
     private let handle: OpaquePointer
     private var preparedNames: Set<String> = []
+    /// When this connection waits for the server (every blocking libpq call).
+    public let waits = ServerWaits()
 
     /// Connects with a libpq conninfo string or URI (multi-host strings and
     /// `target_session_attrs` pass through untouched); nil or empty uses
@@ -129,8 +131,10 @@ public final class PostgresConnection {
     /// Runs one statement with `$n` parameters (text format).
     @discardableResult
     public func query(_ sql: String, _ parameters: [any PostgresBindable] = []) throws -> PostgresRows {
-        let result = Self.withParameters(parameters) { count, values in
-            PQexecParams(handle, sql, count, nil, values, nil, nil, 0)
+        let result = waits.during {
+            Self.withParameters(parameters) { count, values in
+                PQexecParams(handle, sql, count, nil, values, nil, nil, 0)
+            }
         }
         return try check(result)
     }
@@ -142,11 +146,12 @@ public final class PostgresConnection {
             throw PostgresError(kind: .decoding, message: "query \(statement.name) is a script: run it with execute")
         }
         if !preparedNames.contains(statement.name) {
-            try check(PQprepare(handle, statement.name, statement.sql, 0, nil))
-            preparedNames.insert(statement.name)
+            try prepare(statement)
         }
-        let result = Self.withParameters(parameters) { count, values in
-            PQexecPrepared(handle, statement.name, count, values, nil, nil, 0)
+        let result = waits.during {
+            Self.withParameters(parameters) { count, values in
+                PQexecPrepared(handle, statement.name, count, values, nil, nil, 0)
+            }
         }
         let rows = try check(result)
         try statement.check(rows.count)
@@ -158,9 +163,17 @@ public final class PostgresConnection {
     /// rows, in order. The first error is thrown once the pipeline is done with.
     public func pipeline(_ statements: [PreparedStatement]) throws -> [PostgresRows] {
         for statement in statements where !preparedNames.contains(statement.name) {
-            try check(PQprepare(handle, statement.name, statement.sql, 0, nil))
-            preparedNames.insert(statement.name)
+            try prepare(statement)
         }
+        return try waits.during { try pipelined(statements) }
+    }
+
+    private func prepare(_ statement: PreparedStatement) throws {
+        try check(waits.during { PQprepare(handle, statement.name, statement.sql, 0, nil) })
+        preparedNames.insert(statement.name)
+    }
+
+    private func pipelined(_ statements: [PreparedStatement]) throws -> [PostgresRows] {
         guard PQenterPipelineMode(handle) == 1 else {
             throw PostgresError.connection(handle, context: "cannot enter pipeline mode")
         }
@@ -197,7 +210,7 @@ public final class PostgresConnection {
     /// Runs SQL text without parameters; may hold several statements
     /// (migrations, `SET`s). Never build this text from input.
     public func execute(_ sql: String) throws {
-        try check(PQexec(handle, sql))
+        try check(waits.during { PQexec(handle, sql) })
     }
 
     /// Runs `body` in a transaction: commits when it returns, rolls back when it throws.
@@ -244,7 +257,7 @@ public final class PostgresConnection {
         var descriptors = [pollfd(fd: PQsocket(handle), events: Int16(POLLIN), revents: 0)]
         if let wakeDescriptor { descriptors.append(pollfd(fd: wakeDescriptor, events: Int16(POLLIN), revents: 0)) }
         let milliseconds = Int32(max(0, min(timeout, 86_400)) * 1000)
-        let ready = poll(&descriptors, nfds_t(descriptors.count), milliseconds)
+        let ready = waits.during { poll(&descriptors, nfds_t(descriptors.count), milliseconds) }
         if ready < 0, errno != EINTR {
             throw PostgresError(kind: .connection, message: "poll failed: \(String(cString: strerror(errno)))")
         }

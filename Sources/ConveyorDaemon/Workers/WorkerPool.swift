@@ -26,9 +26,16 @@ public final class WorkerPool: Service, @unchecked Sendable {
     private let pipes: [WakePipe]
     private let stopping = Atomic<Bool>(false)
     private let draining = Atomic<Bool>(false)
-    /// Each worker's phase and whether it runs a batch now; `drain()` sets
-    /// `draining` under the same lock, so no batch starts after it returns.
-    private let workerStates: Mutex<[(phase: Phase, inBatch: Bool)]>
+    /// Each worker's phase, its connection's waits for the server, and when
+    /// the batch it runs now began; `drain()` sets `draining` under the same
+    /// lock, so no batch starts after it returns.
+    private let workerStates: Mutex<[WorkerState]>
+
+    private struct WorkerState {
+        var phase = Phase.starting
+        var waits: ServerWaits?
+        var batchBegan: ContinuousClock.Instant?
+    }
     private let processed = Counter(label: "conveyor_jobs_processed_total")
     private let failed = Counter(label: "conveyor_jobs_failed_total")
     private let batches = Counter(label: "conveyor_job_batches_total")
@@ -40,7 +47,7 @@ public final class WorkerPool: Service, @unchecked Sendable {
         self.pollInterval = pollInterval
         self.logger = logger
         pipes = processors.map { _ in WakePipe() }
-        workerStates = Mutex(Array(repeating: (.starting, false), count: processors.count))
+        workerStates = Mutex(Array(repeating: WorkerState(), count: processors.count))
     }
 
     /// The current phase of each worker of `lane`.
@@ -51,7 +58,24 @@ public final class WorkerPool: Service, @unchecked Sendable {
     public var isDraining: Bool { draining.load(ordering: .relaxed) }
 
     /// How many workers are running a batch (whose transaction has not ended yet).
-    public var batchesInFlight: Int { workerStates.withLock { $0.count(where: \.inBatch) } }
+    public var batchesInFlight: Int { workerStates.withLock { $0.count { $0.batchBegan != nil } } }
+
+    /// True once every worker has connected to PostgreSQL (at least once).
+    public var everyWorkerConnected: Bool { workerStates.withLock { $0.allSatisfy { $0.waits != nil } } }
+
+    /// The workers stuck in a batch outside any call to PostgreSQL for longer
+    /// than `limit`: wedged in our own code (a wait for the database, however
+    /// long, is not counted; the daemon survives those).
+    public func wedgedWorkers(limit: Duration) -> [Int] {
+        let now = ContinuousClock.now
+        return workerStates.withLock { states in
+            states.indices.filter { index in
+                guard let began = states[index].batchBegan else { return false }
+                guard let wait = states[index].waits?.state else { return now - began > limit }
+                return !wait.waiting && now - max(began, wait.since) > limit
+            }
+        }
+    }
 
     /// Stops claiming new batches (in-flight batches commit; `batchesInFlight`
     /// counts them down); `resume()` undoes it.
@@ -121,6 +145,7 @@ public final class WorkerPool: Service, @unchecked Sendable {
                     try fresh.listen(JobStore.channel)
                     try JobStore.tuneWorkerSession(fresh)
                     connection = fresh
+                    workerStates.withLock { $0[index].waits = fresh.waits }
                     if failures > 0 { logger.notice("worker reconnected to PostgreSQL", metadata: ["attempts": "\(failures)"]) }
                     failures = 0
                     setPhase(index, .connected)
@@ -173,11 +198,11 @@ public final class WorkerPool: Service, @unchecked Sendable {
     private func runBatch(_ index: Int, processor: JobProcessor, on connection: PostgresConnection) throws -> BatchReport? {
         let started = workerStates.withLock { states in
             guard !isDraining else { return false }
-            states[index].inBatch = true
+            states[index].batchBegan = .now
             return true
         }
         guard started else { return nil }
-        defer { workerStates.withLock { $0[index].inBatch = false } }
+        defer { workerStates.withLock { $0[index].batchBegan = nil } }
         let clock = ContinuousClock()
         let began = clock.now
         let report = try processor.runBatch(on: connection)

@@ -1,0 +1,26 @@
+import Synchronization
+
+/// Whether a connection is waiting for the server now, and since when it has
+/// (or has not): lets the owner of a thread tell "blocked on PostgreSQL",
+/// which the daemon survives, from "stuck in its own code", which a watchdog
+/// must see. Read from any thread; changed only by the connection.
+public final class ServerWaits: Sendable {
+    /// Waiting or not, and since when.
+    public struct State: Sendable, Equatable {
+        public let waiting: Bool
+        public let since: ContinuousClock.Instant
+    }
+
+    private let current = Mutex(State(waiting: false, since: .now))
+
+    public init() {}
+
+    public var state: State { current.withLock { $0 } }
+
+    /// Runs `body`, a call that blocks on the server, marked as a wait.
+    func during<T>(_ body: () throws -> T) rethrows -> T {
+        current.withLock { $0 = State(waiting: true, since: .now) }
+        defer { current.withLock { $0 = State(waiting: false, since: .now) } }
+        return try body()
+    }
+}

@@ -1,0 +1,63 @@
+import ConveyorDaemon
+import ConveyorPostgres
+import ConveyorStore
+import Foundation
+import Logging
+import ServiceLifecycle
+import Testing
+
+/// What the systemd watchdog is told: a worker stuck in its own code is
+/// wedged, one waiting for PostgreSQL, however long, is not. Real workers,
+/// a real database, handlers of the test's own.
+@Suite struct WorkerHealthTests {
+    /// Waits in the database: `pg_sleep` for the seconds in its payload.
+    struct DatabaseWaitHandler: JobHandler {
+        let kind = "database_wait"
+        func handle(_ jobs: [ClaimedJob], on connection: PostgresConnection) throws -> [Int64: JobOutcome] {
+            try connection.query("select pg_sleep(2.5)")
+            return [:]
+        }
+    }
+
+    /// Stuck in its own code until the test lets it go.
+    struct StuckHandler: JobHandler {
+        let kind = "stuck"
+        let release: DispatchSemaphore
+        func handle(_ jobs: [ClaimedJob], on connection: PostgresConnection) throws -> [Int64: JobOutcome] {
+            release.wait()
+            return [:]
+        }
+    }
+
+    @Test func onlyAWorkerStuckOutsideTheDatabaseIsWedged() async throws {
+        let conninfo = try TestPostgres.makeDatabase()
+        let release = DispatchSemaphore(value: 0)
+        let pool = WorkerPool(
+            processors: [JobProcessor(handlers: [DatabaseWaitHandler(), StuckHandler(release: release)], batchSize: 1)],
+            conninfo: conninfo, pollInterval: 0.2, logger: Logger(label: "worker-health-test"))
+        let group = ServiceGroup(configuration: .init(services: [.init(service: pool)], logger: Logger(label: "worker-health-test")))
+        let running = Task { try await group.run() }
+        defer { release.signal() }
+        let limit = Duration.seconds(1)
+        let connection = try TestPostgres.connect(conninfo)
+
+        _ = try JobStore.enqueue(connection, kind: "database_wait", payload: "{}")
+        // Generous: the pool starts on the test's cooperative threads, which a full parallel run keeps busy.
+        #expect(eventually(timeout: .seconds(30)) { pool.batchesInFlight == 1 })
+        try await Task.sleep(for: .milliseconds(1500))
+        #expect(pool.batchesInFlight == 1, "still in pg_sleep")
+        #expect(pool.wedgedWorkers(limit: limit).isEmpty, "a wait for the database is not a wedge")
+        #expect(eventually(timeout: .seconds(10)) { pool.batchesInFlight == 0 })
+
+        _ = try JobStore.enqueue(connection, kind: "stuck", payload: "{}")
+        #expect(eventually(timeout: .seconds(10)) { pool.batchesInFlight == 1 })
+        #expect(pool.wedgedWorkers(limit: limit).isEmpty, "not before the limit")
+        try await Task.sleep(for: .milliseconds(1500))
+        #expect(pool.wedgedWorkers(limit: limit) == [0])
+        release.signal()
+        #expect(eventually { pool.batchesInFlight == 0 && pool.wedgedWorkers(limit: limit).isEmpty })
+
+        await group.triggerGracefulShutdown()
+        try await running.value
+    }
+}
