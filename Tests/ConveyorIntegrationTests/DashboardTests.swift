@@ -63,6 +63,24 @@ import Testing
         #expect(PromQL.variableQueryExpressions("query_result(sum(x))") == ["sum(x)"])
     }
 
+    @Test func onlyHistogramsHaveBucketSumAndCountSeries() {
+        let exposition = Exposition("""
+            # TYPE h_seconds histogram
+            h_seconds_bucket{kind="a",le="0.5"} 1
+            h_seconds_sum{kind="a"} 0.2
+            h_seconds_count{kind="a"} 1
+            # TYPE c_total counter
+            c_total{code="ok"} 3
+            # TYPE g gauge
+            g{team="x \\"y\\", z",kind="auto"} 1
+            """)
+        #expect(exposition.series == ["h_seconds_bucket", "h_seconds_sum", "h_seconds_count", "c_total", "g"])
+        #expect(!exposition.series.contains("h_seconds"), "a histogram's bare name is no series")
+        #expect(!exposition.series.contains("c_total_count"))
+        #expect(exposition.labels(of: "h_seconds_bucket") == ["kind", "le"])
+        #expect(exposition.labels(of: "g") == ["team", "kind"])
+    }
+
     /// A daemon that has handed off, waited, raised an alert, scanned and refused
     /// something, so that every family has samples.
     static func scrapeOfABusyDaemon() throws -> String {
