@@ -12,7 +12,7 @@ public struct StartupError: Error, CustomStringConvertible {
     public let description: String
 }
 
-/// Assembles and runs conveyord: migrates, then runs the workers, the
+/// Assembles and runs conveyord: checks the schema is current, then runs the workers, the
 /// housekeeping, the nightly scans' scheduler, the admin socket and the
 /// signal handling under one `ServiceGroup` until a graceful shutdown completes.
 public struct Daemon {
@@ -20,18 +20,18 @@ public struct Daemon {
     public let configPath: String?
     public let environment: [String: String]
     public let logger: Logger
-    public let logLevel: LogLevelControl
+    public let logControl: LogControl
     public let metrics: PrometheusCollectorRegistry
 
     public init(
         config: DaemonConfig, configPath: String?, environment: [String: String], logger: Logger,
-        logLevel: LogLevelControl, metrics: PrometheusCollectorRegistry
+        logControl: LogControl, metrics: PrometheusCollectorRegistry
     ) {
         self.config = config
         self.configPath = configPath
         self.environment = environment
         self.logger = logger
-        self.logLevel = logLevel
+        self.logControl = logControl
         self.metrics = metrics
     }
 
@@ -42,14 +42,26 @@ public struct Daemon {
 
     /// Applies pending migrations and returns those applied; one clear error when it cannot.
     public static func migrate(conninfo: String?) throws -> [Migration] {
+        try withMigrator(conninfo: conninfo, applicationName: "conveyord-migrate") { try $0.migrate($1) }
+    }
+
+    /// Refuses to run on a schema this binary does not match: migrations
+    /// pending (run `conveyord migrate`) or a newer schema (upgrade conveyord).
+    static func checkSchema(conninfo: String?) throws {
+        try withMigrator(conninfo: conninfo, applicationName: "conveyord") { try $0.checkCurrent($1) }
+    }
+
+    private static func withMigrator<T>(
+        conninfo: String?, applicationName: String, _ body: (Migrator, PostgresConnection) throws -> T
+    ) throws -> T {
         let connection: PostgresConnection
         do {
-            connection = try PostgresConnection(conninfo: conninfo, applicationName: "conveyord-migrate")
+            connection = try PostgresConnection(conninfo: conninfo, applicationName: applicationName)
         } catch {
             throw StartupError(description: "cannot connect to PostgreSQL: \(error)")
         }
         do {
-            return try Migrator().migrate(connection)
+            return try body(Migrator(), connection)
         } catch {
             throw StartupError(description: "\(error)")
         }
@@ -93,15 +105,11 @@ public struct Daemon {
         } catch {
             throw StartupError(description: "\(error)")
         }
-        let applied: [Migration]
         do {
-            applied = try Self.migrate(conninfo: config.databaseURL)
+            try Self.checkSchema(conninfo: config.databaseURL)
         } catch {
             socket.remove()
             throw error
-        }
-        if !applied.isEmpty {
-            logger.notice("applied migrations", metadata: ["files": "\(applied.map(\.file))"])
         }
         // Admin commands, the audit and the periodic upkeep each have connections of their own,
         // so none of them waits behind the others.
@@ -123,34 +131,40 @@ public struct Daemon {
             pollInterval: config.pollInterval,
             logger: logger
         )
-        let trigger = ShutdownTrigger()
+        let notifier = SystemdNotifier(environment: environment)
+        let trigger = ShutdownTrigger(notifier: notifier)
         let context = DaemonContext(
             config: config, configPath: configPath, environment: environment, database: database, workers: workers,
-            shutdown: trigger, logLevel: logLevel, metrics: metrics, logger: logger
+            shutdown: trigger, logControl: logControl, notifier: notifier, metrics: metrics, logger: logger
         )
         let dispatcher = Self.dispatcher(context, audit: audit)
-        let notifier = SystemdNotifier(environment: environment)
-        let admin = AdminServer(config: config, socket: socket, dispatcher: dispatcher, logger: logger) {
-            notifier.notify("READY=1\nSTATUS=serving")
+        let listening = SystemdReporter.Flag()
+        let admin = AdminServer(settings: { context.config }, socket: socket, dispatcher: dispatcher, logger: logger) {
+            listening.set()
         }
-        let logger = self.logger
         let signals = SignalService(
             signals: await UnixSignalsSequence(trapping: [.sigterm, .sigint, .sighup]),
             trigger: trigger,
-            reload: {
-                do { _ = try context.reload() } catch { logger.error("reload failed; keeping the running configuration", metadata: ["error": "\(error)"]) }
-            },
+            reload: { _ = try? context.reload() },
             socketPath: config.adminSocket,
             logger: logger
         )
+        // A wait for a webhook's answer is bounded by its timeout and not a wedge.
+        let wedgeLimit = max(notifier.watchdogInterval ?? .zero, .seconds(config.webhookTimeout + 5))
+        let reporter = SystemdReporter(notifier: notifier, context: context, listening: listening, wedgeLimit: wedgeLimit, logger: logger)
+        let textfile = config.metricsTextfile.map { path in
+            ServiceGroupConfiguration.ServiceConfiguration(service: MetricsTextfile(
+                path: path, interval: .seconds(config.metricsTextfileInterval), context: context, logger: logger))
+        }
         let group = ServiceGroup(configuration: .init(
             services: [
                 .init(service: signals),
+                .init(service: reporter),
                 .init(service: workers, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup),
                 .init(service: Housekeeping(database: upkeep, retention: config.jobRetention, logger: logger)),
                 .init(service: ScanScheduler(database: upkeep, logger: logger, interval: .seconds(config.scanCheckInterval))),
                 .init(service: admin, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup),
-            ],
+            ] + (textfile.map { [$0] } ?? []),
             logger: logger
         ))
         trigger.attach(group)
@@ -161,7 +175,7 @@ public struct Daemon {
         } catch {
             failure = error
         }
-        notifier.notify("STOPPING=1")
+        if !trigger.isShuttingDown { notifier.notify("STOPPING=1") }
         do {
             try await webhooks.shutdown()
         } catch {

@@ -48,6 +48,10 @@ public struct DaemonConfig: Sendable, Equatable {
     public var scanCheckInterval = 30.0
     /// `webhook_timeout`, seconds.
     public var webhookTimeout = 10.0
+    /// `metrics_textfile`; `nil`: none written.
+    public var metricsTextfile: String?
+    /// `metrics_textfile_interval`, seconds.
+    public var metricsTextfileInterval = 15.0
     /// `max_line_bytes`, `max_connections`, `max_streams`, `idle_timeout`, `line_timeout` (seconds): the admin socket's ``Limits``.
     public var maxLineBytes = Limits().maxLineBytes
     public var maxConnections = Limits().maxConnections
@@ -61,7 +65,14 @@ public struct DaemonConfig: Sendable, Equatable {
 
     /// Reads the file (if any) then the environment; throws one clear message.
     public static func load(path: String?, environment: [String: String]) throws -> DaemonConfig {
+        try loadWithSources(path: path, environment: environment).config
+    }
+
+    /// As ``load(path:environment:)``, and where each key's value came from:
+    /// `file:line` or the environment variable (keys left out kept their default).
+    public static func loadWithSources(path: String?, environment: [String: String]) throws -> (config: DaemonConfig, sources: [String: String]) {
         var config = DaemonConfig()
+        var sources: [String: String] = [:]
         if let path {
             let text: String
             do {
@@ -71,18 +82,35 @@ public struct DaemonConfig: Sendable, Equatable {
             }
             for (number, key, value) in try parse(text, path: path) {
                 try config.set(key, value, source: "\(path):\(number)")
+                sources[key] = "\(path):\(number)"
             }
         }
         for key in Self.table {
             if let value = environment[key.environmentVariable] {
                 try config.set(key.name, value, source: key.environmentVariable)
+                sources[key.name] = key.environmentVariable
             }
         }
-        return config
+        return (config, sources)
+    }
+
+    /// Every key as `key = value  # source`, secrets (`database_url`) redacted:
+    /// what `conveyord check-config` prints.
+    public func listing(sources: [String: String]) -> String {
+        let lines = Self.table.map { key in
+            let value = key.read(self)
+            let quoted = Quoting.excerpt(value, maxCharacters: 200)
+            // Plain values as they are; quoted (and escaped) only when they hold spaces or controls.
+            let plain = quoted == "\"\(value)\"" && !value.contains(where: \.isWhitespace)
+            let shown = value.isEmpty ? "" : key.secret ? "(redacted)" : plain ? value : quoted
+            return (key.name + " = " + shown, sources[key.name] ?? (value.isEmpty ? "unset: \(key.unset ?? "empty")" : "default"))
+        }
+        let width = lines.map(\.0.count).max() ?? 0
+        return lines.map { $0.0.padding(toLength: width, withPad: " ", startingAt: 0) + "  # " + $0.1 }.joined(separator: "\n")
     }
 
     /// Every key, in the order of `docs/config.md` (and of an unknown key's error message).
-    static let keys = table.map(\.name)
+    public static let keys = table.map(\.name)
 
     /// The key called `name`, if there is one.
     static func key(named name: String) -> ConfigKey? {
@@ -159,7 +187,8 @@ extension DaemonConfig {
             name: "operator_groups",
             summary: "members of these groups get the `operator` role; uid 0 and the daemon's uid are `admin`, "
                 + "anyone else who can reach the socket is `viewer`",
-            accepts: "comma-separated group names", unset: "none", read: { $0.operatorGroups.joined(separator: ",") }
+            accepts: "comma-separated group names", unset: "none", reload: .applies,
+            read: { $0.operatorGroups.joined(separator: ",") }
         ) { config, value in
             config.operatorGroups = value.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
             return true
@@ -169,7 +198,7 @@ extension DaemonConfig {
             summary: "members of these groups get the `operator` role for the teams named only; a change to any other "
                 + "team is `permission_denied` (audited). A group in `operator_groups` too operates every team",
             accepts: "comma-separated `group:team` items, several teams joined by `+` (`rail-ops:rail+rail-east`)",
-            unset: "none", read: \.operatorTeamsText
+            unset: "none", reload: .applies, read: \.operatorTeamsText
         ) { config, value in
             guard let teams = DaemonConfig.parseOperatorTeams(value) else { return false }
             config.operatorTeams = teams
@@ -188,8 +217,12 @@ extension DaemonConfig {
         },
         ConfigKey(
             name: "log_format", summary: "`json`: one object a line; `text`: for people (case-insensitive)",
-            accepts: "json or text", unset: "text on a TTY, else json", read: { $0.logFormat?.rawValue ?? "" }
+            accepts: "json or text", unset: "text on a TTY, else json", reload: .applies, read: { $0.logFormat?.rawValue ?? "" }
         ) { config, value in
+            guard !value.isEmpty else {
+                config.logFormat = nil
+                return true
+            }
             guard let format = LogFormat(rawValue: value.lowercased()) else { return false }
             config.logFormat = format
             return true
@@ -214,20 +247,42 @@ extension DaemonConfig {
             "webhook_timeout", \.webhookTimeout, 0.1...300,
             "seconds one webhook delivery may take, connecting, sending and reading the answer; a slower one is a "
                 + "failed attempt, retried with backoff"),
+        ConfigKey(
+            name: "metrics_textfile",
+            summary: "file the `metrics` exposition is written to periodically, for node_exporter's textfile collector "
+                + "(written beside it and renamed into place, so a reader never sees half a file)",
+            accepts: "an absolute path ending in `.prom`", unset: "none written", read: { $0.metricsTextfile ?? "" }
+        ) { config, value in
+            guard !value.isEmpty else {
+                config.metricsTextfile = nil
+                return true
+            }
+            guard value.hasPrefix("/"), value.hasSuffix(".prom"), !value.utf8.contains(0) else { return false }
+            config.metricsTextfile = value
+            return true
+        },
+        .seconds(
+            "metrics_textfile_interval", \.metricsTextfileInterval, 1...3600, "seconds between writes of `metrics_textfile`"),
         .integer(
             "max_line_bytes", \.maxLineBytes, 256...(16 << 20),
-            "longest admin request line in bytes; a longer one gets `too_large` and the connection closes"),
+            "longest admin request line in bytes; a longer one gets `too_large` and the connection closes",
+            reload: .applies),
         .integer(
             "max_connections", \.maxConnections, 1...10_000,
-            "most admin connections at once; one more gets `too_many_connections` (admins have 4 more of their own)"),
+            "most admin connections at once; one more gets `too_many_connections` (admins have 4 more of their own)",
+            reload: .applies),
         .integer(
             "max_streams", \.maxStreams, 1...100_000,
-            "most `watch` streams at once, apart from `max_connections`; one more `watch` gets `too_many_connections`"),
-        .seconds("idle_timeout", \.idleTimeout, 0.1...86_400, "seconds before an admin connection without a request is closed"),
+            "most `watch` streams at once, apart from `max_connections`; one more `watch` gets `too_many_connections`",
+            reload: .applies),
+        .seconds(
+            "idle_timeout", \.idleTimeout, 0.1...86_400, "seconds before an admin connection without a request is closed",
+            reload: .applies),
         .seconds(
             "line_timeout", \.lineTimeout, 0.1...3600,
             "seconds a request line may take to arrive once its first byte has; a slower one gets `timeout` and the "
-                + "connection closes"),
+                + "connection closes",
+            reload: .applies),
     ]
 
     /// The key table of `docs/config.md`, one row per key of ``table`` in its order.
@@ -307,10 +362,11 @@ struct ConfigKey: Sendable {
 
     /// An integer within `range`.
     static func integer(
-        _ name: String, _ field: WritableKeyPath<DaemonConfig, Int> & Sendable, _ range: ClosedRange<Int>, _ summary: String
+        _ name: String, _ field: WritableKeyPath<DaemonConfig, Int> & Sendable, _ range: ClosedRange<Int>, _ summary: String,
+        reload: Reload = .restart
     ) -> ConfigKey {
         ConfigKey(
-            name: name, summary: summary, accepts: "an integer from \(range.lowerBound) to \(range.upperBound)",
+            name: name, summary: summary, accepts: "an integer from \(range.lowerBound) to \(range.upperBound)", reload: reload,
             read: { String($0[keyPath: field]) }
         ) { config, value in
             guard let number = Int(value), range.contains(number) else { return false }
@@ -322,11 +378,11 @@ struct ConfigKey: Sendable {
     /// A finite number of seconds within `range`, fractions allowed.
     static func seconds(
         _ name: String, _ field: WritableKeyPath<DaemonConfig, Double> & Sendable, _ range: ClosedRange<Double>,
-        _ summary: String
+        _ summary: String, reload: Reload = .restart
     ) -> ConfigKey {
         ConfigKey(
             name: name, summary: summary,
-            accepts: "a number of seconds from \(range.lowerBound) to \(range.upperBound)",
+            accepts: "a number of seconds from \(range.lowerBound) to \(range.upperBound)", reload: reload,
             read: { String($0[keyPath: field]) }
         ) { config, value in
             guard let number = Double(value), number.isFinite, range.contains(number) else { return false }

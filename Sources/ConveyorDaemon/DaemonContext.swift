@@ -18,7 +18,8 @@ final class DaemonContext: Sendable {
     let database: ConnectionPool
     let workers: WorkerPool
     let shutdown: ShutdownTrigger
-    let logLevel: LogLevelControl
+    let logControl: LogControl
+    let notifier: SystemdNotifier
     let metrics: PrometheusCollectorRegistry
     let logger: Logger
     /// What `status` shows from the database, read once for the callers asking
@@ -29,23 +30,21 @@ final class DaemonContext: Sendable {
     let metricsRead: SharedRead<DatabaseFigures>
     private let configPath: String?
     private let environment: [String: String]
-    /// What the config sources said at start (what runs) and at the last reload.
-    private let started: DaemonConfig
-    private let loaded: Mutex<DaemonConfig>
+    private let running: RunningConfig
 
     init(
         config: DaemonConfig, configPath: String?, environment: [String: String], database: ConnectionPool,
-        workers: WorkerPool, shutdown: ShutdownTrigger, logLevel: LogLevelControl,
+        workers: WorkerPool, shutdown: ShutdownTrigger, logControl: LogControl, notifier: SystemdNotifier,
         metrics: PrometheusCollectorRegistry, logger: Logger
     ) {
-        started = config
-        loaded = Mutex(config)
+        running = RunningConfig(config)
         self.configPath = configPath
         self.environment = environment
         self.database = database
         self.workers = workers
         self.shutdown = shutdown
-        self.logLevel = logLevel
+        self.logControl = logControl
+        self.notifier = notifier
         self.metrics = metrics
         self.logger = logger
         statusRead = SharedRead(maxAge: Self.statusMaxAge) {
@@ -56,28 +55,30 @@ final class DaemonContext: Sendable {
         metricsRead = SharedRead(maxAge: .seconds(1)) { try await database.run { try DatabaseFigures.read($0) } }
     }
 
-    /// The configuration in force (a reload changes only the log level).
-    var config: DaemonConfig { started }
+    /// The configuration in force (see ``RunningConfig``).
+    var config: DaemonConfig { running.current }
 
-    /// Rereads the config file and environment. A log level changed there
-    /// applies at once (a level set with `log.level` stays until then);
-    /// keys that differ from the running configuration are reported as
-    /// needing a restart.
-    func reload() throws -> (applied: [String], restartRequired: [String]) {
-        let fresh = try DaemonConfig.load(path: configPath, environment: environment)
-        let previous = loaded.withLock { last in
-            defer { last = fresh }
-            return last
+    /// Rereads the config file and environment and puts the keys that apply
+    /// at once in force, telling systemd (`RELOADING=1`, then `READY=1`);
+    /// keys that differ from the running configuration and need a restart are
+    /// reported. A file that does not load changes nothing.
+    func reload() throws -> RunningConfig.Reload {
+        notifier.reloading()
+        defer { notifier.notify("READY=1") }
+        let fresh: DaemonConfig
+        do {
+            fresh = try DaemonConfig.load(path: configPath, environment: environment)
+        } catch {
+            logger.error("reload failed; keeping the running configuration", metadata: ["error": "\(error)"])
+            throw error
         }
-        let applied = fresh.logLevel != previous.logLevel ? ["log_level"] : []
-        let restartRequired = DaemonConfig.table.filter { key in
-            key.reload == .restart && fresh.value(of: key.name) != started.value(of: key.name)
-        }.map(\.name)
+        let outcome = running.reload(fresh)
         // Logged before a quieter level takes effect, so the reload is always on record.
         logger.notice("configuration reloaded", metadata: [
-            "applied": "\(applied)", "restart_required": "\(restartRequired)",
+            "applied": "\(outcome.applied)", "restart_required": "\(outcome.restartRequired)",
         ])
-        if !applied.isEmpty { logLevel.current = fresh.logLevel }
-        return (applied, restartRequired)
+        if outcome.applied.contains("log_level") { logControl.level = fresh.logLevel }
+        if outcome.applied.contains("log_format") { logControl.setFormat(fresh.logFormat) }
+        return outcome
     }
 }

@@ -55,7 +55,8 @@ extension ErrorCode {
         case .notFound: "the team, rep, account, job or alert named does not exist"
         case .conflict:
             "the change clashes with what is there: a duplicate name or reference, or a record in a state the "
-                + "command does not apply to"
+                + "command does not apply to; for `config.reload`, a config file that does not load (the running "
+                + "configuration stays)"
         case .permissionDenied: "the connection's role is below the command's minimum role"
         case .tooLarge: "the request line is longer than `max_line_bytes`; the daemon closes the connection"
         case .tooManyConnections:

@@ -1,25 +1,13 @@
+import ArgumentParser
 import ConveyorDaemon
 import Foundation
 import Logging
 import Metrics
 import Prometheus
 
-// conveyord: the daemon's entry point. Parses the command line, loads the
-// config, bootstraps logging and metrics (only executables do), and runs.
-
-let usage = """
-    usage: conveyord [run|migrate|check-config] [--config PATH]
-           conveyord --version | --help
-
-      run            run in the foreground (default): workers, housekeeping and
-                     the admin socket; SIGTERM drains and exits 0, SIGHUP reloads
-      migrate        apply pending SQL migrations and exit (safe to run concurrently)
-      check-config   validate the configuration and exit
-
-    Settings come from --config PATH (key = value lines, see Config/conveyor.conf),
-    overridden by CONVEYOR_* environment variables such as CONVEYOR_DATABASE_URL,
-    CONVEYOR_ADMIN_SOCKET, CONVEYOR_WORKERS, CONVEYOR_LOG_LEVEL, CONVEYOR_LOG_FORMAT.
-    """
+// conveyord: the daemon's entry point. Parses the command line
+// (swift-argument-parser: help, completion and man page come with it), loads
+// the config, bootstraps logging and metrics (only executables do), and runs.
 
 /// One line on stderr, whatever the message holds, and a non-zero exit.
 func fail(_ message: String, code: Int32 = 1) -> Never {
@@ -28,64 +16,116 @@ func fail(_ message: String, code: Int32 = 1) -> Never {
     exit(code)
 }
 
-var command = "run"
-var configPath: String?
-var arguments = CommandLine.arguments.dropFirst()
-while let argument = arguments.popFirst() {
-    switch argument {
-    case "--help", "-h":
-        print(usage)
-        exit(0)
-    case "--version":
-        print("conveyord \(ConveyorVersion.current)")
-        exit(0)
-    case "--config":
-        guard let path = arguments.popFirst() else { fail("--config needs a path", code: 2) }
-        configPath = path
-    case "run", "migrate", "check-config":
-        command = argument
-    default:
-        fail("unknown argument \(String(argument.prefix(100)).debugDescription); see conveyord --help", code: 2)
-    }
-}
-
-let environment = ProcessInfo.processInfo.environment
-let config: DaemonConfig
-do {
-    config = try DaemonConfig.load(path: configPath, environment: environment)
-} catch {
-    fail("bad configuration: \(error)")
-}
-
-let logLevel = LogLevelControl(config.logLevel)
-let json = (config.logFormat ?? (isatty(STDERR_FILENO) == 1 ? .text : .json)) == .json
-LoggingSystem.bootstrap { label in ConveyorLogHandler(label: label, json: json, control: logLevel) }
-let registry = PrometheusCollectorRegistry()
-MetricsSystem.bootstrap(Daemon.metricsFactory(registry))
-let logger = Logger(label: "conveyord")
-
-switch command {
-case "check-config":
-    print("configuration ok")
-case "migrate":
-    do {
-        let applied = try Daemon.migrate(conninfo: config.databaseURL)
-        print(applied.isEmpty ? "schema is up to date" : "applied \(applied.map(\.file).joined(separator: ", "))")
-    } catch {
-        fail("\(error)")
-    }
-default:
-    // SIGHUP's default action would end the daemon if it came before the
-    // signal service takes over (the socket accepts early); until then a
-    // reload has nothing to do.
-    signal(SIGHUP, SIG_IGN)
-    let daemon = Daemon(
-        config: config, configPath: configPath, environment: environment, logger: logger,
-        logLevel: logLevel, metrics: registry
+struct Conveyord: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "conveyord",
+        abstract: "The conveyor daemon: hands won clients to account managers, scans for attachment risk, serves the admin socket.",
+        discussion: """
+            Settings come from --config PATH (key = value lines; docs/config.md lists every key), \
+            overridden by CONVEYOR_* environment variables such as CONVEYOR_DATABASE_URL, \
+            CONVEYOR_ADMIN_SOCKET, CONVEYOR_WORKERS, CONVEYOR_LOG_LEVEL and CONVEYOR_LOG_FORMAT.
+            """,
+        version: "conveyord \(ConveyorVersion.current)",
+        subcommands: [Run.self, Migrate.self, CheckConfig.self],
+        defaultSubcommand: Run.self
     )
-    do {
-        try await daemon.run()
-    } catch {
-        fail("\(error)")
+}
+
+/// `--config PATH`, which every subcommand takes.
+struct ConfigOptions: ParsableArguments {
+    @Option(name: .long, help: "The config file (key = value lines).", completion: .file())
+    var config: String?
+
+    /// The configuration from the file and the environment; one line and exit 1 when it is bad.
+    func load() -> (config: DaemonConfig, sources: [String: String]) {
+        do {
+            return try DaemonConfig.loadWithSources(path: config, environment: ProcessInfo.processInfo.environment)
+        } catch {
+            fail("bad configuration: \(error)")
+        }
     }
+}
+
+extension Conveyord {
+    struct Run: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Run in the foreground: workers, housekeeping, nightly scans and the admin socket.",
+            discussion: """
+                Refuses to start on a schema with pending migrations (run `conveyord migrate`) or a newer one. \
+                SIGTERM drains and exits 0; SIGHUP rereads the config. Under systemd (Type=notify) it reports \
+                READY, STATUS, RELOADING, STOPPING and WATCHDOG.
+                """
+        )
+        @OptionGroup var options: ConfigOptions
+
+        func run() async throws {
+            let (config, _) = options.load()
+            let environment = ProcessInfo.processInfo.environment
+            let logControl = LogControl(level: config.logLevel, format: config.logFormat, environment: environment)
+            LoggingSystem.bootstrap { label in ConveyorLogHandler(label: label, control: logControl) }
+            let registry = PrometheusCollectorRegistry()
+            MetricsSystem.bootstrap(Daemon.metricsFactory(registry))
+            // SIGHUP's default action would end the daemon if it came before the
+            // signal service takes over (the socket accepts early); until then a
+            // reload has nothing to do.
+            signal(SIGHUP, SIG_IGN)
+            let daemon = Daemon(
+                config: config, configPath: options.config, environment: environment,
+                logger: Logger(label: "conveyord"), logControl: logControl, metrics: registry
+            )
+            do {
+                try await daemon.run()
+            } catch {
+                fail("\(error)")
+            }
+        }
+    }
+
+    struct Migrate: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Apply pending SQL migrations and exit (under an advisory lock: safe from several hosts at once)."
+        )
+        @OptionGroup var options: ConfigOptions
+
+        func run() throws {
+            let (config, _) = options.load()
+            do {
+                let applied = try Daemon.migrate(conninfo: config.databaseURL)
+                print(applied.isEmpty ? "schema is up to date" : "applied \(applied.map(\.file).joined(separator: ", "))")
+            } catch {
+                fail("\(error)")
+            }
+        }
+    }
+
+    struct CheckConfig: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "check-config",
+            abstract: "Validate the configuration and print every key's effective value and where it came from.",
+            discussion: "Secrets (database_url) are shown as (redacted). Exits 1 with one line when the configuration is bad."
+        )
+        @OptionGroup var options: ConfigOptions
+
+        func run() throws {
+            let (config, sources) = options.load()
+            print(config.listing(sources: sources))
+            print("configuration ok")
+        }
+    }
+}
+
+// Usage errors are one line and exit 2, like every other failure of ours;
+// help and version go through the library.
+do {
+    var command = try Conveyord.parseAsRoot()
+    if let run = command as? Conveyord.Run {
+        try await run.run()
+    } else {
+        try command.run()
+    }
+} catch {
+    if Conveyord.exitCode(for: error) == .success || error is CleanExit {
+        Conveyord.exit(withError: error)
+    }
+    fail("\(Conveyord.message(for: error)); see conveyord --help", code: 2)
 }

@@ -79,7 +79,8 @@ import Testing
         #expect(loadError("workers = 2\ncolour = blue\n") == """
             c.conf:2: unknown key "colour" (known: database_url, admin_socket, socket_group, operator_groups, \
             operator_teams, workers, log_level, log_format, admin_db_connections, batch_size, poll_interval, job_retention, scan_check_interval, \
-            webhook_timeout, max_line_bytes, max_connections, max_streams, idle_timeout, line_timeout)
+            webhook_timeout, metrics_textfile, metrics_textfile_interval, max_line_bytes, max_connections, max_streams, idle_timeout, \
+            line_timeout)
             """)
     }
 
@@ -172,7 +173,9 @@ import Testing
         ("idle_timeout = 0.05", #"c.conf:1: idle_timeout must be a number of seconds from 0.1 to 86400.0, got "0.05""#),
         ("log_level = loud", #"c.conf:1: log_level must be one of trace, debug, info, notice, warning, error, critical, got "loud""#),
         ("log_format = xml", #"c.conf:1: log_format must be json or text, got "xml""#),
-        ("log_format =", #"c.conf:1: log_format must be json or text, got """#),
+        ("metrics_textfile = conveyor.prom", #"c.conf:1: metrics_textfile must be an absolute path ending in `.prom`, got "conveyor.prom""#),
+        ("metrics_textfile = /var/lib/conveyor.txt", #"c.conf:1: metrics_textfile must be an absolute path ending in `.prom`, got "/var/lib/conveyor.txt""#),
+        ("metrics_textfile_interval = 0.5", #"c.conf:1: metrics_textfile_interval must be a number of seconds from 1.0 to 3600.0, got "0.5""#),
         ("admin_socket = admin.sock", #"c.conf:1: admin_socket must be an absolute path shorter than 108 bytes, got "admin.sock""#),
     ])
     func aBadValueIsOneLineSayingWhatIsExpected(line: String, message: String) {
@@ -222,7 +225,8 @@ import Testing
     @Test func everyKeyOnceInTheDocumentedOrder() {
         #expect(DaemonConfig.keys == [
             "database_url", "admin_socket", "socket_group", "operator_groups", "operator_teams", "workers", "log_level", "log_format",
-            "admin_db_connections", "batch_size", "poll_interval", "job_retention", "scan_check_interval", "webhook_timeout", "max_line_bytes",
+            "admin_db_connections", "batch_size", "poll_interval", "job_retention", "scan_check_interval", "webhook_timeout",
+            "metrics_textfile", "metrics_textfile_interval", "max_line_bytes",
             "max_connections", "max_streams", "idle_timeout", "line_timeout",
         ])
         for key in DaemonConfig.table {
@@ -257,8 +261,13 @@ import Testing
         #expect(config.value(of: "no_such_key") == "")
     }
 
-    @Test func onlyTheLogLevelAppliesOnReload() {
-        #expect(DaemonConfig.table.filter { $0.reload == .applies }.map(\.name) == ["log_level"])
+    /// Logging, the socket's limits and the operator groups apply on reload; where the
+    /// daemon connects, listens and how many workers it runs need a restart.
+    @Test func whatAppliesOnReload() {
+        #expect(DaemonConfig.table.filter { $0.reload == .applies }.map(\.name) == [
+            "operator_groups", "operator_teams", "log_level", "log_format", "max_line_bytes", "max_connections", "max_streams",
+            "idle_timeout", "line_timeout",
+        ])
     }
 
     @Test func theDatabaseURLIsASecretNeverShown() throws {

@@ -1,4 +1,5 @@
 import ConveyorDaemon
+import ConveyorPostgres
 import ConveyorProtocol
 import Foundation
 import Testing
@@ -177,6 +178,32 @@ import Glibc
         #expect(daemon.isRunning)
     }
 
+    /// The socket's limits apply to the next connection after a reload, and a
+    /// broken file changes none of them (`conflict`, saying why).
+    @Test func socketLimitsApplyOnReload() throws {
+        let directory = try TemporaryDirectory.make("cvy-reload")
+        defer { TemporaryDirectory.remove(directory) }
+        let config = directory + "/conveyor.conf"
+        try Files.write(config, "max_line_bytes = 4096\n")
+        let daemon = try DaemonProcess(database: try TestPostgres.makeDatabase(), configPath: config)
+        defer { daemon.stop() }
+        let long = #"{"cmd":"ping","args":{},"id":""# + String(repeating: "x", count: 500) + #""}"#
+        #expect(try daemon.connect().response(long).isOK, "500 bytes fit in 4096")
+        try Files.write(config, "max_line_bytes = 300\n")
+        let held = try daemon.connect()
+        #expect(try held.result("config.reload") == ["applied": ["max_line_bytes"], "restart_required": []])
+        #expect(try daemon.connect().response(long).errorCode == .tooLarge, "the next connection has the new limit")
+
+        try Files.write(config, "max_line_bytes = 4096\nmax_line_bytes = lots\n")
+        let refused = try held.response(#"{"cmd":"config.reload"}"#)
+        #expect(refused.errorCode == .conflict, "\(refused.encodedLine())")
+        if case .error(_, let error) = refused {
+            #expect(error.message.contains("conveyor.conf:2") && error.message.contains("the running configuration is kept"), "\(error.message)")
+        }
+        #expect(try daemon.connect().response(long).errorCode == .tooLarge, "still 300")
+        #expect(daemon.log.contains("reload failed; keeping the running configuration"))
+    }
+
     /// A setting that needs a restart is not in force after a reload: `status` keeps
     /// reporting what runs, and a second reload still says a restart is needed.
     @Test func settingsThatNeedARestartAreNotReportedAsInForce() throws {
@@ -235,8 +262,16 @@ import Glibc
 
             """.utf8))
         #expect(result.status == 0, "\(result)")
-        #expect(result.stdout == "configuration ok\n")
+        #expect(result.stdout.hasSuffix("\nconfiguration ok\n"), "\(result)")
         #expect(result.stderr.isEmpty)
+        let listing = try configListing(result)
+        #expect(listing["workers"]?.value == "4" && listing["workers"]?.source.hasSuffix("conveyor.conf:3") == true, "\(listing)")
+        #expect(listing["log_level"]?.value == "notice", "read case-insensitively: \(listing)")
+        #expect(listing["database_url"]?.value == "(redacted)", "the secret is never shown: \(result.stdout)")
+        #expect(!result.stdout.contains("nowhere"))
+        #expect(listing["poll_interval"]?.source == "default")
+        #expect(listing["socket_group"]?.source == "unset: the daemon's group")
+        #expect(Set(listing.keys) == Set(DaemonConfig.keys), "every key is listed")
         let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         let example = try Conveyord.run(["check-config", "--config", packageRoot.appendingPathComponent("Config/conveyor.conf").path])
         #expect(example.status == 0, "the documented example is valid: \(example)")
@@ -265,6 +300,29 @@ import Glibc
         expectOneLineFailure(level, mentioning: "log_level")
         let (quote, _) = try checkConfig(Array("database_url = \"host=x\n".utf8))
         expectOneLineFailure(quote, mentioning: "database_url")
+    }
+
+    /// `key = value  # source` lines of `check-config`, by key.
+    private func configListing(_ result: CommandResult) throws -> [String: (value: String, source: String)] {
+        var listing: [String: (value: String, source: String)] = [:]
+        for line in result.stdout.split(separator: "\n").dropLast() {
+            let parts = line.components(separatedBy: "  # ")
+            let assignment = try #require(parts.first?.components(separatedBy: " = "), "\(line)")
+            try #require(parts.count == 2 && assignment.count == 2, "\(line)")
+            listing[assignment[0]] = (assignment[1].trimmingCharacters(in: .whitespaces), parts[1])
+        }
+        return listing
+    }
+
+    @Test func checkConfigSaysWhereEachValueCameFrom() throws {
+        let (result, path) = try checkConfig(Array("workers = 4\nlog_format = text\n".utf8), environment: [
+            "CONVEYOR_WORKERS": "6", "CONVEYOR_ADMIN_SOCKET": "/tmp/with space/admin.sock",
+        ])
+        #expect(result.status == 0, "\(result)")
+        let listing = try configListing(result)
+        #expect(listing["workers"]?.value == "6" && listing["workers"]?.source == "CONVEYOR_WORKERS", "the environment wins: \(listing)")
+        #expect(listing["log_format"]?.source == path + ":2")
+        #expect(listing["admin_socket"]?.value == "\"/tmp/with space/admin.sock\"", "a value with a space is quoted: \(listing)")
     }
 
     @Test func environmentOverridesAreValidatedToo() throws {
@@ -346,6 +404,32 @@ import Glibc
         #expect(bare.status != 0 && bare.stderr.contains("PostgreSQL"), "\(bare)")
     }
 
+    /// `run` never migrates: on a schema with migrations pending it refuses in one line
+    /// saying to migrate, and on a schema newer than itself in one line saying to upgrade.
+    @Test func runRefusesASchemaThatIsNotItsOwn() throws {
+        let database = try TestPostgres.makeEmptyDatabase()
+        let directory = try TemporaryDirectory.make("cvy-schema")
+        defer { TemporaryDirectory.remove(directory) }
+        let environment = ["CONVEYOR_DATABASE_URL": database, "CONVEYOR_ADMIN_SOCKET": directory + "/admin.sock"]
+        let pending = try Conveyord.run(["run"], environment: environment)
+        expectOneLineFailure(pending, mentioning: "run `conveyord migrate` first")
+        #expect(pending.stderr.contains("migrations pending: 001_schema.sql"), "\(pending)")
+        #expect(!Files.exists(directory + "/admin.sock"), "no socket left behind")
+        let connection = try TestPostgres.connect(database)
+        #expect(try connection.query("select to_regclass('conveyor.jobs') is null as absent")[0]["absent"].bool(), "nothing was migrated")
+
+        #expect(try Conveyord.run(["migrate"], environment: environment).status == 0)
+        let daemon = try DaemonProcess(database: database)
+        daemon.stop()
+
+        try connection.execute("insert into conveyor.schema_migrations (version, file, checksum) values (9999, '9999_later.sql', 'x')")
+        let newer = try Conveyord.run(["run"], environment: environment)
+        expectOneLineFailure(newer, mentioning: "upgrade conveyord")
+        #expect(newer.stderr.contains("migration 9999"), "\(newer)")
+        let migrate = try Conveyord.run(["migrate"], environment: environment)
+        expectOneLineFailure(migrate, mentioning: "upgrade conveyord")
+    }
+
     @Test func migrateIsIdempotent() throws {
         let database = try TestPostgres.makeDatabase()
         let result = try Conveyord.run(["migrate"], environment: ["CONVEYOR_DATABASE_URL": database])
@@ -359,7 +443,7 @@ import Glibc
         #expect(version.stdout == "conveyord \(ConveyorVersion.current)\n")
         let help = try Conveyord.run(["--help"])
         #expect(help.status == 0)
-        #expect(help.stdout.contains("usage: conveyord"))
+        #expect(help.stdout.contains("USAGE: conveyord"))
         for word in ["check-config", "migrate", "run", "--config"] { #expect(help.stdout.contains(word)) }
         let unknown = try Conveyord.run(["--frobnicate"])
         #expect(unknown.status == 2)

@@ -56,3 +56,46 @@ import Testing
         #expect(samples(text, "conveyor_admin_requests_total")[#"{code="ok"}"#] != nil, "\(text)")
     }
 }
+
+/// `metrics_textfile`: the exposition written for node_exporter's textfile
+/// collector, renamed into place, kept current, removed at shutdown.
+@Suite struct MetricsTextfileTests {
+    @Test func theTextfileIsWrittenKeptCurrentAndRemovedAtShutdown() throws {
+        let directory = try TemporaryDirectory.make("cvy-prom")
+        defer { TemporaryDirectory.remove(directory) }
+        let path = directory + "/conveyor.prom"
+        let daemon = try DaemonProcess(
+            database: try TestPostgres.makeDatabase(),
+            environment: ["CONVEYOR_METRICS_TEXTFILE": path, "CONVEYOR_METRICS_TEXTFILE_INTERVAL": "1"])
+        defer { daemon.stop() }
+        #expect(eventually { Files.exists(path) }, "\(daemon.log)")
+        let first = try String(contentsOfFile: path, encoding: .utf8)
+        #expect(samples(first, "conveyor_database_up") == ["": 1], "\(first)")
+        #expect(first.contains("# TYPE conveyor_queue_jobs gauge"), "the same exposition as `metrics`")
+        // A later write shows later figures: the admin request made now.
+        _ = try daemon.connect().result("team.add", ["name": "rail"])
+        #expect(eventually {
+            let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+            return (samples(text, "conveyor_admin_requests_total")[#"{code="ok"}"#] ?? 0) >= 1
+        })
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0 != "conveyor.prom" && $0 != "admin.sock" }
+        #expect(leftovers.allSatisfy { !$0.hasSuffix(".tmp") }, "only the renamed file stays: \(leftovers)")
+        daemon.signal(SIGTERM)
+        #expect(try daemon.waitForExit() == 0)
+        #expect(!Files.exists(path), "a stopped daemon's figures are not left to look current")
+    }
+
+    /// A directory that does not exist is a warning, logged once, and the daemon serves on.
+    @Test func anUnwritableTextfileIsLoggedOnceAndHarmsNothing() throws {
+        let directory = try TemporaryDirectory.make("cvy-prom")
+        defer { TemporaryDirectory.remove(directory) }
+        let daemon = try DaemonProcess(
+            database: try TestPostgres.makeDatabase(),
+            environment: ["CONVEYOR_METRICS_TEXTFILE": directory + "/missing/conveyor.prom", "CONVEYOR_METRICS_TEXTFILE_INTERVAL": "1"])
+        defer { daemon.stop() }
+        #expect(daemon.waitForLog(message: "cannot write the metrics textfile; will retry"))
+        Thread.sleep(forTimeInterval: 2.2)
+        #expect(daemon.logRecords.count { $0["msg"] == "cannot write the metrics textfile; will retry" } == 1, "\(daemon.log)")
+        #expect(try daemon.connect().result("ping") == ["pong": true])
+    }
+}

@@ -230,7 +230,7 @@ import Testing
             Issue.record("migrate must refuse a database newer than the binary, applied \(applied.map(\.file))")
         } catch let error as MigrationError {
             #expect(error.description.contains("9999"), "names the version: \(error)")
-            #expect(error.description.contains("does not know"), "says it is unknown: \(error)")
+            #expect(error.description.contains("newer than this conveyord") && error.description.contains("upgrade conveyord"), "says what to do: \(error)")
             #expect(error.description.contains("upgrade"), "says what to do: \(error)")
         }
         #expect(try Self.fingerprint(connection) == before)

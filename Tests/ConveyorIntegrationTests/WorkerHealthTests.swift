@@ -36,14 +36,15 @@ import Testing
             processors: [JobProcessor(handlers: [DatabaseWaitHandler(), StuckHandler(release: release)], batchSize: 1)],
             conninfo: conninfo, pollInterval: 0.2, logger: Logger(label: "worker-health-test"))
         let group = ServiceGroup(configuration: .init(services: [.init(service: pool)], logger: Logger(label: "worker-health-test")))
-        let running = Task { try await group.run() }
+        let executor = DedicatedExecutor(name: "worker-health-test")
+        defer { executor.stop() }
+        let running = Task(executorPreference: executor) { try await group.run() }
         defer { release.signal() }
         let limit = Duration.seconds(1)
         let connection = try TestPostgres.connect(conninfo)
 
         _ = try JobStore.enqueue(connection, kind: "database_wait", payload: "{}")
-        // Generous: the pool starts on the test's cooperative threads, which a full parallel run keeps busy.
-        #expect(eventually(timeout: .seconds(30)) { pool.batchesInFlight == 1 })
+        #expect(eventually(timeout: .seconds(10)) { pool.batchesInFlight == 1 })
         try await Task.sleep(for: .milliseconds(1500))
         #expect(pool.batchesInFlight == 1, "still in pg_sleep")
         #expect(pool.wedgedWorkers(limit: limit).isEmpty, "a wait for the database is not a wedge")

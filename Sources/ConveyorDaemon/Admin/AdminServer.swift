@@ -20,11 +20,11 @@ import Synchronization
 /// graceful shutdown idle connections close at once and busy ones right
 /// after their answer, so `shutdown` itself is answered.
 public final class AdminServer: Service, @unchecked Sendable {
-    private let config: DaemonConfig
+    /// The configuration in force; limits and roles are read at each connection, so a reload applies to the next.
+    private let settings: @Sendable () -> DaemonConfig
     private let socket: AdminSocket
     private let dispatcher: AdminDispatcher
     private let logger: Logger
-    private let roles: RoleResolver
     private let onListening: @Sendable () -> Void
     private let connections = Mutex(Connections())
 
@@ -42,27 +42,32 @@ public final class AdminServer: Service, @unchecked Sendable {
     }
 
     /// `socket` holds the path's lock (see `AdminSocket`); the server listens on it and removes it.
-    init(config: DaemonConfig, socket: AdminSocket, dispatcher: AdminDispatcher, logger: Logger, onListening: @escaping @Sendable () -> Void) {
-        self.config = config
+    init(
+        settings: @escaping @Sendable () -> DaemonConfig, socket: AdminSocket, dispatcher: AdminDispatcher, logger: Logger,
+        onListening: @escaping @Sendable () -> Void
+    ) {
+        self.settings = settings
         self.socket = socket
         self.dispatcher = dispatcher
         self.logger = logger
         self.onListening = onListening
-        roles = RoleResolver(daemonUID: getuid(), operatorGroups: Set(config.operatorGroups), operatorTeams: config.operatorTeams)
     }
 
     public func run() async throws {
         defer { socket.remove() }
-        let idleTimeout = TimeAmount.nanoseconds(Int64(config.idleTimeout * 1e9))
-        let lineTimeout = TimeAmount.nanoseconds(Int64(config.lineTimeout * 1e9))
-        let maxLineBytes = config.maxLineBytes
+        let settings = self.settings
+        let path = settings().adminSocket
         let descriptor = try socket.listen()
         let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             // A client that shuts down its writing side (`printf … | socat`)
             // still gets every answer; the connection closes after the last.
             .childChannelOption(.allowRemoteHalfClosure, value: true)
             .bind(descriptor) { channel in
-                channel.eventLoop.makeCompletedFuture {
+                let config = settings()
+                let idleTimeout = TimeAmount.nanoseconds(Int64(config.idleTimeout * 1e9))
+                let lineTimeout = TimeAmount.nanoseconds(Int64(config.lineTimeout * 1e9))
+                let maxLineBytes = config.maxLineBytes
+                return channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(IdleStateHandler(allTimeout: idleTimeout))
                     try channel.pipeline.syncOperations.addHandler(IdleCloser())
                     try channel.pipeline.syncOperations.addHandler(LineDeadline(timeout: lineTimeout))
@@ -75,7 +80,7 @@ public final class AdminServer: Service, @unchecked Sendable {
                     return try NIOAsyncChannel<AdminLine, ByteBuffer>(synchronouslyWrapping: channel)
                 }
             }
-        logger.info("admin socket listening", metadata: ["path": "\(config.adminSocket)"])
+        logger.info("admin socket listening", metadata: ["path": "\(path)"])
         onListening()
         try await withGracefulShutdownHandler {
             try await withThrowingDiscardingTaskGroup { group in
@@ -92,14 +97,15 @@ public final class AdminServer: Service, @unchecked Sendable {
                 for entry in state.channels.values where !entry.busy { entry.channel.close(promise: nil) }
             }
         }
-        logger.info("admin socket closed", metadata: ["path": "\(config.adminSocket)"])
+        logger.info("admin socket closed", metadata: ["path": "\(path)"])
     }
 
     /// Moves a connection to the streams (idle for shutdown: it closes at
     /// once); false when `maxStreams` are open.
     private func startStreaming(_ key: ObjectIdentifier) -> Bool {
-        connections.withLock { state in
-            guard state.streams < config.maxStreams, state.channels[key] != nil else { return false }
+        let maxStreams = settings().maxStreams
+        return connections.withLock { state in
+            guard state.streams < maxStreams, state.channels[key] != nil else { return false }
             state.channels[key]?.streaming = true
             state.channels[key]?.busy = false
             state.streams += 1
@@ -141,7 +147,8 @@ public final class AdminServer: Service, @unchecked Sendable {
                     AdminMetrics.answered(error.code)
                     try await send(Response.error(id: nil, error).encodedLine())
                 }
-                let caller = try await self.caller(of: channel)
+                let config = settings()
+                let caller = try await self.caller(of: channel, config)
                 // Admins have a few connections of their own beyond the limit.
                 let limit = config.maxConnections + (caller.role == .admin ? Limits.adminReservedConnections : 0)
                 let admitted = connections.withLock { state -> Bool in
@@ -200,13 +207,14 @@ public final class AdminServer: Service, @unchecked Sendable {
     /// a client, and it must not be able to slip a request in among them.
     public static let linesNotRequestsAllowed = 16
 
-    private func caller(of channel: any Channel) async throws -> Caller {
+    private func caller(of channel: any Channel, _ config: DaemonConfig) async throws -> Caller {
         guard let provider = channel as? SocketOptionProvider else {
             return Caller(uid: nil, pid: nil, role: .viewer)
         }
         let credentials: PeerCredentials = try await provider
             .unsafeGetSocketOption(level: SocketOptionLevel(SOL_SOCKET), name: SocketOptionName(SO_PEERCRED))
             .get()
+        let roles = RoleResolver(daemonUID: getuid(), operatorGroups: Set(config.operatorGroups), operatorTeams: config.operatorTeams)
         let (role, teams) = roles.role(for: credentials)
         return Caller(uid: credentials.uid, pid: credentials.pid, role: role, teams: teams)
     }

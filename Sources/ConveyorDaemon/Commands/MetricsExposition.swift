@@ -6,6 +6,20 @@ import ConveyorStore
 /// come from its registry). `conveyor_database_up` is 0, and nothing else
 /// of this part is shown, while the database cannot be read.
 enum MetricsExposition {
+    /// The whole exposition `metrics` answers and `metrics_textfile` holds: this
+    /// daemon's own metrics, then the database's figures (left out, and logged,
+    /// when they cannot be read).
+    static func all(_ context: DaemonContext) async -> String {
+        let figures: DatabaseFigures?
+        do {
+            figures = try await context.metricsRead.value()
+        } catch {
+            context.logger.warning("metrics: cannot read the database's figures", metadata: ["error": "\(error)"])
+            figures = nil
+        }
+        return context.metrics.emitToString() + text(figures)
+    }
+
     static func text(_ figures: DatabaseFigures?) -> String {
         var out = family("conveyor_database_up", "gauge", "1 when the database answered this scrape", [([], figures == nil ? 0 : 1)])
         guard let figures else { return out }

@@ -13,16 +13,7 @@ enum SystemCommands {
             "ping": { _, _ in ["pong": true] },
             "version": { _, _ in try await version(context) },
             "status": { _, _ in try await status(context) },
-            "metrics": { _, _ in
-                let figures: DatabaseFigures?
-                do {
-                    figures = try await context.metricsRead.value()
-                } catch {
-                    context.logger.warning("metrics: cannot read the database's figures", metadata: ["error": "\(error)"])
-                    figures = nil
-                }
-                return ["text": .string(context.metrics.emitToString() + MetricsExposition.text(figures))]
-            },
+            "metrics": { _, _ in ["text": .string(await MetricsExposition.all(context))] },
             "resume": { _, _ in
                 context.workers.resume()
                 return ["draining": false]
@@ -33,16 +24,24 @@ enum SystemCommands {
                 return ["shutting_down": true]
             },
             "config.reload": { _, _ in
-                let (applied, restartRequired) = try context.reload()
-                return ["applied": .array(applied.map(JSONValue.string)), "restart_required": .array(restartRequired.map(JSONValue.string))]
+                let outcome: RunningConfig.Reload
+                do {
+                    outcome = try context.reload()
+                } catch let error as ConfigError {
+                    throw ProtocolError(.conflict, "\(error); the running configuration is kept")
+                }
+                return [
+                    "applied": .array(outcome.applied.map(JSONValue.string)),
+                    "restart_required": .array(outcome.restartRequired.map(JSONValue.string)),
+                ]
             },
             "log.level": { args, _ in
                 let text = try args.string("level")
                 guard let level = Logger.Level(rawValue: text.lowercased()) else {
                     throw ProtocolError(.invalidArgument, "level must be one of trace, debug, info, notice, warning, error, critical")
                 }
-                let previous = context.logLevel.current
-                context.logLevel.current = level
+                let previous = context.logControl.level
+                context.logControl.level = level
                 return ["level": .string(level.rawValue), "previous": .string(previous.rawValue)]
             },
         ]

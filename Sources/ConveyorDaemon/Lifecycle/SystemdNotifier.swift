@@ -5,13 +5,23 @@ import Glibc
 
 /// Speaks systemd's `Type=notify` protocol by writing to `$NOTIFY_SOCKET`
 /// directly (a datagram per state change); does nothing outside systemd.
+/// Our own few lines rather than libsystemd's `sd_notify`: the protocol is
+/// one datagram, and the daemon then needs no libsystemd at build or run time.
 struct SystemdNotifier: Sendable {
     let socketPath: String?
+    /// `$WATCHDOG_USEC` when systemd expects `WATCHDOG=1` from this process.
+    let watchdogInterval: Duration?
 
     init(environment: [String: String]) {
-        socketPath = environment["NOTIFY_SOCKET"].flatMap { $0.isEmpty ? nil : $0 }
+        let path = environment["NOTIFY_SOCKET"].flatMap { $0.isEmpty ? nil : $0 }
+        let forUs = environment["WATCHDOG_PID"].map { Int32($0) == getpid() } ?? true
+        socketPath = path
+        watchdogInterval = environment["WATCHDOG_USEC"].flatMap(UInt64.init).flatMap { usec in
+            usec > 0 && forUs && path != nil ? .microseconds(Int64(clamping: usec)) : nil
+        }
     }
 
+    /// Sends `state` (`KEY=value` lines).
     func notify(_ state: String) {
         guard let socketPath else { return }
         let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
@@ -28,5 +38,12 @@ struct SystemdNotifier: Sendable {
                 state.withCString { sendto(fd, $0, strlen($0), 0, address, length) }
             }
         }
+    }
+
+    /// `RELOADING=1` with the `MONOTONIC_USEC` systemd wants beside it.
+    func reloading() {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        notify("RELOADING=1\nMONOTONIC_USEC=\(Int64(now.tv_sec) * 1_000_000 + Int64(now.tv_nsec) / 1000)")
     }
 }

@@ -85,6 +85,18 @@ public struct Migrator: Sendable {
         return pending
     }
 
+    /// Throws, in one line saying what to do, unless the database's schema is
+    /// exactly this binary's: no migration pending (run `conveyord migrate`),
+    /// none unknown (a newer conveyord migrated it: upgrade), none changed.
+    public func checkCurrent(_ connection: PostgresConnection) throws {
+        let pending = try pendingMigrations(connection)
+        guard pending.isEmpty else {
+            let names = pending.prefix(3).map(\.file).joined(separator: ", ") + (pending.count > 3 ? ", …" : "")
+            throw MigrationError(description:
+                "the database's schema is behind this conveyord (\(pending.count) migration\(pending.count == 1 ? "" : "s") pending: \(names)); run `conveyord migrate` first")
+        }
+    }
+
     /// Migrations not yet applied; throws when an applied one changed or is
     /// unknown to this binary.
     public func pendingMigrations(_ connection: PostgresConnection) throws -> [Migration] {
@@ -98,7 +110,7 @@ public struct Migrator: Sendable {
         for (version, checksum) in applied.sorted(by: { $0.key < $1.key }) {
             guard let migration = known[version] else {
                 throw MigrationError(description:
-                    "the database has migration \(version), which this conveyord does not know; upgrade conveyord")
+                    "the database's schema is newer than this conveyord (it has migration \(version), this conveyord knows up to \(latestVersion)); upgrade conveyord")
             }
             guard migration.checksum == checksum || Self.formerChecksums[version]?.contains(checksum) == true else {
                 throw MigrationError(description:

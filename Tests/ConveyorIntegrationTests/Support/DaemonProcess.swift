@@ -94,9 +94,10 @@ final class DaemonProcess {
     ///   - configPath: passed as `--config`.
     ///   - waitUntilReady: wait (at most `readyTimeout`) until the socket accepts
     ///     connections; throws with the log if the daemon exits first or never gets there.
+    ///   - journal: set `JOURNAL_STREAM` to the log file, as systemd does when stderr is the journal.
     init(
         database: String, environment: [String: String] = [:], socketPath: String? = nil, configPath: String? = nil,
-        arguments: [String] = ["run"], waitUntilReady: Bool = true, readyTimeout: Duration = .seconds(20)
+        arguments: [String] = ["run"], waitUntilReady: Bool = true, readyTimeout: Duration = .seconds(20), journal: Bool = false
     ) throws {
         directory = try TemporaryDirectory.make("cvyd")
         chmod(directory, 0o755)
@@ -109,6 +110,12 @@ final class DaemonProcess {
             "CONVEYOR_LOG_FORMAT": "json",
         ]
         variables.merge(environment) { _, new in new }
+        if journal {
+            _ = FileManager.default.createFile(atPath: logPath, contents: nil)
+            var status = stat()
+            guard stat(logPath, &status) == 0 else { throw TestSetupError("stat \(logPath): \(String(cString: strerror(errno)))") }
+            variables["JOURNAL_STREAM"] = "\(status.st_dev):\(status.st_ino)"
+        }
         let argv = [try Binaries.conveyord()] + arguments + (configPath.map { ["--config", $0] } ?? [])
         do {
             pid = try Spawn.start(argv, stdout: logPath, stderr: logPath, environment: variables)

@@ -1,0 +1,126 @@
+import ConveyorProtocol
+import Foundation
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `conveyord run` under systemd's protocols, with a `NOTIFY_SOCKET` of the
+/// test's own: `READY=1` only once it serves, `STATUS=` lines, `WATCHDOG=1`
+/// when asked for, `RELOADING=1` and `READY=1` around a reload, `STOPPING=1`
+/// when shutdown begins; and log lines led by their syslog priority when
+/// stderr is the journal.
+@Suite struct SystemdTests {
+    /// What matters in order: leaves out the periodic pings and status lines.
+    private func transitions(_ messages: [String]) -> [String] {
+        messages.filter { $0 != "WATCHDOG=1" && !$0.hasPrefix("STATUS=") }
+    }
+
+    private func monotonicMicroseconds() -> Int64 {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        return Int64(now.tv_sec) * 1_000_000 + Int64(now.tv_nsec) / 1000
+    }
+
+    @Test func everyStateChangeIsNotifiedInOrder() throws {
+        let directory = try TemporaryDirectory.make("cvy-notify")
+        defer { TemporaryDirectory.remove(directory) }
+        let listener = try NotifyListener(directory: directory)
+        let daemon = try DaemonProcess(
+            database: try TestPostgres.makeDatabase(),
+            environment: ["NOTIFY_SOCKET": listener.path, "WATCHDOG_USEC": "1000000"],
+            waitUntilReady: false)
+        defer { daemon.stop() }
+
+        // READY=1 comes first, and only once the daemon serves: the socket answers at
+        // once and every worker is connected.
+        let start = listener.collect { $0.hasPrefix("READY=1") }
+        #expect(start.count == 1, "READY=1 is the first message: \(start)\n\(daemon.log)")
+        let ready = try #require(start.last)
+        #expect(ready.hasPrefix("READY=1\nSTATUS=queue 0 available, 0 running, 0 dead; 0 handoffs waiting; 0 open alerts"), "\(ready)")
+        let client = try daemon.connect(timeout: .milliseconds(500))
+        let workers = try #require(try client.result("status")["workers"])
+        let phases = (workers["phases"]?.arrayValue ?? []) + (workers["long_lane"]?.arrayValue ?? [])
+        #expect(!phases.isEmpty && phases.allSatisfy { $0 == "connected" }, "\(workers)")
+
+        // WATCHDOG=1 at half the interval while healthy.
+        let pinged = listener.collect(until: { _ in false }, timeout: .milliseconds(1600))
+        #expect(pinged.count { $0 == "WATCHDOG=1" } >= 2, "\(pinged)")
+
+        // SIGHUP: RELOADING=1 with the monotonic clock's now, then READY=1.
+        let before = monotonicMicroseconds()
+        daemon.signal(SIGHUP)
+        let reload = transitions(listener.collect { $0 == "READY=1" })
+        #expect(reload.count == 2 && reload.last == "READY=1", "\(reload)")
+        let reloading = try #require(reload.first).split(separator: "\n")
+        #expect(reloading.first == "RELOADING=1", "\(reloading)")
+        let stamp = try #require(reloading.last.flatMap { Int64($0.dropFirst("MONOTONIC_USEC=".count)) }, "\(reloading)")
+        #expect(reloading.last?.hasPrefix("MONOTONIC_USEC=") == true)
+        #expect(stamp >= before && stamp <= monotonicMicroseconds(), "\(stamp) is CLOCK_MONOTONIC in microseconds")
+
+        // config.reload over the socket says the same.
+        _ = try client.result("config.reload")
+        #expect(transitions(listener.collect { $0 == "READY=1" }).first?.hasPrefix("RELOADING=1\nMONOTONIC_USEC=") == true)
+
+        // SIGTERM: STOPPING=1 as the shutdown begins, then nothing else changes.
+        daemon.signal(SIGTERM)
+        #expect(transitions(listener.collect { $0 == "STOPPING=1" }) == ["STOPPING=1"])
+        #expect(try daemon.waitForExit() == 0, "\(daemon.log)")
+        #expect(transitions(listener.collect(until: { _ in false }, timeout: .milliseconds(200))).isEmpty)
+    }
+
+    /// Without `WATCHDOG_USEC`, or with a `WATCHDOG_PID` that is another
+    /// process, no ping is sent; `shutdown` over the socket says STOPPING=1 too.
+    @Test func theWatchdogIsPingedOnlyWhenItIsOurs() throws {
+        let directory = try TemporaryDirectory.make("cvy-notify")
+        defer { TemporaryDirectory.remove(directory) }
+        for environment in [[:], ["WATCHDOG_USEC": "400000", "WATCHDOG_PID": "1"]] {
+            let listener = try NotifyListener(directory: directory)
+            let daemon = try DaemonProcess(
+                database: try TestPostgres.makeDatabase(), environment: environment.merging(["NOTIFY_SOCKET": listener.path]) { a, _ in a },
+                waitUntilReady: false)
+            defer { daemon.stop() }
+            #expect(listener.collect { $0.hasPrefix("READY=1") }.count == 1, "\(daemon.log)")
+            let after = listener.collect(until: { _ in false }, timeout: .seconds(1))
+            #expect(!after.contains("WATCHDOG=1"), "\(environment): \(after)")
+            _ = try daemon.connect().result("shutdown")
+            #expect(transitions(listener.collect { $0 == "STOPPING=1" }) == ["STOPPING=1"])
+            #expect(try daemon.waitForExit() == 0)
+        }
+    }
+
+    /// Outside systemd nothing is sent and nothing fails.
+    @Test func aNotifySocketNobodyListensOnIsHarmless() throws {
+        let directory = try TemporaryDirectory.make("cvy-notify")
+        defer { TemporaryDirectory.remove(directory) }
+        let daemon = try DaemonProcess(
+            database: try TestPostgres.makeDatabase(),
+            environment: ["NOTIFY_SOCKET": directory + "/nobody.sock", "WATCHDOG_USEC": "200000"])
+        defer { daemon.stop() }
+        Thread.sleep(forTimeInterval: 0.5)
+        #expect(try daemon.connect().result("ping") == ["pong": true])
+    }
+
+    /// Under systemd, stderr is the journal's stream: each line starts with
+    /// sd-daemon's `<N>` so `journalctl -p warning` filters by level.
+    @Test func journalLinesCarryTheirSyslogPriority() throws {
+        let database = try TestPostgres.makeDatabase()
+        let daemon = try DaemonProcess(database: database, journal: true)
+        defer { daemon.stop() }
+        _ = try daemon.connect().result("log.level", ["level": "debug"])
+        daemon.signal(SIGHUP)
+        #expect(eventually { daemon.log.contains(#""msg":"configuration reloaded""#) }, "\(daemon.log)")
+        let lines = daemon.log.split(separator: "\n")
+        #expect(!lines.isEmpty)
+        for line in lines {
+            #expect(line.first == "<" && line.dropFirst(2).hasPrefix(">{"), "\(line)")
+        }
+        #expect(lines.contains { $0.hasPrefix("<5>") && $0.contains(#""msg":"configuration reloaded""#) }, "notice is 5")
+        #expect(lines.contains { $0.hasPrefix("<6>") && $0.contains(#""level":"info""#) }, "info is 6")
+
+        // A JOURNAL_STREAM that is not our stderr (it was redirected) adds nothing.
+        let plain = try DaemonProcess(database: database, environment: ["JOURNAL_STREAM": "1:2"])
+        defer { plain.stop() }
+        #expect(plain.log.split(separator: "\n").allSatisfy { $0.hasPrefix("{") }, "\(plain.log)")
+    }
+}
