@@ -114,7 +114,7 @@ public enum CommandCatalog {
                 minimumRole: .operator),
             CommandSpec("rep.back", "mark a rep present again", args: teamRep, minimumRole: .operator),
             CommandSpec(
-                "rep.depart", "remove a rep and redistribute their accounts", args: teamRep, minimumRole: .operator),
+                "rep.depart", "make a rep inactive and hand their accounts to the team's other managers", args: teamRep, minimumRole: .operator),
 
             CommandSpec(
                 "win", "record a won client; the handoff runs as a job",
