@@ -10,11 +10,11 @@ import Testing
 /// wedged, one waiting for PostgreSQL, however long, is not. Real workers,
 /// a real database, handlers of the test's own.
 @Suite struct WorkerHealthTests {
-    /// Waits in the database: `pg_sleep` for the seconds in its payload.
+    /// Waits in the database: `pg_sleep(5)`.
     struct DatabaseWaitHandler: JobHandler {
         let kind = "database_wait"
         func handle(_ jobs: [ClaimedJob], on connection: PostgresConnection) throws -> [Int64: JobOutcome] {
-            try connection.query("select pg_sleep(2.5)")
+            try connection.query("select pg_sleep(5)")
             return [:]
         }
     }
@@ -45,7 +45,9 @@ import Testing
 
         _ = try JobStore.enqueue(connection, kind: "database_wait", payload: "{}")
         #expect(eventually(timeout: .seconds(10)) { pool.batchesInFlight == 1 })
-        try await Task.sleep(for: .milliseconds(1500))
+        // Looked at past the limit while the batch is still in pg_sleep (it sleeps 5 s).
+        let waiting = ContinuousClock.now
+        #expect(eventually { ContinuousClock.now - waiting > limit + .milliseconds(300) })
         #expect(pool.batchesInFlight == 1, "still in pg_sleep")
         #expect(pool.wedgedWorkers(limit: limit).isEmpty, "a wait for the database is not a wedge")
         #expect(eventually(timeout: .seconds(10)) { pool.batchesInFlight == 0 })
@@ -53,8 +55,7 @@ import Testing
         _ = try JobStore.enqueue(connection, kind: "stuck", payload: "{}")
         #expect(eventually(timeout: .seconds(10)) { pool.batchesInFlight == 1 })
         #expect(pool.wedgedWorkers(limit: limit).isEmpty, "not before the limit")
-        try await Task.sleep(for: .milliseconds(1500))
-        #expect(pool.wedgedWorkers(limit: limit) == [0])
+        #expect(eventually { pool.wedgedWorkers(limit: limit) == [0] }, "stuck past the limit")
         release.signal()
         #expect(eventually { pool.batchesInFlight == 0 && pool.wedgedWorkers(limit: limit).isEmpty })
 
