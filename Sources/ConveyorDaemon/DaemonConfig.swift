@@ -276,8 +276,9 @@ extension DaemonConfig {
             "most `watch` streams at once, apart from `max_connections`; one more `watch` gets `too_many_connections`",
             reload: .applies),
         .seconds(
-            "idle_timeout", \.idleTimeout, 0.1...86_400, "seconds before an admin connection without a request is closed",
-            reload: .applies),
+            "idle_timeout", \.idleTimeout, 0.1...86_400,
+            "seconds before an admin connection without a request is closed (`watch` streams send a heartbeat at "
+                + "half of it, at most every 30 s)"),
         .seconds(
             "line_timeout", \.lineTimeout, 0.1...3600,
             "seconds a request line may take to arrive once its first byte has; a slower one gets `timeout` and the "

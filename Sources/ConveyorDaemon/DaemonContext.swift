@@ -20,6 +20,10 @@ final class DaemonContext: Sendable {
     let shutdown: ShutdownTrigger
     let logControl: LogControl
     let notifier: SystemdNotifier
+    /// Set once systemd was told `READY=1`: only then are reloads announced to it.
+    let ready = SystemdReporter.Flag()
+    /// One reload at a time, so the log settings and the running config come from the same one.
+    private let reloading = Mutex(())
     let metrics: PrometheusCollectorRegistry
     let logger: Logger
     /// What `status` shows from the database, read once for the callers asking
@@ -62,9 +66,17 @@ final class DaemonContext: Sendable {
     /// at once in force, telling systemd (`RELOADING=1`, then `READY=1`);
     /// keys that differ from the running configuration and need a restart are
     /// reported. A file that does not load changes nothing.
-    func reload() throws -> RunningConfig.Reload {
-        notifier.reloading()
-        defer { notifier.notify("READY=1") }
+    func reload() throws -> RunningConfig.ReloadOutcome {
+        try reloading.withLock { _ in
+            // Before READY systemd is still starting us, and after STOPPING it waits for the exit.
+            let announce = ready.isSet && !shutdown.isShuttingDown
+            if announce { notifier.reloading() }
+            defer { if announce { notifier.notify("READY=1") } }
+            return try reread()
+        }
+    }
+
+    private func reread() throws -> RunningConfig.ReloadOutcome {
         let fresh: DaemonConfig
         do {
             fresh = try DaemonConfig.load(path: configPath, environment: environment)

@@ -6,7 +6,7 @@ import Synchronization
 /// what the last reload read. Keys that need a restart keep their start values.
 final class RunningConfig: Sendable {
     /// What a reload found and did.
-    struct Reload: Sendable, Equatable {
+    struct ReloadOutcome: Sendable, Equatable {
         /// Keys whose new values are now in force.
         let applied: [String]
         /// Keys whose values in the sources differ from the running ones; they take effect at the next start.
@@ -26,18 +26,19 @@ final class RunningConfig: Sendable {
     /// Puts the live keys of `fresh` in force. A live key counts as applied
     /// only when the sources changed it since the last read, so a level set
     /// with `log.level` stays until the file's level changes.
-    func reload(_ fresh: DaemonConfig) -> Reload {
+    func reload(_ fresh: DaemonConfig) -> ReloadOutcome {
         state.withLock { state in
             var applied: [String] = []
             for key in DaemonConfig.table where key.reload == .applies && fresh.value(of: key.name) != state.lastRead.value(of: key.name) {
-                _ = key.assign(&state.running, key.read(fresh))
+                let copied = key.assign(&state.running, key.read(fresh))
+                precondition(copied, "\(key.name) reads back what it stores")
                 applied.append(key.name)
             }
             state.lastRead = fresh
             let restartRequired = DaemonConfig.table.filter { key in
                 key.reload == .restart && fresh.value(of: key.name) != started.value(of: key.name)
             }.map(\.name)
-            return Reload(applied: applied, restartRequired: restartRequired)
+            return ReloadOutcome(applied: applied, restartRequired: restartRequired)
         }
     }
 }

@@ -9,14 +9,16 @@ import Prometheus
 // (swift-argument-parser: help, completion and man page come with it), loads
 // the config, bootstraps logging and metrics (only executables do), and runs.
 
-/// One line on stderr, whatever the message holds, and a non-zero exit.
+/// One line on stderr, whatever the message holds (an error's priority first when
+/// stderr is the journal), and a non-zero exit.
 func fail(_ message: String, code: Int32 = 1) -> Never {
     let line = message.split(whereSeparator: \.isNewline).joined(separator: " ")
-    FileHandle.standardError.write(Data("conveyord: \(line)\n".utf8))
+    let journal = ProcessInfo.processInfo.environment["JOURNAL_STREAM"].map(LogControl.isStandardError) ?? false
+    FileHandle.standardError.write(Data("\(journal ? "<3>" : "")conveyord: \(line)\n".utf8))
     exit(code)
 }
 
-struct Conveyord: AsyncParsableCommand {
+struct Conveyord: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "conveyord",
         abstract: "The conveyor daemon: hands won clients to account managers, scans for attachment risk, serves the admin socket.",

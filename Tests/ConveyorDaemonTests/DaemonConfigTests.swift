@@ -266,7 +266,7 @@ import Testing
     @Test func whatAppliesOnReload() {
         #expect(DaemonConfig.table.filter { $0.reload == .applies }.map(\.name) == [
             "operator_groups", "operator_teams", "log_level", "log_format", "max_line_bytes", "max_connections", "max_streams",
-            "idle_timeout", "line_timeout",
+            "line_timeout",
         ])
     }
 

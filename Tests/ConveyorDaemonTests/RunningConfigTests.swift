@@ -21,14 +21,14 @@ import Testing
             operator_groups = ops,sales
             operator_teams = rail-ops:rail+sea
             log_format = text
-            idle_timeout = 2.5
+            line_timeout = 2.5
             database_url = host=elsewhere
             """)
         let outcome = running.reload(fresh)
-        #expect(outcome.applied == ["operator_groups", "operator_teams", "log_format", "max_line_bytes", "max_connections", "idle_timeout"])
+        #expect(outcome.applied == ["operator_groups", "operator_teams", "log_format", "max_line_bytes", "max_connections", "line_timeout"])
         #expect(outcome.restartRequired == ["database_url", "workers"])
         let now = running.current
-        #expect(now.maxLineBytes == 300 && now.maxConnections == 5 && now.idleTimeout == 2.5)
+        #expect(now.maxLineBytes == 300 && now.maxConnections == 5 && now.lineTimeout == 2.5)
         #expect(now.operatorGroups == ["ops", "sales"] && now.operatorTeams == ["rail-ops": ["rail", "sea"]])
         #expect(now.logFormat == .text)
         #expect(now.workers == 2 && now.databaseURL == nil, "restart keys keep what runs")

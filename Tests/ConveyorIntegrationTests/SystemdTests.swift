@@ -36,9 +36,11 @@ import Glibc
         // once and every worker is connected.
         let start = listener.collect { $0.hasPrefix("READY=1") }
         #expect(start.count == 1, "READY=1 is the first message: \(start)\n\(daemon.log)")
-        let ready = try #require(start.last)
-        #expect(ready.hasPrefix("READY=1\nSTATUS=queue 0 available, 0 running, 0 dead; 0 handoffs waiting; 0 open alerts"), "\(ready)")
-        let client = try daemon.connect(timeout: .milliseconds(500))
+        #expect(start.last == "READY=1")
+        // Then the first STATUS line, read from the database (the watchdog never waits for it).
+        let status = listener.collect { $0.hasPrefix("STATUS=") }.last
+        #expect(status == "STATUS=queue 0 available, 0 running, 0 dead; 0 handoffs waiting; 0 open alerts; no scan yet", "\(status ?? "none")")
+        let client = try daemon.connect()
         let workers = try #require(try client.result("status")["workers"])
         let phases = (workers["phases"]?.arrayValue ?? []) + (workers["long_lane"]?.arrayValue ?? [])
         #expect(!phases.isEmpty && phases.allSatisfy { $0 == "connected" }, "\(workers)")
@@ -67,6 +69,28 @@ import Glibc
         #expect(transitions(listener.collect { $0 == "STOPPING=1" }) == ["STOPPING=1"])
         #expect(try daemon.waitForExit() == 0, "\(daemon.log)")
         #expect(transitions(listener.collect(until: { _ in false }, timeout: .milliseconds(200))).isEmpty)
+    }
+
+    /// A database that does not answer (the queue locked by another session,
+    /// as a migration on another host would) holds up the workers and the
+    /// status read, but not the watchdog: waiting for PostgreSQL is survived.
+    @Test func aBlockedDatabaseDoesNotStopTheWatchdog() throws {
+        let directory = try TemporaryDirectory.make("cvy-notify")
+        defer { TemporaryDirectory.remove(directory) }
+        let listener = try NotifyListener(directory: directory)
+        let database = try TestPostgres.makeDatabase()
+        let daemon = try DaemonProcess(
+            database: database, environment: ["NOTIFY_SOCKET": listener.path, "WATCHDOG_USEC": "600000"], waitUntilReady: false)
+        defer { daemon.stop() }
+        #expect(listener.collect { $0 == "READY=1" }.last == "READY=1", "\(daemon.log)")
+        let locker = try TestPostgres.connect(database)
+        try locker.execute("BEGIN; LOCK TABLE conveyor.jobs IN ACCESS EXCLUSIVE MODE")
+        // A status read is left waiting on the lock too.
+        let client = try daemon.connect()
+        _ = try? client.send(#"{"cmd":"status"}"#, timeout: .milliseconds(100))
+        let whileLocked = listener.collect(until: { _ in false }, timeout: .seconds(3))
+        try locker.execute("ROLLBACK")
+        #expect(whileLocked.count { $0 == "WATCHDOG=1" } >= 4, "pinged while the database was locked: \(whileLocked)")
     }
 
     /// Without `WATCHDOG_USEC`, or with a `WATCHDOG_PID` that is another
@@ -117,6 +141,11 @@ import Glibc
         }
         #expect(lines.contains { $0.hasPrefix("<5>") && $0.contains(#""msg":"configuration reloaded""#) }, "notice is 5")
         #expect(lines.contains { $0.hasPrefix("<6>") && $0.contains(#""level":"info""#) }, "info is 6")
+
+        // A start that fails says so at error priority, so `journalctl -p err` shows it.
+        let failing = try DaemonProcess(database: database, environment: ["CONVEYOR_WORKERS": "0"], waitUntilReady: false, journal: true)
+        #expect(try failing.waitForExit() != 0)
+        #expect(failing.log.hasPrefix("<3>conveyord: bad configuration: CONVEYOR_WORKERS"), "\(failing.log)")
 
         // A JOURNAL_STREAM that is not our stderr (it was redirected) adds nothing.
         let plain = try DaemonProcess(database: database, environment: ["JOURNAL_STREAM": "1:2"])

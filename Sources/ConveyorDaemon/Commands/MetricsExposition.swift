@@ -7,14 +7,14 @@ import ConveyorStore
 /// of this part is shown, while the database cannot be read.
 enum MetricsExposition {
     /// The whole exposition `metrics` answers and `metrics_textfile` holds: this
-    /// daemon's own metrics, then the database's figures (left out, and logged,
-    /// when they cannot be read).
-    static func all(_ context: DaemonContext) async -> String {
+    /// daemon's own metrics, then the database's figures (left out, and logged
+    /// when `logging`, when they cannot be read).
+    static func all(_ context: DaemonContext, logging: Bool = true) async -> String {
         let figures: DatabaseFigures?
         do {
             figures = try await context.metricsRead.value()
         } catch {
-            context.logger.warning("metrics: cannot read the database's figures", metadata: ["error": "\(error)"])
+            if logging { context.logger.warning("metrics: cannot read the database's figures", metadata: ["error": "\(error)"]) }
             figures = nil
         }
         return context.metrics.emitToString() + text(figures)

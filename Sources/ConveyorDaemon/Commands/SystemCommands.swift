@@ -24,7 +24,7 @@ enum SystemCommands {
                 return ["shutting_down": true]
             },
             "config.reload": { _, _ in
-                let outcome: RunningConfig.Reload
+                let outcome: RunningConfig.ReloadOutcome
                 do {
                     outcome = try context.reload()
                 } catch let error as ConfigError {

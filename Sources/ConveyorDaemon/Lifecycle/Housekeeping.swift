@@ -17,7 +17,7 @@ struct Housekeeping: Service {
 
     func run() async throws {
         var round = 0
-        while !Task.isShuttingDownGracefully {
+        repeat {
             let prune = round % pruneEvery == 0
             round += 1
             do {
@@ -34,7 +34,6 @@ struct Housekeeping: Service {
             } catch {
                 logger.warning("housekeeping failed; will retry", metadata: ["error": "\(error)"])
             }
-            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
-        }
+        } while (try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }) != nil
     }
 }

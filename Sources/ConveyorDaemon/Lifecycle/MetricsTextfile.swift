@@ -16,17 +16,17 @@ struct MetricsTextfile: Service {
 
     func run() async throws {
         var failing = false
-        while !Task.isShuttingDownGracefully {
+        repeat {
             do {
-                try Self.write(await MetricsExposition.all(context), to: path)
+                // The exposition says conveyor_database_up 0 when the database is away; no warning every round.
+                try Self.write(await MetricsExposition.all(context, logging: false), to: path)
                 if failing { logger.notice("metrics textfile written again", metadata: ["path": "\(path)"]) }
                 failing = false
             } catch {
                 if !failing { logger.warning("cannot write the metrics textfile; will retry", metadata: ["path": "\(path)", "error": "\(error)"]) }
                 failing = true
             }
-            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
-        }
+        } while (try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }) != nil
         unlink(path)
     }
 

@@ -9,8 +9,9 @@ import Synchronization
 /// listens and every worker has connected (migrations were checked before
 /// either started), a `STATUS=` line for `systemctl status` every
 /// `statusInterval`, and `WATCHDOG=1` at half of `WatchdogSec` only while no
-/// worker is wedged outside the database for longer than `wedgeLimit`.
-/// Outside systemd it only waits for shutdown.
+/// worker is wedged outside the database for longer than `wedgeLimit`. The
+/// pings never wait for the database: a slow status read only delays its
+/// line. Outside systemd it only waits for shutdown.
 struct SystemdReporter: Service {
     let notifier: SystemdNotifier
     let context: DaemonContext
@@ -19,7 +20,7 @@ struct SystemdReporter: Service {
     let logger: Logger
     var statusInterval: Duration = .seconds(10)
 
-    /// Set once, by whoever knows (the admin server when it listens).
+    /// Set once, by whoever knows (the admin server when it listens, the reporter when it said READY).
     final class Flag: Sendable {
         private let value = Atomic<Bool>(false)
         init() {}
@@ -33,37 +34,49 @@ struct SystemdReporter: Service {
             return
         }
         while !(listening.isSet && context.workers.everyWorkerConnected) {
-            guard (try? await cancelWhenGracefulShutdown({ try await Task.sleep(for: .milliseconds(20)) })) != nil else { return }
+            guard await pause(.milliseconds(20)) else { return }
         }
-        notifier.notify("READY=1\nSTATUS=\(await Self.statusLine(context))")
+        notifier.notify("READY=1")
+        context.ready.set()
         logger.info("told systemd the daemon is ready", metadata: ["watchdog_seconds": "\(notifier.watchdogInterval.map { "\($0 / .seconds(1))" } ?? "off")"])
-        let tick = notifier.watchdogInterval.map { min($0 / 2, statusInterval) } ?? statusInterval
-        var nextStatus = ContinuousClock.now + statusInterval
+        await withDiscardingTaskGroup { group in
+            if let interval = notifier.watchdogInterval {
+                group.addTask { await pingWatchdog(every: interval / 2) }
+            }
+            group.addTask {
+                repeat {
+                    notifier.notify("STATUS=\(await Self.statusLine(context))")
+                } while await pause(statusInterval)
+            }
+        }
+    }
+
+    /// Sleeps; false once graceful shutdown (or cancellation) began.
+    private func pause(_ duration: Duration) async -> Bool {
+        (try? await cancelWhenGracefulShutdown { try await Task.sleep(for: duration) }) != nil
+    }
+
+    private func pingWatchdog(every tick: Duration) async {
         var wedged: [Int] = []
-        while (try? await cancelWhenGracefulShutdown({ try await Task.sleep(for: tick) })) != nil {
-            if notifier.watchdogInterval != nil {
-                let now = context.workers.wedgedWorkers(limit: wedgeLimit)
-                if now.isEmpty {
-                    notifier.notify("WATCHDOG=1")
-                } else if now != wedged {
-                    logger.critical("workers are stuck outside the database; withholding the watchdog's ping", metadata: [
-                        "workers": "\(now)", "limit_seconds": "\(wedgeLimit / .seconds(1))",
-                    ])
-                }
-                wedged = now
+        while await pause(tick) {
+            let now = context.workers.wedgedWorkers(limit: wedgeLimit)
+            if now.isEmpty {
+                notifier.notify("WATCHDOG=1")
+                if !wedged.isEmpty { logger.notice("workers are back in step; pinging the watchdog again") }
+            } else if now != wedged {
+                logger.critical("workers are stuck outside the database; withholding the watchdog's ping", metadata: [
+                    "workers": "\(now)", "limit_seconds": "\(wedgeLimit / .seconds(1))",
+                ])
             }
-            if ContinuousClock.now >= nextStatus {
-                nextStatus = .now + statusInterval
-                notifier.notify("STATUS=\(await Self.statusLine(context))")
-            }
+            wedged = now
         }
     }
 
     /// One line a person reads in `systemctl status`: the queue, the handoffs
     /// waiting for capacity, the open alerts and the latest scan.
     static func statusLine(_ context: DaemonContext) async -> String {
-        if context.workers.isDraining { return "draining: not claiming jobs" }
-        guard let snapshot = try? await context.statusRead.value().snapshot else { return "serving; PostgreSQL unreachable" }
+        let draining = context.workers.isDraining ? "draining (not claiming jobs); " : ""
+        guard let snapshot = try? await context.statusRead.value().snapshot else { return draining + "PostgreSQL unreachable" }
         let byState = snapshot.queue.jobsByState
         let waitingHandoffs = snapshot.queue.filter { $0.kind == "handoff" && $0.state == "waiting" }.reduce(0) { $0 + $1.jobs }
         var parts = [
@@ -77,6 +90,6 @@ struct SystemdReporter: Service {
         } else {
             parts.append("no scan yet")
         }
-        return parts.joined(separator: "; ")
+        return draining + parts.joined(separator: "; ")
     }
 }

@@ -34,7 +34,7 @@ public final class LogControl: Sendable {
 
     /// `JOURNAL_STREAM` is `<device>:<inode>` of the journal's stream; stderr
     /// is that stream unless it was redirected since.
-    static func isStandardError(_ journalStream: String) -> Bool {
+    public static func isStandardError(_ journalStream: String) -> Bool {
         let parts = journalStream.split(separator: ":")
         guard parts.count == 2, let device = UInt64(parts[0]), let inode = UInt64(parts[1]) else { return false }
         var status = stat()

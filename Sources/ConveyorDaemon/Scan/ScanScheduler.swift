@@ -26,7 +26,7 @@ struct ScanScheduler: Service {
 
     func run() async throws {
         var warned: Set<String> = []
-        while !Task.isShuttingDownGracefully {
+        repeat {
             do {
                 let (teams, actions) = try await database.run { connection in try Self.round(connection, at: Date()) }
                 for action in actions { report(action, warned: &warned) }
@@ -34,8 +34,7 @@ struct ScanScheduler: Service {
             } catch {
                 logger.warning("scan scheduling failed; will retry", metadata: ["error": "\(error)"])
             }
-            try? await cancelWhenGracefulShutdown { [interval] in try await Task.sleep(for: interval) }
-        }
+        } while (try? await cancelWhenGracefulShutdown { [interval] in try await Task.sleep(for: interval) }) != nil
     }
 
     /// Schedules each team's due scan; returns how many teams there are and what was done.

@@ -70,8 +70,8 @@ public final class WorkerPool: Service, @unchecked Sendable {
         let now = ContinuousClock.now
         return workerStates.withLock { states in
             states.indices.filter { index in
-                guard let began = states[index].batchBegan else { return false }
-                guard let wait = states[index].waits?.state else { return now - began > limit }
+                // A worker connects (and has its waits) before its first batch.
+                guard let began = states[index].batchBegan, let wait = states[index].waits?.state else { return false }
                 return !wait.waiting && now - max(began, wait.since) > limit
             }
         }

@@ -34,7 +34,7 @@ final class NotifyListener {
     /// The next message, or nil when none comes within `timeout`.
     func next(timeout: Duration = .seconds(20)) -> String? {
         var poller = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
-        guard poll(&poller, 1, Int32(timeout / .milliseconds(1))) == 1 else { return nil }
+        guard poll(&poller, 1, Int32(max(0, timeout / .milliseconds(1)))) == 1 else { return nil }
         var buffer = [UInt8](repeating: 0, count: 4096)
         let count = recv(descriptor, &buffer, buffer.count, 0)
         return count < 0 ? nil : String(decoding: buffer[..<count], as: UTF8.self)
