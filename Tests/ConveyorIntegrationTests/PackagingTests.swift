@@ -217,6 +217,40 @@ import Glibc
         return core?.split(separator: " ").first { $0.hasPrefix("/") }.map { ($0 as NSString).deletingLastPathComponent }
     }
 
+    /// The postinst with stand-ins for the tools it calls (each logs its arguments): a first
+    /// install creates the user and groups and enables the unit, and starts nothing; without
+    /// systemd-sysusers it creates them with adduser.
+    @Test func thePostinstCreatesTheUsersAndEnablesWithoutStarting() throws {
+        let directory = try TemporaryDirectory.make("cvy-postinst")
+        defer { TemporaryDirectory.remove(directory) }
+        let log = directory + "/calls"
+        func standIn(_ name: String, status: Int32 = 0) throws {
+            let path = directory + "/bin/" + name
+            try "#!/bin/sh\necho \"\(name) $*\" >>\(log)\nexit \(status)\n".write(toFile: path, atomically: false, encoding: .utf8)
+            chmod(path, 0o755)
+        }
+        try FileManager.default.createDirectory(atPath: directory + "/bin", withIntermediateDirectories: true)
+        for tool in ["systemd-sysusers", "deb-systemd-helper", "deb-systemd-invoke", "systemctl", "adduser", "addgroup"] { try standIn(tool) }
+        try standIn("getent", status: 2)  // nobody exists yet
+        let postinst = Self.root + "/deploy/debian/postinst"
+        func run(_ arguments: [String]) throws -> [String] {
+            try? FileManager.default.removeItem(atPath: log)
+            let result = try Spawn.run(["/bin/sh", postinst] + arguments, environment: ["PATH": directory + "/bin"])
+            #expect(result.status == 0, "postinst \(arguments): \(result)")
+            return ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
+        }
+        let first = try run(["configure", ""])
+        #expect(first.first == "systemd-sysusers /usr/lib/sysusers.d/conveyor.conf", "\(first)")
+        #expect(first.contains("deb-systemd-helper enable conveyord.service"), "\(first)")
+        #expect(!first.contains { $0.contains("start") }, "a first install starts nothing: \(first)")
+
+        try FileManager.default.removeItem(atPath: directory + "/bin/systemd-sysusers")
+        let fallback = try run(["configure", ""])
+        #expect(fallback.contains("addgroup --system --quiet conveyor"), "\(fallback)")
+        #expect(fallback.contains { $0.hasPrefix("adduser --system --quiet --ingroup conveyor --home /nonexistent --no-create-home --shell /usr/sbin/nologin") && $0.hasSuffix(" conveyor") }, "\(fallback)")
+        #expect(fallback.contains("addgroup --system --quiet conveyor-operators"), "\(fallback)")
+    }
+
     @Test func theScriptsRefuseABadCommandLineInOneLine() throws {
         for (name, arguments, message) in [
             ("install", ["--frobnicate"], "scripts/install: unknown option '--frobnicate' (see scripts/install --help)"),
