@@ -34,6 +34,6 @@ struct Housekeeping: Service {
             } catch {
                 logger.warning("housekeeping failed; will retry", metadata: ["error": "\(error)"])
             }
-        } while (try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }) != nil
+        } while await pauseUnlessShuttingDown(for: interval)
     }
 }

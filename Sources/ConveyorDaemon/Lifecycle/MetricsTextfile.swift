@@ -26,7 +26,7 @@ struct MetricsTextfile: Service {
                 if !failing { logger.warning("cannot write the metrics textfile; will retry", metadata: ["path": "\(path)", "error": "\(error)"]) }
                 failing = true
             }
-        } while (try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }) != nil
+        } while await pauseUnlessShuttingDown(for: interval)
         unlink(path)
     }
 

@@ -34,7 +34,7 @@ struct SystemdReporter: Service {
             return
         }
         while !(listening.isSet && context.workers.everyWorkerConnected) {
-            guard await pause(.milliseconds(20)) else { return }
+            guard await pauseUnlessShuttingDown(for: .milliseconds(20)) else { return }
         }
         notifier.notify("READY=1")
         context.ready.set()
@@ -46,19 +46,14 @@ struct SystemdReporter: Service {
             group.addTask {
                 repeat {
                     notifier.notify("STATUS=\(await Self.statusLine(context))")
-                } while await pause(statusInterval)
+                } while await pauseUnlessShuttingDown(for: statusInterval)
             }
         }
     }
 
-    /// Sleeps; false once graceful shutdown (or cancellation) began.
-    private func pause(_ duration: Duration) async -> Bool {
-        (try? await cancelWhenGracefulShutdown { try await Task.sleep(for: duration) }) != nil
-    }
-
     private func pingWatchdog(every tick: Duration) async {
         var wedged: [Int] = []
-        while await pause(tick) {
+        while await pauseUnlessShuttingDown(for: tick) {
             let now = context.workers.wedgedWorkers(limit: wedgeLimit)
             if now.isEmpty {
                 notifier.notify("WATCHDOG=1")

@@ -34,7 +34,7 @@ struct ScanScheduler: Service {
             } catch {
                 logger.warning("scan scheduling failed; will retry", metadata: ["error": "\(error)"])
             }
-        } while (try? await cancelWhenGracefulShutdown { [interval] in try await Task.sleep(for: interval) }) != nil
+        } while await pauseUnlessShuttingDown(for: interval)
     }
 
     /// Schedules each team's due scan; returns how many teams there are and what was done.
