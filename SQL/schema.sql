@@ -1396,6 +1396,7 @@ CREATE TABLE conveyor.jobs (
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     attempted_at timestamp with time zone,
     finished_at timestamp with time zone,
+    output jsonb,
     CONSTRAINT jobs_kind_check CHECK (((length(kind) >= 1) AND (length(kind) <= 100))),
     CONSTRAINT jobs_max_attempts_check CHECK ((max_attempts > 0)),
     CONSTRAINT jobs_state_check CHECK ((state = ANY (ARRAY['available'::text, 'running'::text, 'waiting'::text, 'succeeded'::text, 'retryable'::text, 'dead'::text, 'cancelled'::text])))
@@ -1404,6 +1405,8 @@ CREATE TABLE conveyor.jobs (
 COMMENT ON TABLE conveyor.jobs IS 'the work queue; waiting = blocked until capacity appears (see requeue_waiting)';
 
 COMMENT ON COLUMN conveyor.jobs.unique_key IS 'enqueue with on conflict (unique_key) where unique_key is not null do nothing; ''handoff:<account id>'' is reserved for record_win';
+
+COMMENT ON COLUMN conveyor.jobs.output IS 'what the job answered when it succeeded (rep.depart: the redistribution; scan: the outcome), for the command waiting for it';
 
 CREATE SEQUENCE conveyor.jobs_id_seq
     START WITH 1

@@ -7,13 +7,6 @@ select conveyor.scan_team($1, $2, $3::date, $4)::text as outcome
 -- name: running_scan :one
 select conveyor.running_scan_started_at($1) as started_at
 
--- name: scan_job_result :optional
--- A scan job's state and, once it succeeded, the outcome its scan recorded.
-select j.state, j.last_error, r.outcome::text as outcome
-from conveyor.jobs j
-left join conveyor.scan_runs r on r.job_id = j.id
-where j.id = $1
-
 -- name: attachment_digest :one
 -- The digest of the scan that just ran in this transaction ($1 team id, $2
 -- its outcome): alerts it opened and resolved (now() is the scan's

@@ -34,6 +34,8 @@ public struct DaemonConfig: Sendable, Equatable {
     public var workers = 2
     /// `admin_db_connections`.
     public var adminDatabaseConnections = 4
+    /// `admin_statement_timeout`, seconds.
+    public var adminStatementTimeout = 10.0
     /// `log_level`.
     public var logLevel: Logger.Level = .info
     /// `log_format`; `nil`: text on a TTY, else json.
@@ -231,11 +233,17 @@ extension DaemonConfig {
             "admin_db_connections", \.adminDatabaseConnections, 1...64,
             "PostgreSQL connections serving admin commands, so a slow one does not hold up the rest (the audit "
                 + "has one of its own; housekeeping and the scan scheduler share another)"),
+        .seconds(
+            "admin_statement_timeout", \.adminStatementTimeout, 0.1...3600,
+            "seconds one statement of an admin command may take on those connections (PostgreSQL's "
+                + "statement_timeout); a longer one is cancelled and the command answers `timeout`, so a hung read "
+                + "never holds `status` up for good (long work, `rep.depart` and `scan.run`, runs as queue jobs)"),
         .integer("batch_size", \.batchSize, 1...10_000, "jobs claimed per transaction"),
         .seconds(
             "poll_interval", \.pollInterval, 0.01...3600,
             "seconds between fallback polls when no notification arrives (wake-ups come from LISTEN/NOTIFY; "
-                + "this only bounds a missed one)"),
+                + "this only bounds a missed one); housekeeping (waiting jobs whose time came, accounts set won by "
+                + "plain SQL) runs as often, and at least every 30 s"),
         .seconds(
             "job_retention", \.jobRetention, 0...(365 * 86_400),
             "seconds finished jobs are kept before pruning (dead jobs stay until an operator retries or cancels them)"),

@@ -16,16 +16,22 @@ public final class ConnectionPool: @unchecked Sendable {
 
     private let conninfo: String?
     private let applicationName: String
+    private let statementTimeout: Duration?
     private let condition = NSCondition()
     // Guarded by `condition`.
     private var pending: [Job] = []
     private var closed = false
 
     /// `size` connections, on threads named `name` (one) or `name-0`, `name-1`, ….
-    public init(conninfo: String?, name: String, applicationName: String = "conveyor", size: Int = 1) {
+    /// With a `statementTimeout`, each connection's `statement_timeout` is set
+    /// to it, so no statement holds a connection longer.
+    public init(
+        conninfo: String?, name: String, applicationName: String = "conveyor", size: Int = 1, statementTimeout: Duration? = nil
+    ) {
         precondition(size >= 1, "a connection pool needs at least one connection")
         self.conninfo = conninfo
         self.applicationName = applicationName
+        self.statementTimeout = statementTimeout
         for index in 0..<size {
             // Each thread keeps `self` alive until `close()`.
             let thread = Thread { [self] in serve() }
@@ -66,7 +72,12 @@ public final class ConnectionPool: @unchecked Sendable {
         connection?.refreshStatus()
         if connection?.isBroken ?? true {
             connection = nil
-            connection = try PostgresConnection(conninfo: conninfo, applicationName: applicationName)
+            let opened = try PostgresConnection(conninfo: conninfo, applicationName: applicationName)
+            if let statementTimeout {
+                let milliseconds = max(1, Int(statementTimeout / .milliseconds(1)))
+                try opened.query("select set_config('statement_timeout', $1, false)", [String(milliseconds)])
+            }
+            connection = opened
         }
         do {
             return try body(connection!)

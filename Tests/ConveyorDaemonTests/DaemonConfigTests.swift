@@ -78,7 +78,7 @@ import Testing
     @Test func anUnknownKeyListsTheKnownOnes() {
         #expect(loadError("workers = 2\ncolour = blue\n") == """
             c.conf:2: unknown key "colour" (known: database_url, admin_socket, socket_group, operator_groups, \
-            operator_teams, workers, log_level, log_format, admin_db_connections, batch_size, poll_interval, job_retention, scan_check_interval, \
+            operator_teams, workers, log_level, log_format, admin_db_connections, admin_statement_timeout, batch_size, poll_interval, job_retention, scan_check_interval, \
             webhook_timeout, metrics_textfile, metrics_textfile_interval, max_line_bytes, max_connections, max_streams, idle_timeout, \
             line_timeout)
             """)
@@ -225,7 +225,7 @@ import Testing
     @Test func everyKeyOnceInTheDocumentedOrder() {
         #expect(DaemonConfig.keys == [
             "database_url", "admin_socket", "socket_group", "operator_groups", "operator_teams", "workers", "log_level", "log_format",
-            "admin_db_connections", "batch_size", "poll_interval", "job_retention", "scan_check_interval", "webhook_timeout",
+            "admin_db_connections", "admin_statement_timeout", "batch_size", "poll_interval", "job_retention", "scan_check_interval", "webhook_timeout",
             "metrics_textfile", "metrics_textfile_interval", "max_line_bytes",
             "max_connections", "max_streams", "idle_timeout", "line_timeout",
         ])

@@ -174,7 +174,7 @@ import Testing
             insert into conveyor.handoffs (account_id, to_rep_id, kind)
             select id, owner_id, case when ref like 'rail%' then 'auto' else 'manual' end from conveyor.accounts;
             """)
-        #expect(try Migrator().migrate(connection).map(\.version) == [17])
+        #expect(try Migrator(migrations: Migrator.embedded.filter { $0.version <= 17 }).migrate(connection).map(\.version) == [17])
         func tallies() throws -> [String] {
             try connection.query("""
                 select t.name || ':' || h.kind || '=' || h.handoffs as tally

@@ -44,7 +44,7 @@ import Testing
             _ = try DirectoryStore.account(db, team: "rail", ref: "nope")
         }
         expectRefusal(StoreRefusal.notFound, mentioning: ["\"ghost\""], world) {
-            _ = try Reassignment.depart(db, team: "rail", ref: "ghost")
+            _ = try Reassignment.requestDeparture(db, team: "rail", ref: "ghost")
         }
         expectRefusal(StoreRefusal.notFound, mentioning: ["team", "\"atlantis\""], world) {
             _ = try DirectoryStore.updateTeam(db, name: "atlantis", changes: .init(paused: true))

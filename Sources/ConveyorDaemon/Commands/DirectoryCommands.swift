@@ -75,16 +75,6 @@ enum DirectoryCommands {
                 return try await updateRep(database, args, RepChanges(away: .until(until ?? .distantFuture)))
             },
             "rep.back": { args, _ in try await updateRep(database, args, RepChanges(away: .clear)) },
-            "rep.depart": { args, _ in
-                let (team, ref) = (try args.string("team"), try args.string("ref"))
-                let moves = try await database.run { try Reassignment.depart($0, team: team, ref: ref) }
-                return ["redistribution": .array(moves.map { move in
-                    [
-                        "account": .string(move.account), "owner": move.owner.map(JSONValue.string) ?? .null,
-                        "waiting_reason": move.waitingReason.map(JSONValue.string) ?? .null,
-                    ]
-                })]
-            },
             "win": { args, _ in
                 let (team, account, hunter) = (try args.string("team"), try args.string("account"), try args.string("hunter"))
                 let name = try args.optionalString("name")

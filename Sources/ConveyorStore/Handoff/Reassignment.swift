@@ -7,10 +7,25 @@ import Foundation
 /// in the caller's transaction, by the same policy as automatic handoffs.
 public enum Reassignment {
     /// One account's new owner after a departure (nil: it waits for capacity).
-    public struct Move: Sendable, Equatable {
+    public struct Move: Sendable, Equatable, Codable {
         public let account: String
         public let owner: String?
         public let waitingReason: String?
+        enum CodingKeys: String, CodingKey {
+            case account, owner, waitingReason = "waiting_reason"
+        }
+    }
+
+    /// The job kind of a departure.
+    public static let departJobKind = "depart"
+
+    /// A `depart` job's payload; the job's `team_id` is the rep's team, so
+    /// its batch holds the team's routing lock like the team's handoffs.
+    public struct Departure: Sendable, Codable, Equatable {
+        public let repId: Int64
+        enum CodingKeys: String, CodingKey {
+            case repId = "rep_id"
+        }
     }
 
     /// Why a manual reassignment was refused.
@@ -18,13 +33,16 @@ public enum Reassignment {
         public let description: String
     }
 
-    /// `rep.depart`: the rep `ref` of the team named `team` leaves, in one
-    /// transaction (see the building block below).
-    public static func depart(_ connection: PostgresConnection, team: String, ref: String) throws -> [Move] {
+    /// `rep.depart`: enqueues the departure of the rep `ref` of the team
+    /// named `team` as a `depart` job and returns its id (`notFound` for an
+    /// unknown team or rep). A worker runs it (``DepartHandler``), so a large
+    /// book is redistributed off the admin socket's connections.
+    public static func requestDeparture(_ connection: PostgresConnection, team: String, ref: String) throws -> Int64 {
         try connection.transaction {
             let teamId = try DirectoryStore.requireTeamId(connection, team)
             let rep = try DirectoryStore.requireRep(connection, teamId: teamId, team: team, ref: ref)
-            return try depart(connection, teamId: teamId, repId: rep.id)
+            let payload = String(decoding: try JSONEncoder().encode(Departure(repId: rep.id)), as: UTF8.self)
+            return try JobStore.enqueue(connection, kind: departJobKind, payload: payload, teamId: teamId, maxAttempts: 3)
         }
     }
 

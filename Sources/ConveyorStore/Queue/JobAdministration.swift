@@ -32,6 +32,17 @@ extension [QueueCount] {
     }
 }
 
+/// Where a job that a command waits for stands.
+public enum JobResult: Sendable, Equatable {
+    /// Not finished: `available` (waiting for a worker, or for a drained
+    /// daemon to resume) or `waiting`.
+    case pending(kind: String, state: String)
+    /// Succeeded; its output (JSON text) when it answered one.
+    case finished(output: String?)
+    /// Failed for now (`retryable`) or for good (`dead`, `cancelled`).
+    case failed(kind: String, state: String, error: String?)
+}
+
 /// What operators do with the queue: counts, listings, retries and cancellations.
 extension JobStore {
     public static func counts(_ connection: PostgresConnection) throws -> [QueueCount] {
@@ -83,6 +94,21 @@ extension JobStore {
         case .cancel: (try cancel(connection, id: id), "available, retryable or waiting")
         }
         return try StoreRefusal.stateChange(job, noun: "job", id: id, allowed: allowed) { try state(connection, id: id) }
+    }
+
+    /// Where job `id` stands, for a command that waits for it; `notFound`
+    /// when there is no such job (pruned, or never enqueued).
+    public static func result(_ connection: PostgresConnection, id: Int64) throws -> JobResult {
+        let row = try StoreRefusal.required(try connection.query(Queries.jobResult, [id]).first, "no job \(id)")
+        let kind = try row["kind"].string()
+        switch try row["state"].string() {
+        case "succeeded":
+            return .finished(output: try row["output"].optionalString())
+        case let state where ["retryable", "dead", "cancelled"].contains(state):
+            return .failed(kind: kind, state: state, error: try row["last_error"].optionalString())
+        case let state:
+            return .pending(kind: kind, state: state)
+        }
     }
 
     /// The job's current state, nil when there is no such job.

@@ -49,12 +49,22 @@ public enum JobLane: String, Sendable, CaseIterable {
 public enum JobOutcome: Sendable, Equatable {
     /// Done: its effects commit with its completion.
     case succeeded
+    /// Done, answering `output` (JSON text), kept on the job (`jobs.output`)
+    /// for the command that waits for it.
+    case completed(output: String)
     /// Failed this time; retried with backoff until out of attempts.
     case retry(error: String)
     /// Can never succeed (malformed payload, missing row): dead at once.
     case dead(error: String)
     /// Blocked until an event requeues it (or `until`, when given).
     case waiting(until: Date?, reason: String)
+
+    var isSuccess: Bool {
+        switch self {
+        case .succeeded, .completed: true
+        default: false
+        }
+    }
 }
 
 /// Thrown by a handler for a job that can never succeed, so it goes straight

@@ -5,7 +5,8 @@ import Foundation
 /// The attachment-risk scan's store operations (SQL in `SQL/queries/scan.sql`;
 /// the scan itself is `conveyor.scan_team`, migration 013). A scan is a job
 /// of kind `scan` on the long lane: the nightly ones are enqueued by the
-/// schedule, a manual one by `scan.run`, which then waits for its result.
+/// schedule, a manual one by `scan.run`, which then waits for the job's
+/// output (the outcome, see ``ScanHandler``).
 public enum AttachmentScan {
     /// The job kind of a scan.
     public static let jobKind = "scan"
@@ -42,15 +43,6 @@ public enum AttachmentScan {
         }
     }
 
-    /// Where a manual scan job stands.
-    public enum JobResult: Sendable, Equatable {
-        case pending
-        /// Its outcome as JSON text (`scanned`, `not_scored`, `opened`, `updated`, `resolved`, `duration_ms`).
-        case finished(outcome: String)
-        /// Failed for now (`retryable`) or for good (`dead`, `cancelled`).
-        case failed(state: String, error: String?)
-    }
-
     /// Enqueues a manual scan of `team` and returns its job id: `notFound`
     /// for an unknown team, `conflict` (saying when it started) while a scan
     /// of that team runs.
@@ -63,22 +55,6 @@ public enum AttachmentScan {
             }
             let job = Job(teamId: teamId, trigger: .manual, digest: digest)
             return try JobStore.enqueue(connection, kind: jobKind, payload: job.payload, maxAttempts: 3)
-        }
-    }
-
-    /// The state of the scan job `jobId`; `notFound` when there is none.
-    public static func result(_ connection: PostgresConnection, jobId: Int64) throws -> JobResult {
-        let row = try StoreRefusal.required(try connection.query(Queries.scanJobResult, [jobId]).first, "no scan job \(jobId)")
-        switch try row["state"].string() {
-        case "succeeded":
-            guard let outcome = try row["outcome"].optionalString() else {
-                return .failed(state: "succeeded", error: "the scan job finished without recording a scan")
-            }
-            return .finished(outcome: outcome)
-        case let state where ["retryable", "dead", "cancelled"].contains(state):
-            return .failed(state: state, error: try row["last_error"].optionalString())
-        default:
-            return .pending
         }
     }
 

@@ -3,7 +3,8 @@ import ConveyorPostgres
 /// Runs `scan` jobs (payload ``AttachmentScan/Job``): one team's
 /// attachment scan per job, on the long lane, in the worker's transaction,
 /// so its alert changes, its `scan_runs` row, its digest's delivery job and
-/// the job's completion commit together or not at all. With `digest`, the
+/// the job's completion commit together or not at all; the job's output is
+/// the scan's outcome. With `digest`, the
 /// scan's digest goes to the team's webhook (when it has one) as a
 /// `webhook` job. A crash mid-scan
 /// leaves nothing behind and the job runs again; so does a scan that found
@@ -26,6 +27,7 @@ public struct ScanHandler: JobHandler {
                             connection, teamId: scan.teamId,
                             body: try AttachmentScan.digest(connection, teamId: scan.teamId, outcome: outcome))
                     }
+                    outcomes[job.id] = .completed(output: outcome)
                 } catch let error as PostgresError where error.code == .noDataFound {
                     throw JobFailure.permanent(error.message)
                 }
