@@ -80,10 +80,11 @@ from unnest($2::bigint[], $3::text[]) as w(account_id, reason)
 on conflict (team_id, coalesce(account_id, 0), kind) where status <> 'resolved'
 do update set last_seen_at = now(), details = excluded.details
 
--- name: resolve_no_eligible_alerts :exec
+-- name: resolve_routing_alerts :exec
+-- Handed off: the accounts' no_eligible_manager and handoff_failed alerts resolve.
 update conveyor.alerts
 set status = 'resolved', resolved_at = now()
-where kind = 'no_eligible_manager' and status <> 'resolved' and account_id = any($1::bigint[])
+where kind in ('no_eligible_manager', 'handoff_failed') and status <> 'resolved' and account_id = any($1::bigint[])
 
 -- name: next_return_from_away :one
 -- When the next away manager of the team comes back (a waiting job's wake-up).
@@ -96,3 +97,32 @@ where team_id = $1 and role = 'account_manager' and active and away_until > now(
 select pg_notify('conveyor_events', json_build_object(
     'type', 'handoffs', 'team_id', $1::bigint, 'first_id', $2::bigint, 'last_id', $3::bigint,
     'count', $4::int)::text)
+
+-- name: enqueue_forgotten_wins :many
+-- Accounts in stage won that have no handoff job (set won by plain SQL, not
+-- by record_win): enqueues each one's handoff job as record_win does (key
+-- handoff:<account id>) and records it on the account, at most $1 per call.
+-- Rows another transaction holds are left for the next call; the unique key
+-- makes two daemons' calls harmless. A sequential pass over accounts (about
+-- 10 ms for 200,000), on purpose without an index: any index on `stage`
+-- would make every handoff's account update a non-HOT one.
+with forgotten as (
+    select a.id, a.team_id
+    from conveyor.accounts a
+    where a.stage = 'won' and a.handoff_job_id is null
+      and not exists (select 1 from conveyor.jobs j where j.unique_key = 'handoff:' || a.id)
+    order by a.id
+    limit $1
+    for update of a skip locked
+), enqueued as (
+    insert into conveyor.jobs (kind, payload, unique_key, team_id)
+    select 'handoff', jsonb_build_object('account_id', f.id), 'handoff:' || f.id, f.team_id
+    from forgotten f
+    on conflict (unique_key) where unique_key is not null do nothing
+    returning id, (payload ->> 'account_id')::bigint as account_id
+)
+update conveyor.accounts a
+set handoff_job_id = e.id
+from enqueued e
+where a.id = e.account_id
+returning a.id

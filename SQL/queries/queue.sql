@@ -72,6 +72,21 @@ set state = 'succeeded', attempts = attempts + 1, attempted_at = now(),
     finished_at = now(), last_error = null
 where id = any($1::bigint[])
 
+-- name: set_job_outputs :exec
+-- $1 ids, $2 outputs (JSON text): what jobs that succeeded in this batch
+-- answered, for the commands waiting for them (job_result).
+update conveyor.jobs j
+set output = o.output::jsonb
+from unnest($1::bigint[], $2::text[]) as o(id, output)
+where j.id = o.id
+
+-- name: job_result :optional
+-- Where job $1 stands, for a command waiting for it: its kind, state, last
+-- error and, once it succeeded, its output.
+select kind, state, last_error, output::text as output
+from conveyor.jobs
+where id = $1
+
 -- name: fail_jobs :exec
 -- $1 ids, $2 retry delays in seconds, $3 errors. The caller buries jobs that
 -- are out of attempts instead (bury_jobs). The delay counts from the end of
@@ -86,12 +101,26 @@ from unnest($1::bigint[], $2::float8[], $3::text[]) as f(id, delay, error),
 where j.id = f.id
 
 -- name: bury_jobs :exec
--- Jobs that can never succeed (malformed payload, missing row, unknown kind).
-update conveyor.jobs as j
-set state = 'dead', attempts = j.attempts + 1, attempted_at = now(),
-    finished_at = now(), last_error = f.error
-from unnest($1::bigint[], $2::text[]) as f(id, error)
-where j.id = f.id
+-- Jobs that can never succeed (malformed payload, missing row, unknown kind,
+-- out of attempts). A dead handoff job of an existing account also opens
+-- (or refreshes) that account's `handoff_failed` alert, so the won client
+-- left without a manager is seen; its handoff resolves it. The account id is
+-- read only when it is a plain integer, so no payload can fail this statement.
+with buried as (
+    update conveyor.jobs as j
+    set state = 'dead', attempts = j.attempts + 1, attempted_at = now(),
+        finished_at = now(), last_error = f.error
+    from unnest($1::bigint[], $2::text[]) as f(id, error)
+    where j.id = f.id
+    returning j.id, j.kind, j.payload ->> 'account_id' as account_id, f.error
+)
+insert into conveyor.alerts as al (team_id, account_id, kind, severity, details)
+select a.team_id, a.id, 'handoff_failed', 'high', jsonb_build_object('job_id', b.id, 'error', b.error)
+from buried b
+join conveyor.accounts a on b.account_id ~ '^[0-9]{1,18}$' and a.id = b.account_id::bigint
+where b.kind = 'handoff'
+on conflict (team_id, coalesce(account_id, 0), kind) where status <> 'resolved'
+do update set last_seen_at = now(), details = excluded.details
 
 -- name: park_jobs :exec
 -- Jobs that wait for an event (capacity, a rep back, a team resumed); $2 is

@@ -37,7 +37,7 @@ public struct Daemon {
 
     /// The job handlers this daemon runs; webhooks go out through `webhooks`.
     static func handlers(webhooks: WebhookPoster) -> [any JobHandler] {
-        [NoopHandler(), ProbeHandler(), HandoffHandler(), ScanHandler(), WebhookHandler(poster: webhooks)]
+        [NoopHandler(), ProbeHandler(), HandoffHandler(), DepartHandler(), ScanHandler(), WebhookHandler(poster: webhooks)]
     }
 
     /// Applies pending migrations and returns those applied; one clear error when it cannot.
@@ -73,12 +73,11 @@ public struct Daemon {
         handlers.merge(QueueCommands.handlers(context)) { first, _ in first }
         handlers.merge(DirectoryCommands.handlers(context)) { first, _ in first }
         handlers.merge(AlertCommands.handlers(context)) { first, _ in first }
-        handlers.merge(ScanCommands.handlers(context)) { first, _ in first }
         let heartbeat = min(30, context.config.idleTimeout / 2)
         let streams: [String: StreamHandler] = [
             "watch": WatchCommand.handler(conninfo: context.config.databaseURL, heartbeat: heartbeat),
         ]
-        let progressive = SystemCommands.progressive(context)
+        let progressive = SystemCommands.progressive(context).merging(QueuedCommands.handlers(context)) { first, _ in first }
         let names = Set(handlers.keys).union(progressive.keys).union(streams.keys).union(["help"])
         let served = CommandCatalog.all.filter { names.contains($0.name) }
         handlers["help"] = { _, _ in SystemCommands.help(served) }
@@ -115,7 +114,7 @@ public struct Daemon {
         // so none of them waits behind the others.
         let database = ConnectionPool(
             conninfo: config.databaseURL, name: "conveyor-admin-db", applicationName: "conveyord-admin",
-            size: config.adminDatabaseConnections)
+            size: config.adminDatabaseConnections, statementTimeout: .seconds(config.adminStatementTimeout))
         let audit = ConnectionPool(conninfo: config.databaseURL, name: "conveyor-audit-db", applicationName: "conveyord-audit")
         let upkeep = ConnectionPool(conninfo: config.databaseURL, name: "conveyor-upkeep-db", applicationName: "conveyord-upkeep")
         defer { [database, audit, upkeep].forEach { $0.close() } }
@@ -161,7 +160,9 @@ public struct Daemon {
                 .init(service: signals),
                 .init(service: reporter),
                 .init(service: workers, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup),
-                .init(service: Housekeeping(database: upkeep, retention: config.jobRetention, logger: logger)),
+                .init(service: Housekeeping(
+                    database: upkeep, retention: config.jobRetention, logger: logger,
+                    interval: .seconds(min(Housekeeping.longestInterval, max(0.1, config.pollInterval))))),
                 .init(service: ScanScheduler(database: upkeep, logger: logger, interval: .seconds(config.scanCheckInterval))),
                 .init(service: admin, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup),
             ] + (textfile.map { [$0] } ?? []),

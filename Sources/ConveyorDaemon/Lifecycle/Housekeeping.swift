@@ -5,13 +5,16 @@ import ServiceLifecycle
 
 /// Periodic upkeep, safe with several daemons at once: makes waiting jobs
 /// whose wake-up time passed available (a rep back from away), opens alerts
-/// whose snooze ended, and prunes finished jobs past the retention in small
-/// batches.
+/// whose snooze ended, enqueues the handoff of accounts set to `won` by plain
+/// SQL (``ForgottenWins``), and prunes finished jobs past the retention in
+/// small batches.
 struct Housekeeping: Service {
     let database: ConnectionPool
     let retention: Double
     let logger: Logger
-    var interval: Duration = .seconds(30)
+    /// Rounds come every `poll_interval`, but at least this often.
+    static let longestInterval = 30.0
+    var interval: Duration = .seconds(longestInterval)
     /// Prune on every `pruneEvery`-th round.
     var pruneEvery = 10
 
@@ -22,13 +25,17 @@ struct Housekeeping: Service {
             round += 1
             do {
                 let retention = self.retention
-                let (woken, unsnoozed, pruned) = try await database.run { connection in
+                let (woken, unsnoozed, found, pruned) = try await database.run { connection in
                     (
                         try JobStore.wakeDueWaiting(connection), try AlertStore.wakeSnoozed(connection),
+                        try ForgottenWins.enqueue(connection),
                         prune ? try JobStore.prune(connection, retention: retention) : 0
                     )
                 }
                 if woken > 0 { logger.info("woke waiting jobs", metadata: ["jobs": "\(woken)"]) }
+                if found > 0 {
+                    logger.notice("enqueued the handoff of accounts won without record_win", metadata: ["accounts": "\(found)"])
+                }
                 if unsnoozed > 0 { logger.info("snoozes ended", metadata: ["alerts": "\(unsnoozed)"]) }
                 if pruned > 0 { logger.info("pruned finished jobs", metadata: ["jobs": "\(pruned)"]) }
             } catch {

@@ -180,6 +180,12 @@ public final class WorkerPool: Service, @unchecked Sendable {
             batches.increment()
             processed.increment(by: report.claimed)
             failed.increment(by: report.retried + report.dead)
+            for job in report.buried {
+                logger.error("job failed for good; it stays dead until job.retry", metadata: [
+                    "job": "\(job.id)", "kind": "\(job.kind)", "team_id": "\(job.teamId.map(String.init) ?? "none")",
+                    "error": "\(job.error)",
+                ])
+            }
         }
         guard !shouldStop && !isDraining else { return }
         var timeout = pollInterval

@@ -185,7 +185,7 @@ public enum HandoffRouter {
                 snapshotId, team.id, snapshotId == nil ? CandidateSnapshot.json(loaded) : nil,
                 CandidateSnapshot.fingerprint(after), firstPosition + moves.accounts.count,
             ]).map { try $0["id"].int64() }
-            try connection.query(Queries.resolveNoEligibleAlerts, [moves.accounts])
+            try connection.query(Queries.resolveRoutingAlerts, [moves.accounts])
             if let first = ids.min(), let last = ids.max() {
                 try connection.query(Queries.publishHandoffs, [team.id, first, last, ids.count])
             }

@@ -11,12 +11,22 @@ public struct BatchReport: Sendable, Equatable {
     public var waiting = 0
     /// One per claimed job, for the latency metrics.
     public var timings: [JobTiming] = []
+    /// The jobs that went `dead` in this batch, for the log.
+    public var buried: [BuriedJob] = []
     public init() {}
 
     public static func == (left: BatchReport, right: BatchReport) -> Bool {
         (left.claimed, left.succeeded, left.retried, left.dead, left.waiting)
             == (right.claimed, right.succeeded, right.retried, right.dead, right.waiting)
     }
+}
+
+/// A job that failed for good: it stays `dead` until `job.retry`.
+public struct BuriedJob: Sendable {
+    public let id: Int64
+    public let kind: String
+    public let teamId: Int64?
+    public let error: String
 }
 
 /// How long a claimed job had been due and had existed when its batch claimed it.

@@ -41,17 +41,23 @@ public enum JobStore {
         var report = BatchReport()
         report.claimed = results.count
         var succeeded: [Int64] = []
+        var outputs: (ids: [Int64], outputs: [String]) = ([], [])
         var retried: (ids: [Int64], delays: [Double], errors: [String]) = ([], [], [])
         var buried: (ids: [Int64], errors: [String]) = ([], [])
         var parked: (ids: [Int64], until: [Date?], reasons: [String]) = ([], [], [])
         for (job, outcome) in results {
-            report.timings.append(JobTiming(kind: job.kind, succeeded: outcome == .succeeded, dueSeconds: job.dueSeconds, ageSeconds: job.ageSeconds))
+            report.timings.append(JobTiming(kind: job.kind, succeeded: outcome.isSuccess, dueSeconds: job.dueSeconds, ageSeconds: job.ageSeconds))
             switch outcome {
             case .succeeded:
                 succeeded.append(job.id)
+            case .completed(let output):
+                succeeded.append(job.id)
+                outputs.ids.append(job.id)
+                outputs.outputs.append(output)
             case .retry(let error) where job.attempts + 1 >= job.maxAttempts:
                 buried.ids.append(job.id)
                 buried.errors.append(String(error.prefix(2000)))
+                report.buried.append(BuriedJob(id: job.id, kind: job.kind, teamId: job.teamId, error: "out of attempts: \(error.prefix(2000))"))
             case .retry(let error):
                 retried.ids.append(job.id)
                 retried.delays.append(backoff.delay(afterAttempt: job.attempts + 1, random: jitter()))
@@ -59,6 +65,7 @@ public enum JobStore {
             case .dead(let error):
                 buried.ids.append(job.id)
                 buried.errors.append(String(error.prefix(2000)))
+                report.buried.append(BuriedJob(id: job.id, kind: job.kind, teamId: job.teamId, error: String(error.prefix(2000))))
             case .waiting(let until, let reason):
                 parked.ids.append(job.id)
                 parked.until.append(until)
@@ -66,6 +73,7 @@ public enum JobStore {
             }
         }
         if !succeeded.isEmpty { try connection.query(Queries.completeJobs, [succeeded]) }
+        if !outputs.ids.isEmpty { try connection.query(Queries.setJobOutputs, [outputs.ids, outputs.outputs]) }
         if !retried.ids.isEmpty { try connection.query(Queries.failJobs, [retried.ids, retried.delays, retried.errors]) }
         if !buried.ids.isEmpty { try connection.query(Queries.buryJobs, [buried.ids, buried.errors]) }
         if !parked.ids.isEmpty {
