@@ -52,7 +52,13 @@ import Glibc
             #expect(files.fileExists(atPath: destdir + file), "\(file) installed")
         }
         let manual = try String(contentsOfFile: destdir + "/usr/share/man/man1/conveyorctl.1", encoding: .utf8)
-        #expect(manual.contains(".Dt CONVEYORCTL 1") && manual.contains("rep.add"), "an mdoc page of the whole command tree")
+        #expect(manual.contains(".Dt CONVEYORCTL 1"), "an mdoc page")
+        // Each command once, as `--help` lists it (`rep`, then its `add`); the protocol's names
+        // (`rep.add`) and the pass-through `COMMAND` are hidden commands, described in prose only.
+        let commands = Set(manual.split(separator: "\n").filter { $0.hasPrefix(".It Em ") }.map { String($0.dropFirst(7)) })
+        #expect(["rep", "add", "depart", "team", "alerts", "status"].allSatisfy(commands.contains), "\(commands)")
+        #expect(!commands.contains { $0.contains(".") || $0 == "COMMAND" }, "no hidden commands: \(commands)")
+        #expect(manual.contains("COMMAND [key=value ...]") && manual.contains("conveyorctl rep.add team=rail"), "the protocol's words in prose")
         let bash = try String(contentsOfFile: destdir + "/usr/share/bash-completion/completions/conveyorctl", encoding: .utf8)
         #expect(bash.contains("complete") && bash.contains("conveyorctl") && !bash.hasPrefix("#!"))
         // conveyord is an ArgumentParser command too: a man page and completions of its own.
@@ -220,10 +226,12 @@ import Glibc
         let directory = try TemporaryDirectory.make("cvy-postinst")
         defer { TemporaryDirectory.remove(directory) }
         let log = directory + "/calls"
+        // Written by a child process: a file this process held open for writing could be inherited by a
+        // process another test forks meanwhile, and executing it would then fail with ETXTBSY.
         func standIn(_ name: String, status: Int32 = 0) throws {
-            let path = directory + "/bin/" + name
-            try "#!/bin/sh\necho \"\(name) $*\" >>\(log)\nexit \(status)\n".write(toFile: path, atomically: false, encoding: .utf8)
-            chmod(path, 0o755)
+            let script = "#!/bin/sh\necho \"\(name) $*\" >>\(log)\nexit \(status)\n"
+            let written = try Spawn.run(["/bin/sh", "-c", #"printf '%s' "$1" > "$2" && chmod 755 "$2""#, "sh", script, directory + "/bin/" + name])
+            #expect(written.status == 0, "\(written)")
         }
         try FileManager.default.createDirectory(atPath: directory + "/bin", withIntermediateDirectories: true)
         for tool in ["systemd-sysusers", "deb-systemd-helper", "deb-systemd-invoke", "systemctl", "adduser", "addgroup"] { try standIn(tool) }
