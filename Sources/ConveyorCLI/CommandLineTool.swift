@@ -11,7 +11,7 @@ public enum CommandLineTool {
         do throws(Failure) {
             switch try Action.parse(arguments, environment: environment) {
             case .print(let text):
-                Output.write(text.hasSuffix("\n") ? text : text + "\n")
+                Output.print(text)
             case .prompt(let settings):
                 guard isatty(STDIN_FILENO) == 1 else {
                     throw Failure.usage("missing COMMAND (the prompt needs a terminal)")

@@ -95,5 +95,7 @@ import Testing
         let add = rep?["subcommands"]?.arrayValue?.first { $0["commandName"] == "add" }
         let options = add?["arguments"]?.arrayValue?.compactMap { $0["names"]?.arrayValue?.first?["name"]?.stringValue } ?? []
         #expect(options.starts(with: ["team", "ref", "name", "role", "capacity", "skills"]), "\(options)")
+        let global = command["arguments"]?.arrayValue?.compactMap { $0["preferredName"]?["name"]?.stringValue }
+        #expect(global == GlobalOptions.names + ["help"])
     }
 }

@@ -30,7 +30,7 @@ extension Action {
             }
             return .print(ConveyorctlCommand.helpMessage(for: described))
         }
-        if let spelling = command.spelling, let repeated = RepeatedOption.find(spelling, in: arguments) {
+        if let spelling = command.spelling, let repeated = OptionWords.firstRepeated(spelling.options.map(\.name), in: arguments) {
             throw Failure.usage("--\(repeated) given twice")
         }
         let request = Request(

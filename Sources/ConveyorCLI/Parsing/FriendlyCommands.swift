@@ -50,10 +50,8 @@ enum FriendlyCommands {
 
     /// Long option names of conveyorctl itself and of swift-argument-parser: an argument
     /// with one of these names has no option of its own.
-    static let reservedOptionNames: Set<String> = [
-        "socket", "json", "timeout", "watch", "help", "version", "generate-completion-script",
-        "experimental-dump-help",
-    ]
+    static let reservedOptionNames = Set(
+        GlobalOptions.names + ["help", "version", "generate-completion-script", "experimental-dump-help"])
 
     static let spellings: [FriendlySpelling] = spellings(of: CommandCatalog.all)
     static let groups: [FriendlyGroup] = groups(of: spellings)

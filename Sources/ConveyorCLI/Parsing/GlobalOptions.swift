@@ -3,6 +3,8 @@ import ArgumentParser
 /// The options of conveyorctl itself, allowed before and after the command words.
 struct GlobalOptions: ParsableArguments {
     static let defaultSocketPath = "/run/conveyor/admin.sock"
+    /// The long names of these options, without `--`.
+    static let names = ["socket", "json", "timeout", "watch"]
 
     @Option(
         help: ArgumentHelp(

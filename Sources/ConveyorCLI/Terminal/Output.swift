@@ -14,6 +14,11 @@ enum Output {
         }
     }
 
+    /// `text` on standard output, ending with a newline.
+    static func print(_ text: String) {
+        write(text.hasSuffix("\n") ? text : text + "\n")
+    }
+
     /// `conveyorctl: <message>` on standard error, the message escaped for the terminal.
     static func complain(_ failure: Failure) {
         write("conveyorctl: " + TerminalText.escapedLines(failure.message) + "\n", to: STDERR_FILENO)
