@@ -98,4 +98,24 @@ import Testing
         let global = command["arguments"]?.arrayValue?.compactMap { $0["preferredName"]?["name"]?.stringValue }
         #expect(global == GlobalOptions.names + ["help"])
     }
+
+    /// generate-manual lists every command of the dump: it holds only those `--help` lists.
+    @Test(.timeLimit(.minutes(1)))
+    func theManualsDataHasNoHiddenCommands() throws {
+        /// The words of every command below `command`: `rep`, `rep add`, …
+        func commands(below command: JSONValue, named words: [String] = []) -> [String] {
+            (command["subcommands"]?.arrayValue ?? []).flatMap { subcommand in
+                let named = words + [subcommand["commandName"]?.stringValue ?? ""]
+                return [named.joined(separator: " ")] + commands(below: subcommand, named: named)
+            }
+        }
+        let root = try #require(try json(try printed(["--experimental-dump-help"]))["command"])
+        let listed = commands(below: root)
+        for spelling in FriendlyCommands.spellings {
+            #expect(listed.contains(spelling.words.joined(separator: " ")) == (spelling.kind != .generic), "\(spelling.words)")
+        }
+        #expect(!listed.contains { $0.contains(".") || $0 == "COMMAND" }, "\(listed)")
+        let discussion = root["discussion"]?.stringValue ?? ""
+        #expect(discussion.contains("COMMAND [key=value ...]") && discussion.contains("rep.add team=rail"), "the hidden forms in prose")
+    }
 }

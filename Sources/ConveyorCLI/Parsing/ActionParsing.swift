@@ -65,7 +65,7 @@ extension Action {
             throw failure
         } catch {
             let message = ConveyorctlCommand.fullMessage(for: error)
-            guard ConveyorctlCommand.exitCode(for: error) != .success else { return .text(message) }
+            guard ConveyorctlCommand.exitCode(for: error) != .success else { return .text(ManualData.shown(message)) }
             let prefix = ConveyorctlCommand._errorPrefix
             throw Failure.usage(message.hasPrefix(prefix) ? String(message.dropFirst(prefix.count)) : message, hint: false)
         }

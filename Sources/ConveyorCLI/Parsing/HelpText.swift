@@ -13,11 +13,12 @@ enum HelpText {
     static var discussion: String {
         """
         Every command of the protocol is a word or two with an option per argument, \
-        `conveyorctl rep add --team rail --ref ivan --role account_manager`, and also keeps its \
-        protocol name with key=value words, `conveyorctl rep.add team=rail ref=ivan role=account_manager`; \
-        both may be mixed. A command the catalog does not know is sent as it is. \
-        `conveyorctl help` asks the daemon which commands it serves; `conveyorctl <command> --help` \
-        describes one here.
+        `conveyorctl rep add --team rail --ref ivan --role account_manager`, and is also taken in \
+        the protocol's words, COMMAND [key=value ...] with its protocol name: \
+        `conveyorctl rep.add team=rail ref=ivan role=account_manager`; both may be mixed. The \
+        commands are listed once, in the first form. A command the catalog does not know is sent \
+        as it is, in the second. `conveyorctl help` asks the daemon which commands it serves; \
+        `conveyorctl <command> --help` describes one here.
 
         Results print as tables sized to the terminal, times as UTC with how long ago; --json prints \
         the protocol's result instead. Colour only on a terminal, never with NO_COLOR set.
