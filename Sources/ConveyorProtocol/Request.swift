@@ -88,7 +88,7 @@ public struct Request: Sendable, Equatable {
     }
 
     private static func parseWords(_ line: String) throws(ProtocolError) -> Request {
-        let words = try splitWords(line)
+        let words = try Self.words(of: line)
         let command = words.first ?? ""
         try checkCommandName(command)
         var args: [String: JSONValue] = [:]
@@ -108,8 +108,12 @@ public struct Request: Sendable, Equatable {
         return Request(cmd: command, args: args)
     }
 
-    /// Splits at unquoted whitespace; quotes group and are removed, escapes are resolved.
-    private static func splitWords(_ line: String) throws(ProtocolError) -> [String] {
+    /// The words of a line in the words form, split as ``parse(line:)`` splits them: at
+    /// unquoted whitespace, quotes removed, escapes resolved (conveyorctl's prompt reads
+    /// lines with it).
+    ///
+    /// - Throws: `parse_error` for an unterminated quote.
+    public static func words(of line: String) throws(ProtocolError) -> [String] {
         var words: [String] = []
         var word = String.UnicodeScalarView()
         var inWord = false

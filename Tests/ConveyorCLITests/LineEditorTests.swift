@@ -8,7 +8,13 @@ import Testing
         var keys: [UInt8] = []
         var written = ""
         lazy var editor = LineEditor(
-            completions: ["rep.add", "rep.list", "status", "history"],
+            completions: { words in
+                switch words {
+                case []: ["rep", "rep.add", "rep.list", "status", "history"]
+                case ["rep"]: ["list", "add"]
+                default: []
+                }
+            },
             input: { [unowned self] in self.keys.isEmpty ? nil : self.keys.removeFirst() },
             output: { [unowned self] in self.written += $0 })
 
@@ -45,13 +51,24 @@ import Testing
         let keyboard = Keyboard()
         keyboard.type("st\t\r")
         #expect(keyboard.line() == "status ")
-        keyboard.type("r\tl\t\r")
+        keyboard.type("r\t.l\t\r")
         #expect(keyboard.line() == "rep.list ")
         keyboard.type("rep.\tx\r")
         #expect(keyboard.line() == "rep.x")
         #expect(keyboard.written.contains("rep.add  rep.list"), "no common continuation: the candidates are listed")
         keyboard.type("status s\t\r")
-        #expect(keyboard.line() == "status s", "only the first word completes")
+        #expect(keyboard.line() == "status s", "no candidates after status")
+    }
+
+    @Test func tabCompletesTheWordAfterAGroup() {
+        let keyboard = Keyboard()
+        keyboard.type("rep a\t--team rail\r")
+        #expect(keyboard.line() == "rep add --team rail")
+        keyboard.type("rep  \t\r")
+        #expect(keyboard.line() == "rep  ")
+        #expect(keyboard.written.contains("add  list"), "the group's words, sorted")
+        keyboard.type("rep add --team \t\r")
+        #expect(keyboard.line() == "rep add --team ", "command names only")
     }
 
     @Test func controlKeysAndEndOfInput() {

@@ -20,6 +20,9 @@ enum HelpText {
         as it is, in the second. `conveyorctl help` asks the daemon which commands it serves; \
         `conveyorctl <command> --help` describes one here.
 
+        Without a command, on a terminal, conveyorctl opens a conveyor> prompt: each line is a \
+        command in either form (or a JSON request), without conveyorctl's own options.
+
         Results print as tables sized to the terminal, times as UTC with how long ago; --json prints \
         the protocol's result instead. Colour only on a terminal, never with NO_COLOR set.
 

@@ -1,18 +1,23 @@
 /// Reads a line at a prompt from raw key bytes, with what a prompt is expected to do:
 /// left/right, Home/End (also Ctrl-A/Ctrl-E), Backspace/Delete, Ctrl-U (erase to the
-/// start), up/down through earlier lines, Tab to complete the first word from
-/// `completions`, Ctrl-C to drop the line, Ctrl-D on an empty line to end.
+/// start), up/down through earlier lines, Tab to complete the word before the cursor from
+/// `completions` (given the words before it), Ctrl-C to drop the line, Ctrl-D on an empty
+/// line to end.
 ///
 /// Pasted text that is not printable is shown escaped (``TerminalText``).
 final class LineEditor {
     /// The lines entered so far, oldest first (blank lines and repeats left out).
     private(set) var history: [String] = []
-    private let completions: [String]
+    /// The words that may follow the given ones.
+    private let completions: ([String]) -> [String]
     private let input: () -> UInt8?
     private let output: (String) -> Void
 
-    init(completions: [String], input: @escaping () -> UInt8?, output: @escaping (String) -> Void) {
-        self.completions = completions.sorted()
+    init(
+        completions: @escaping ([String]) -> [String], input: @escaping () -> UInt8?,
+        output: @escaping (String) -> Void
+    ) {
+        self.completions = completions
         self.input = input
         self.output = output
     }
@@ -118,12 +123,13 @@ final class LineEditor {
         }
     }
 
-    /// Completes the first word: the one candidate, or as far as all candidates agree;
-    /// when they agree no further, lists them.
+    /// Completes the word before the cursor: the one candidate, or as far as all candidates
+    /// agree; when they agree no further, lists them.
     private func complete(_ state: inout State, prompt: String) {
-        let typed = String(String.UnicodeScalarView(state.line[..<state.cursor]))
-        guard !typed.contains(" ") else { return }
-        let candidates = completions.filter { $0.hasPrefix(typed) }
+        let before = String(String.UnicodeScalarView(state.line[..<state.cursor]))
+        let typed = String(before.split(separator: " ", omittingEmptySubsequences: false).last ?? "")
+        let words = before.dropLast(typed.count).split(separator: " ").map(String.init)
+        let candidates = completions(words).filter { $0.hasPrefix(typed) }.sorted()
         guard let first = candidates.first else { return }
         let common = candidates.dropFirst().reduce(first) { String($0.commonPrefix(with: $1)) }
         let addition = candidates.count == 1 ? String(first.dropFirst(typed.count)) + " " : String(common.dropFirst(typed.count))
