@@ -101,7 +101,8 @@ select pg_notify('conveyor_events', json_build_object(
 -- name: enqueue_forgotten_wins :many
 -- Accounts in stage won that have no handoff job (set won by plain SQL, not
 -- by record_win): enqueues each one's handoff job as record_win does (key
--- handoff:<account id>) and records it on the account, at most $1 per call.
+-- handoff:<account id>) and records it on the account (and won_at, when
+-- the integration left it empty), at most $1 per call.
 -- Rows another transaction holds are left for the next call; the unique key
 -- makes two daemons' calls harmless. A sequential pass over accounts (about
 -- 10 ms for 200,000), on purpose without an index: any index on `stage`
@@ -122,7 +123,7 @@ with forgotten as (
     returning id, (payload ->> 'account_id')::bigint as account_id
 )
 update conveyor.accounts a
-set handoff_job_id = e.id
+set handoff_job_id = e.id, won_at = coalesce(a.won_at, now())
 from enqueued e
 where a.id = e.account_id
 returning a.id

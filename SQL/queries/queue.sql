@@ -104,8 +104,10 @@ where j.id = f.id
 -- Jobs that can never succeed (malformed payload, missing row, unknown kind,
 -- out of attempts). A dead handoff job of an existing account also opens
 -- (or refreshes) that account's `handoff_failed` alert, so the won client
--- left without a manager is seen; its handoff resolves it. The account id is
--- read only when it is a plain integer, so no payload can fail this statement.
+-- left without a manager is seen (sorted by the account's value among the
+-- alerts); its handoff resolves it. The account id is read only when it is
+-- a plain integer, so no payload can fail this statement, and one alert is
+-- written per account however many of its jobs die at once.
 with buried as (
     update conveyor.jobs as j
     set state = 'dead', attempts = j.attempts + 1, attempted_at = now(),
@@ -114,11 +116,13 @@ with buried as (
     where j.id = f.id
     returning j.id, j.kind, j.payload ->> 'account_id' as account_id, f.error
 )
-insert into conveyor.alerts as al (team_id, account_id, kind, severity, details)
-select a.team_id, a.id, 'handoff_failed', 'high', jsonb_build_object('job_id', b.id, 'error', b.error)
+insert into conveyor.alerts (team_id, account_id, kind, severity, details)
+select distinct on (a.id) a.team_id, a.id, 'handoff_failed', 'high',
+       jsonb_build_object('job_id', b.id, 'error', b.error, 'money_at_stake', a.value)
 from buried b
-join conveyor.accounts a on b.account_id ~ '^[0-9]{1,18}$' and a.id = b.account_id::bigint
+join conveyor.accounts a on a.id = case when b.account_id ~ '^[0-9]{1,18}$' then b.account_id::bigint end
 where b.kind = 'handoff'
+order by a.id, b.id desc
 on conflict (team_id, coalesce(account_id, 0), kind) where status <> 'resolved'
 do update set last_seen_at = now(), details = excluded.details
 

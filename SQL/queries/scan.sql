@@ -1,5 +1,13 @@
 -- Named queries of the attachment-risk scan (conveyor.scan_team, migration 013).
 
+-- name: scan_on_one_core :one
+-- For the rest of the scan's transaction: no parallel workers. On a machine
+-- of few cores they took every core, and handoffs and `status` waited
+-- behind the scan, for a gain within the noise (the pass over a team's
+-- interactions is clustered by account: its final aggregate rehashes every
+-- group). Measured with `conveyor-bench scan`.
+select set_config('max_parallel_workers_per_gather', '0', true)
+
 -- name: scan_team :one
 -- $1 team id, $2 trigger (schedule, manual), $3 scheduled local date, $4 job id.
 select conveyor.scan_team($1, $2, $3::date, $4)::text as outcome

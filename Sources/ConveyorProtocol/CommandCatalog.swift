@@ -114,7 +114,8 @@ public enum CommandCatalog {
                 minimumRole: .operator),
             CommandSpec("rep.back", "mark a rep present again", args: teamRep, minimumRole: .operator),
             CommandSpec(
-                "rep.depart", "make a rep inactive and hand their accounts to the team's other managers", args: teamRep, minimumRole: .operator),
+                "rep.depart", "make a rep inactive and hand their accounts to the team's other managers (a queue job; progress events while waiting)",
+                args: teamRep, minimumRole: .operator),
 
             CommandSpec(
                 "win", "record a won client; the handoff runs as a job",
@@ -143,7 +144,7 @@ public enum CommandCatalog {
             CommandSpec("job.cancel", "cancel a pending job", args: [jobID], minimumRole: .operator),
 
             CommandSpec(
-                "scan.run", "run the attachment scan for a team now and answer with its outcome",
+                "scan.run", "run the attachment scan for a team now and answer with its outcome (a queue job; progress events while waiting)",
                 args: [team, ArgSpec("digest", required: false, "true: send the digest to the team's webhook afterwards")],
                 minimumRole: .operator),
 

@@ -9,6 +9,9 @@ import Testing
 /// is not on that pool at all: it is a job of the work queue, and the
 /// command only waits for it.
 @Suite struct AdminPoolTests {
+    /// The stuck command waits for the test's lock however loaded the machine is.
+    static let patient = ["CONVEYOR_ADMIN_STATEMENT_TIMEOUT": "3600"]
+
     /// A daemon with team `t`, account managers `r` and `s`, account `a` won
     /// by closer `h` and handed off, and the team's routing lock held by the
     /// test's own transaction until `body` returns or calls `release`.
@@ -56,7 +59,7 @@ import Testing
     }
 
     @Test func statusPingAndDrainAnswerWhileAnotherCommandWaits() throws {
-        try withRoutingLocked([:]) { daemon, observer, _ in
+        try withRoutingLocked(Self.patient) { daemon, observer, _ in
             let reassigning = try reassignStuck(daemon, observer)
             let client = try daemon.connect()
             for command in ["status", "ping", "rep.list", "drain timeout=0", "resume"] {
@@ -72,7 +75,7 @@ import Testing
     /// With a pool of one the same `rep.list` waits behind the stuck command, as every
     /// command did when one connection served them all.
     @Test func aPoolOfOneQueuesBehindTheWaitingCommand() throws {
-        try withRoutingLocked(["CONVEYOR_ADMIN_DB_CONNECTIONS": "1"]) { daemon, observer, _ in
+        try withRoutingLocked(Self.patient.merging(["CONVEYOR_ADMIN_DB_CONNECTIONS": "1"]) { $1 }) { daemon, observer, _ in
             let reassigning = try reassignStuck(daemon, observer)
             let client = try daemon.connect()
             #expect(try client.response("ping", timeout: .seconds(2)).isOK, "ping needs no database")

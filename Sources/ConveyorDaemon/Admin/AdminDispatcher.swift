@@ -246,7 +246,9 @@ final class AdminDispatcher: Sendable {
         case let error as PostgresError where error.code == .uniqueViolation:
             return ProtocolError(.conflict, error.message)
         case let error as PostgresError where error.code == .queryCanceled:
-            return ProtocolError(.timeout, error.message)
+            return ProtocolError(
+                .timeout, "\(error.message): a statement took longer than admin_statement_timeout (waiting for a lock, "
+                    + "such as its team's routing lock while a rep.depart runs, counts)")
         case let error as PostgresError
         where [SQLState.dataExceptionClass, SQLState.integrityConstraintViolationClass].contains(error.code?.errorClass):
             return ProtocolError(.invalidArgument, error.message)

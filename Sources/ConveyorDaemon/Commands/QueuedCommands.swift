@@ -20,36 +20,50 @@ enum QueuedCommands {
                 let team = try args.string("team")
                 let digest = try args.optionalBool("digest") ?? false
                 let jobId = try await database.run { try AttachmentScan.requestManual($0, team: team, digest: digest) }
-                var result = try await output(ofJob: jobId, context, progress).objectValue ?? [:]
-                result["job_id"] = .int(jobId)
-                return .object(result)
+                return try await answering {
+                    guard var result = try await output(ofJob: jobId, context, progress)?.objectValue else {
+                        throw ProtocolError(.internal, "scan job \(jobId) finished without its outcome (was it run by an older conveyord?)")
+                    }
+                    result["job_id"] = .int(jobId)
+                    return .object(result)
+                }
             },
             "rep.depart": { args, _, progress in
                 let (team, ref) = (try args.string("team"), try args.string("ref"))
                 let jobId = try await database.run { try Reassignment.requestDeparture($0, team: team, ref: ref) }
-                return ["redistribution": try await output(ofJob: jobId, context, progress), "job_id": .int(jobId)]
+                return try await answering {
+                    guard let moves = try await output(ofJob: jobId, context, progress) else {
+                        throw ProtocolError(.internal, "depart job \(jobId) finished without its redistribution")
+                    }
+                    return ["redistribution": moves, "job_id": .int(jobId)]
+                }
             },
         ]
     }
 
-    /// Waits until job `jobId` finishes and returns its output; a failed job
-    /// is `internal`, saying whether it will be retried. While it waits it
-    /// sends `{"job":{"id":…,"kind":…,"state":…,"waited_ms":…}}` every second,
-    /// `"draining":true` included while this daemon claims no jobs.
+    /// Waits until job `jobId` finishes and returns its output (`nil`: it
+    /// answered none); a failed job is `internal`, saying whether it will be
+    /// retried. While it waits it sends `{"job":{"id":…,"kind":…,"state":…,"waited_ms":…}}`
+    /// every second, `"draining":true` included while this daemon claims no
+    /// jobs. It stops waiting, and the job goes on, when the client has gone
+    /// (its event cannot be sent) or the daemon shuts down: then it answers
+    /// `{"job_id":…,"finished":false,"state":…}`.
     private static func output(
         ofJob jobId: Int64, _ context: DaemonContext, _ progress: @escaping @Sendable (JSONValue) async throws -> Void
-    ) async throws -> JSONValue {
+    ) async throws -> JSONValue? {
         let clock = ContinuousClock()
         let started = clock.now
         var reported = started
         while true {
             switch try await context.database.run({ try JobStore.result($0, id: jobId) }) {
             case .finished(let output):
-                return try output.map { try JSONValue(parsing: $0) } ?? .null
+                return try output.map { try JSONValue(parsing: $0) }
             case .failed(let kind, let state, let error):
                 let retried = state == "retryable" ? "; it will be retried (job.list shows it)" : ""
                 throw ProtocolError(.internal, "\(kind) job \(jobId) \(state): \(error ?? "no error recorded")\(retried)")
             case .pending(let kind, let state):
+                let unfinished: JSONValue = ["job_id": .int(jobId), "finished": false, "state": .string(state)]
+                if context.shutdown.isShuttingDown { throw Unfinished(answer: unfinished) }
                 if clock.now - reported >= progressInterval {
                     reported = clock.now
                     var job: [String: JSONValue] = [
@@ -57,11 +71,28 @@ enum QueuedCommands {
                         "waited_ms": .int(Int64((clock.now - started) / .milliseconds(1))),
                     ]
                     if context.workers.isDraining { job["draining"] = true }
-                    // A client that went away does not stop the job.
-                    try? await progress(["job": .object(job)])
+                    do {
+                        try await progress(["job": .object(job)])
+                    } catch {
+                        throw Unfinished(answer: unfinished)
+                    }
                 }
                 try await Task.sleep(for: pollInterval)
             }
+        }
+    }
+
+    /// The command stopped waiting for its job, which goes on: `answer` says where it stands.
+    struct Unfinished: Error {
+        let answer: JSONValue
+    }
+
+    /// Runs `body`, answering `Unfinished`'s answer when it stopped waiting.
+    private static func answering(_ body: () async throws -> JSONValue) async throws -> JSONValue {
+        do {
+            return try await body()
+        } catch let unfinished as Unfinished {
+            return unfinished.answer
         }
     }
 }

@@ -25,21 +25,28 @@ struct Housekeeping: Service {
             round += 1
             do {
                 let retention = self.retention
-                let (woken, unsnoozed, found, pruned) = try await database.run { connection in
+                let (woken, unsnoozed, pruned) = try await database.run { connection in
                     (
                         try JobStore.wakeDueWaiting(connection), try AlertStore.wakeSnoozed(connection),
-                        try ForgottenWins.enqueue(connection),
                         prune ? try JobStore.prune(connection, retention: retention) : 0
                     )
                 }
                 if woken > 0 { logger.info("woke waiting jobs", metadata: ["jobs": "\(woken)"]) }
-                if found > 0 {
-                    logger.notice("enqueued the handoff of accounts won without record_win", metadata: ["accounts": "\(found)"])
-                }
+
                 if unsnoozed > 0 { logger.info("snoozes ended", metadata: ["alerts": "\(unsnoozed)"]) }
                 if pruned > 0 { logger.info("pruned finished jobs", metadata: ["jobs": "\(pruned)"]) }
             } catch {
                 logger.warning("housekeeping failed; will retry", metadata: ["error": "\(error)"])
+            }
+            // On its own, so an account the sweep cannot write (an integration's trigger refusing it)
+            // never stops the rest of housekeeping.
+            do {
+                let found = try await database.run { try ForgottenWins.enqueue($0) }
+                if found > 0 {
+                    logger.notice("enqueued the handoff of accounts won without record_win", metadata: ["accounts": "\(found)"])
+                }
+            } catch {
+                logger.warning("cannot enqueue the handoff of accounts won without record_win; will retry", metadata: ["error": "\(error)"])
             }
         } while await pauseUnlessShuttingDown(for: interval)
     }

@@ -14,6 +14,14 @@ public enum Reassignment {
         enum CodingKeys: String, CodingKey {
             case account, owner, waitingReason = "waiting_reason"
         }
+
+        /// Every key, null included: a waiting account reads `"owner":null`.
+        public func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(account, forKey: .account)
+            try container.encode(owner, forKey: .owner)
+            try container.encode(waitingReason, forKey: .waitingReason)
+        }
     }
 
     /// The job kind of a departure.
@@ -42,7 +50,9 @@ public enum Reassignment {
             let teamId = try DirectoryStore.requireTeamId(connection, team)
             let rep = try DirectoryStore.requireRep(connection, teamId: teamId, team: team, ref: ref)
             let payload = String(decoding: try JSONEncoder().encode(Departure(repId: rep.id)), as: UTF8.self)
-            return try JobStore.enqueue(connection, kind: departJobKind, payload: payload, teamId: teamId, maxAttempts: 3)
+            // Ahead of the team's due handoffs: an admin waits for it.
+            return try JobStore.enqueue(
+                connection, kind: departJobKind, payload: payload, priority: -1, teamId: teamId, maxAttempts: JobStore.commandJobAttempts)
         }
     }
 

@@ -34,8 +34,8 @@ extension [QueueCount] {
 
 /// Where a job that a command waits for stands.
 public enum JobResult: Sendable, Equatable {
-    /// Not finished: `available` (waiting for a worker, or for a drained
-    /// daemon to resume) or `waiting`.
+    /// Not finished: `available` (due, or being run: a claim is a row lock,
+    /// not a state) or `waiting`.
     case pending(kind: String, state: String)
     /// Succeeded; its output (JSON text) when it answered one.
     case finished(output: String?)
@@ -45,6 +45,10 @@ public enum JobResult: Sendable, Equatable {
 
 /// What operators do with the queue: counts, listings, retries and cancellations.
 extension JobStore {
+    /// Attempts of a job an admin command enqueues and waits for
+    /// (`rep.depart`, `scan.run`): a few, so a failing one answers soon.
+    public static let commandJobAttempts = 3
+
     public static func counts(_ connection: PostgresConnection) throws -> [QueueCount] {
         try counts(connection.query(Queries.queueCounts))
     }

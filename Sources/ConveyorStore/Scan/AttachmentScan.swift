@@ -54,7 +54,7 @@ public enum AttachmentScan {
                     "a scan of team \(Quoting.excerpt(team)) is already running (started \(ISO8601.string(started)))")
             }
             let job = Job(teamId: teamId, trigger: .manual, digest: digest)
-            return try JobStore.enqueue(connection, kind: jobKind, payload: job.payload, maxAttempts: 3)
+            return try JobStore.enqueue(connection, kind: jobKind, payload: job.payload, maxAttempts: JobStore.commandJobAttempts)
         }
     }
 
@@ -62,7 +62,8 @@ public enum AttachmentScan {
     /// as JSON text. A scan of the same team running elsewhere makes it
     /// throw (SQLSTATE 55P03); an unknown team, P0002.
     public static func run(_ connection: PostgresConnection, _ job: Job, jobId: Int64?) throws -> String {
-        try connection.query(Queries.scanTeam, [job.teamId, job.trigger.rawValue, job.localDate, jobId])[0]["outcome"].string()
+        try connection.query(Queries.scanOnOneCore)
+        return try connection.query(Queries.scanTeam, [job.teamId, job.trigger.rawValue, job.localDate, jobId])[0]["outcome"].string()
     }
 
     /// The digest of the scan that just ran in this transaction, as JSON text.
