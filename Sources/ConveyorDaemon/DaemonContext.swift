@@ -51,7 +51,7 @@ final class DaemonContext: Sendable {
         self.notifier = notifier
         self.metrics = metrics
         self.logger = logger
-        statusRead = SharedRead(maxAge: Self.statusMaxAge) {
+        statusRead = SharedRead(maxAge: Self.statusMaxAge, refreshAfter: Self.statusMaxAge / 2) {
             let began = ContinuousClock.now
             let snapshot = try await database.run { try ServerStore.status($0) }
             return TimedStatus(snapshot: snapshot, began: began, roundTrip: .now - began)

@@ -82,4 +82,32 @@ import Testing
         failing.store(false, ordering: .relaxed)
         #expect(try await shared.value() == 7)
     }
+
+    /// With `refreshAfter`, a caller past it is answered from the finished
+    /// read at once and begins the next one; callers after that read get its
+    /// value, and nobody ever gets one begun `maxAge` before they asked.
+    @Test func pastRefreshAfterACallerIsAnsweredAtOnceAndTheNextReadBegins() async throws {
+        let source = Source()
+        let shared = SharedRead(maxAge: .seconds(60), refreshAfter: .milliseconds(30)) { try await source.read() }
+        source.writes.add(1, ordering: .sequentiallyConsistent)
+        #expect(try await shared.value() == 1)
+        try await Task.sleep(for: .milliseconds(40))
+        source.writes.add(1, ordering: .sequentiallyConsistent)
+        // The refresh sees write 2: a caller that waited for it would get 2.
+        #expect(try await shared.value() == 1, "past refreshAfter: the finished read, without waiting")
+        // Nobody waited for the refresh: it ran in the background, and callers then get its value.
+        let deadline = ContinuousClock.now + .seconds(10)
+        var latest = 1
+        while latest == 1, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(5))
+            latest = try await shared.value()
+        }
+        #expect(latest == 2, "callers after the refresh get its value")
+
+        let brief = SharedRead(maxAge: .milliseconds(30), refreshAfter: .milliseconds(10)) { try await source.read() }
+        _ = try await brief.value()
+        try await Task.sleep(for: .milliseconds(40))
+        source.writes.add(1, ordering: .sequentiallyConsistent)
+        #expect(try await brief.value() == 3, "past maxAge a caller waits for a fresh read")
+    }
 }
