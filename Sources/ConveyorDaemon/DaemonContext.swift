@@ -29,7 +29,10 @@ final class DaemonContext: Sendable {
     /// What `status` shows from the database, read once for the callers asking
     /// within `statusMaxAge` of each other.
     let statusRead: SharedRead<TimedStatus>
-    static let statusMaxAge: Duration = .milliseconds(100)
+    /// A read older than this is never shown; with a 50 ms refresh ahead, a
+    /// read may take 200 ms (a scan loading both cores) before pollers wait for it.
+    static let statusMaxAge: Duration = .milliseconds(250)
+    static let statusRefreshAfter: Duration = .milliseconds(50)
     /// The database's figures for `metrics`, read at most once a second.
     let metricsRead: SharedRead<DatabaseFigures>
     private let configPath: String?
@@ -51,7 +54,7 @@ final class DaemonContext: Sendable {
         self.notifier = notifier
         self.metrics = metrics
         self.logger = logger
-        statusRead = SharedRead(maxAge: Self.statusMaxAge, refreshAfter: Self.statusMaxAge / 2) {
+        statusRead = SharedRead(maxAge: Self.statusMaxAge, refreshAfter: Self.statusRefreshAfter) {
             let began = ContinuousClock.now
             let snapshot = try await database.run { try ServerStore.status($0) }
             return TimedStatus(snapshot: snapshot, began: began, roundTrip: .now - began)

@@ -137,8 +137,8 @@ import Testing
         let blocker = try PostgresConnection(conninfo: daemon.databaseURL)
         try blocker.query("begin")
         try blocker.query("lock table conveyor.jobs in access exclusive mode")
-        // Past the 100 ms within which status shares its last read.
-        Thread.sleep(forTimeInterval: 0.2)
+        // Past the 250 ms within which status shares its last read.
+        Thread.sleep(forTimeInterval: 0.3)
         let started = ContinuousClock.now
         let hung = try client.result("status")
         #expect(hung["database"]?["reachable"] == false, "\(hung)")
@@ -148,5 +148,55 @@ import Testing
         #expect(ContinuousClock.now - started < .seconds(6), "took \(ContinuousClock.now - started)")
         try blocker.query("commit")
         #expect(try client.response("status", timeout: .seconds(5)).isOK, "the pool's connection is usable again")
+    }
+
+    /// Sends `rep.depart` of the account's owner, which cannot run while the
+    /// test holds the routing lock, and reads its first progress event.
+    private func departWaiting(_ daemon: DaemonProcess, _ observer: PostgresConnection) throws -> AdminClient {
+        let departing = try daemon.connect()
+        let owner = try observer.query("select r.ref from conveyor.accounts a join conveyor.reps r on r.id = a.owner_id")[0]["ref"].string()
+        #expect(try departing.writeRaw(Array(#"{"id":"d","cmd":"rep.depart","args":{"team":"t","ref":"\#(owner)"}}"#.utf8 + [10])))
+        let event = try Response.parse(line: try #require(try departing.readLine(timeout: .seconds(5)), "a progress event"))
+        if case .event = event {} else { Issue.record("expected a progress event, got \(event.encodedLine())") }
+        return departing
+    }
+
+    /// A client that leaves while its `rep.depart` waits frees its
+    /// connection within a progress interval; the job still runs once the
+    /// lock is free.
+    @Test func aClientLeavingStopsTheWaitButNotTheJob() throws {
+        try withRoutingLocked(Self.patient) { daemon, observer, release in
+            let departing = try departWaiting(daemon, observer)
+            let client = try daemon.connect()
+            func requestConnections() throws -> Double? {
+                samples(try client.result("metrics")["text"]?.stringValue ?? "", "conveyor_admin_connections")[#"{kind="requests"}"#]
+            }
+            let before = try #require(try requestConnections())
+            departing.close()
+            let freed = try HandoffDaemon.waitUntil(timeout: 10, interval: 0.1) { try requestConnections() == before - 1 }
+            #expect(freed, "the departed client's connection is freed: \(String(describing: try? requestConnections())) of \(before)")
+            try release()
+            #expect(try HandoffDaemon.waitUntil(timeout: 15, interval: 0.05) {
+                try HandoffDaemon.int(observer, "select count(*)::int from conveyor.jobs where kind = 'depart' and state = 'succeeded'") == 1
+            })
+        }
+    }
+
+    /// SIGTERM while a `rep.depart` waits for a job that cannot run: the
+    /// command answers where the job stands and the daemon exits, instead of
+    /// waiting for the job until it is killed.
+    @Test func shutdownEndsTheWaitWithTheJobsState() throws {
+        try withRoutingLocked(Self.patient) { daemon, observer, _ in
+            let departing = try departWaiting(daemon, observer)
+            daemon.signal(SIGTERM)
+            var answer: Response?
+            while answer == nil, let line = try departing.readLine(timeout: .seconds(10)) {
+                if case .event = try Response.parse(line: line) { continue }
+                answer = try Response.parse(line: line)
+            }
+            let result = try #require(answer?.result, "\(String(describing: answer))")
+            #expect(result["finished"] == false && result["state"] == "available" && result["job_id"]?.intValue != nil, "\(result)")
+            #expect(try daemon.waitForExit(timeout: .seconds(15)) == 0)
+        }
     }
 }
