@@ -32,7 +32,6 @@ struct Housekeeping: Service {
                     )
                 }
                 if woken > 0 { logger.info("woke waiting jobs", metadata: ["jobs": "\(woken)"]) }
-
                 if unsnoozed > 0 { logger.info("snoozes ended", metadata: ["alerts": "\(unsnoozed)"]) }
                 if pruned > 0 { logger.info("pruned finished jobs", metadata: ["jobs": "\(pruned)"]) }
             } catch {
