@@ -141,12 +141,15 @@ where j.id = f.id
 -- that other batches hold will be finished by them: waiting for those would
 -- spin. A due team job that no batch holds is one whose team lock someone
 -- holds for a moment (an admin's reassignment, an integration's update of
--- reps): look again shortly rather than at the next poll.
+-- reps): look again shortly rather than at the next poll. The probe takes
+-- FOR KEY SHARE, which a batch's FOR UPDATE claim excludes but another
+-- worker's probe does not: with FOR UPDATE, two idle workers probing at
+-- once each saw the other's probe as a batch and slept a whole poll.
 with unclaimed_team_job as (
     select 1 from conveyor.jobs
     where state in ('available', 'retryable') and run_at <= now() and team_id is not null
     limit 1
-    for update skip locked
+    for key share skip locked
 )
 select least(
     (select min(run_at) from conveyor.jobs where state in ('available', 'retryable') and run_at > now()),
