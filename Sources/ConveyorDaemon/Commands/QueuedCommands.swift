@@ -10,8 +10,6 @@ import ConveyorStore
 enum QueuedCommands {
     /// How often a command looks whether its job finished.
     static let pollInterval: Duration = .milliseconds(50)
-    /// How often it tells the client it is still waiting.
-    static let progressInterval: Duration = .seconds(1)
 
     static func handlers(_ context: DaemonContext) -> [String: ProgressHandler] {
         let database = context.database
@@ -51,9 +49,7 @@ enum QueuedCommands {
     private static func output(
         ofJob jobId: Int64, _ context: DaemonContext, _ progress: @escaping @Sendable (JSONValue) async throws -> Void
     ) async throws -> JSONValue? {
-        let clock = ContinuousClock()
-        let started = clock.now
-        var reported = started
+        var ticker = ProgressTicker()
         while true {
             switch try await context.database.run({ try JobStore.result($0, id: jobId) }) {
             case .finished(let output):
@@ -64,11 +60,9 @@ enum QueuedCommands {
             case .pending(let kind, let state):
                 let unfinished: JSONValue = ["job_id": .int(jobId), "finished": false, "state": .string(state)]
                 if context.shutdown.isShuttingDown { throw Unfinished(answer: unfinished) }
-                if clock.now - reported >= progressInterval {
-                    reported = clock.now
+                if ticker.eventDue() {
                     var job: [String: JSONValue] = [
-                        "id": .int(jobId), "kind": .string(kind), "state": .string(state),
-                        "waited_ms": .int(Int64((clock.now - started) / .milliseconds(1))),
+                        "id": .int(jobId), "kind": .string(kind), "state": .string(state), "waited_ms": ticker.waitedMilliseconds,
                     ]
                     if context.workers.isDraining { job["draining"] = true }
                     do {

@@ -47,9 +47,6 @@ enum SystemCommands {
         ]
     }
 
-    /// How often `drain` reports the batches it still waits for.
-    static let drainProgressInterval: Duration = .seconds(1)
-
     /// `drain`: stops claiming, then answers once no batch is in flight or
     /// after `timeout` seconds (default 60; 0 answers at once), with a
     /// progress event every second while it waits.
@@ -58,20 +55,18 @@ enum SystemCommands {
             "drain": { args, _, progress in
                 let timeout = Duration.seconds(try args.optionalInt("timeout", in: 0...3600) ?? 60)
                 context.workers.drain()
-                let clock = ContinuousClock()
-                let started = clock.now
-                var reported = started
-                func waited() -> JSONValue { .int(Int64((clock.now - started) / .milliseconds(1))) }
-                while context.workers.batchesInFlight > 0, clock.now - started < timeout {
-                    if clock.now - reported >= drainProgressInterval {
-                        reported = clock.now
+                var ticker = ProgressTicker()
+                while context.workers.batchesInFlight > 0, ticker.waited < timeout {
+                    if ticker.eventDue() {
                         // A client that went away still drained the daemon: its drain is not a failure.
-                        try? await progress(["drain": ["in_flight": .int(Int64(context.workers.batchesInFlight)), "waited_ms": waited()]])
+                        try? await progress([
+                            "drain": ["in_flight": .int(Int64(context.workers.batchesInFlight)), "waited_ms": ticker.waitedMilliseconds],
+                        ])
                     }
                     try await Task.sleep(for: .milliseconds(10))
                 }
                 let left = context.workers.batchesInFlight
-                return ["draining": true, "drained": .bool(left == 0), "in_flight": .int(Int64(left)), "waited_ms": waited()]
+                return ["draining": true, "drained": .bool(left == 0), "in_flight": .int(Int64(left)), "waited_ms": ticker.waitedMilliseconds]
             },
         ]
     }
