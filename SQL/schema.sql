@@ -9,6 +9,38 @@ CREATE SCHEMA conveyor;
 
 COMMENT ON SCHEMA conveyor IS 'conveyor: hands won clients to account managers and watches for attachment (reference: docs/sql.md)';
 
+CREATE FUNCTION conveyor.accounts_check_owners() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+    v_account text;
+    v_rep text;
+    v_role text;
+begin
+    if tg_op = 'INSERT' then
+        select a.ref, r.ref, r.role into v_account, v_rep, v_role
+        from new_rows as a
+        join conveyor.reps as r on r.id = a.owner_id
+        where r.role <> 'account_manager'
+        limit 1;
+    else
+        select a.ref, r.ref, r.role into v_account, v_rep, v_role
+        from new_rows as a
+        join conveyor.reps as r on r.id = a.owner_id
+        where r.role <> 'account_manager'
+          and not exists (select from old_rows as o where o.id = a.id and o.owner_id = a.owner_id)
+        limit 1;
+    end if;
+    if found then
+        raise exception 'account %: owner % is a %, not an account manager', v_account, v_rep, v_role
+            using errcode = 'check_violation',
+                  hint = 'owners are set by handoffs; use conveyorctl account.reassign to move an account';
+    end if;
+    return null;
+end
+$$;
+
 CREATE FUNCTION conveyor.accounts_requeue_deleted() RETURNS trigger
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'pg_temp'
@@ -630,6 +662,30 @@ begin
        or exists (select from conveyor.handoffs where to_rep_id = old.id) then
         raise exception 'rep % cannot be deleted: handoffs name it (make it inactive instead)', old.id
             using errcode = 'foreign_key_violation';
+    end if;
+    return null;
+end
+$$;
+
+CREATE FUNCTION conveyor.reps_keep_managers_of_owned() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+    v_rep text;
+    v_role text;
+    v_owned integer;
+begin
+    select n.ref, n.role, l.owned into v_rep, v_role, v_owned
+    from new_rows as n
+    join old_rows as o on o.id = n.id
+    join conveyor.rep_loads as l on l.rep_id = n.id
+    where o.role = 'account_manager' and n.role <> 'account_manager' and l.owned > 0
+    limit 1;
+    if found then
+        raise exception 'rep % owns % active accounts and cannot become a %', v_rep, v_owned, v_role
+            using errcode = 'check_violation',
+                  hint = 'move their accounts first: conveyorctl rep.depart, or account.reassign';
     end if;
     return null;
 end
@@ -1646,6 +1702,10 @@ CREATE INDEX scan_runs_job_id ON conveyor.scan_runs USING btree (job_id);
 
 CREATE INDEX scan_runs_team_id_finished_at ON conveyor.scan_runs USING btree (team_id, finished_at DESC);
 
+CREATE TRIGGER accounts_check_owners_inserted AFTER INSERT ON conveyor.accounts REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION conveyor.accounts_check_owners();
+
+CREATE TRIGGER accounts_check_owners_updated AFTER UPDATE ON conveyor.accounts REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION conveyor.accounts_check_owners();
+
 CREATE TRIGGER accounts_default_name BEFORE INSERT OR UPDATE ON conveyor.accounts FOR EACH ROW WHEN ((new.name IS NULL)) EXECUTE FUNCTION conveyor.default_name_to_ref();
 
 CREATE TRIGGER accounts_requeue_deleted AFTER DELETE ON conveyor.accounts REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION conveyor.accounts_requeue_deleted();
@@ -1677,6 +1737,8 @@ CREATE TRIGGER jobs_notify_inserted AFTER INSERT ON conveyor.jobs REFERENCING NE
 CREATE TRIGGER reps_default_name BEFORE INSERT OR UPDATE ON conveyor.reps FOR EACH ROW WHEN ((new.name IS NULL)) EXECUTE FUNCTION conveyor.default_name_to_ref();
 
 CREATE CONSTRAINT TRIGGER reps_keep_handoff_history AFTER DELETE ON conveyor.reps DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION conveyor.reps_keep_handoff_history();
+
+CREATE TRIGGER reps_keep_managers_of_owned AFTER UPDATE ON conveyor.reps REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION conveyor.reps_keep_managers_of_owned();
 
 CREATE TRIGGER reps_requeue_inserted AFTER INSERT ON conveyor.reps REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION conveyor.reps_requeue_inserted();
 

@@ -267,6 +267,49 @@ import Testing
         #expect(try Self.count(connection, "accounts") == 2)
     }
 
+    /// An owner written by hand must be an account manager of the team, and
+    /// a manager who owns active accounts cannot change role; refused in the
+    /// writer's statement, which loses nothing else.
+    @Test func anAccountsOwnerIsAlwaysAnAccountManager() throws {
+        let connection = try TestPostgres.connect(try TestPostgres.makeDatabase())
+        let team = try connection.query("insert into conveyor.teams (name) values ('rail') returning id")[0]["id"].int64()
+        func rep(_ ref: String, _ role: String) throws -> Int64 {
+            try connection.query(
+                "insert into conveyor.reps (team_id, ref, role, capacity) values ($1, $2, $3, 5) returning id", [team, ref, role]
+            )[0]["id"].int64()
+        }
+        let (ivan, olga, lena) = (try rep("ivan", "lead_generator"), try rep("olga", "lead_generator"), try rep("lena", "closer"))
+        let (anna, boris) = (try rep("anna", "account_manager"), try rep("boris", "account_manager"))
+        try connection.query("insert into conveyor.accounts (team_id, ref, hunter_id) values ($1, 'acme', $2), ($1, 'zeta', $2)", [team, ivan])
+        for (hunter, role) in [(olga, "lead_generator"), (lena, "closer")] {
+            let updated = Self.expectFailure("23514", "a \(role) as owner") {
+                try connection.query("update conveyor.accounts set owner_id = $1 where ref = 'acme'", [hunter])
+            }
+            #expect(updated?.message == "account acme: owner \(role == "closer" ? "lena" : "olga") is a \(role), not an account manager")
+            Self.expectFailure("23514", "an account inserted with a \(role) as owner") {
+                try connection.query("insert into conveyor.accounts (team_id, ref, stage, owner_id) values ($1, 'new', 'active', $2)", [team, hunter])
+            }
+        }
+        // One bad row refuses the whole statement: zeta, which was fine, is unchanged too.
+        Self.expectFailure("23514", "a statement with one bad owner") {
+            try connection.query("update conveyor.accounts set owner_id = case ref when 'acme' then $1::bigint else $2::bigint end, stage = 'active'", [lena, anna])
+        }
+        #expect(try connection.query("select count(*)::int as n from conveyor.accounts where owner_id is not null")[0]["n"].int() == 0)
+
+        try connection.query("update conveyor.accounts set owner_id = $1, stage = 'active' where ref = 'acme'", [anna])
+        let demoted = Self.expectFailure("23514", "demoting a manager who owns an active account") {
+            try connection.query("update conveyor.reps set role = 'closer' where id = $1", [anna])
+        }
+        #expect(demoted?.message == "rep anna owns 1 active accounts and cannot become a closer", "\(String(describing: demoted))")
+        try connection.query("update conveyor.reps set role = 'closer' where id = $1", [boris])
+        // Other edits of an account go on; once it is moved, anna's role may change.
+        try connection.query("update conveyor.accounts set name = 'ACME Rail', value = 10 where ref = 'acme'")
+        try connection.query("update conveyor.accounts set stage = 'churned' where ref = 'acme'")
+        try connection.query("update conveyor.reps set role = 'closer' where id = $1", [anna])
+        #expect(try connection.query("select string_agg(role, ',' order by ref) as roles from conveyor.reps")[0]["roles"].string()
+            == "closer,closer,lead_generator,closer,lead_generator")
+    }
+
     @Test func teamTimeZonesMustBeKnownIANANames() throws {
         let connection = try TestPostgres.connect(try TestPostgres.makeDatabase())
         for zone in ["UTC", "Europe/Berlin", "America/Argentina/Buenos_Aires", "Asia/Kolkata"] {
