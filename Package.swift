@@ -10,6 +10,9 @@ let package = Package(
         .executable(name: "conveyor-bench", targets: ["conveyor-bench"]),
         // For integrators' receivers written in Swift: checks a digest's Conveyor-Signature.
         .library(name: "ConveyorSignature", targets: ["ConveyorSignature"]),
+        // For the fuzz targets in Fuzz/ (their own package, built with libFuzzer by scripts/fuzz).
+        .library(name: "ConveyorProtocol", targets: ["ConveyorProtocol"]),
+        .library(name: "ConveyorConfig", targets: ["ConveyorConfig"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -44,11 +47,16 @@ let package = Package(
         .target(name: "ConveyorSignature", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         // Admin protocol: request/response types and framing, shared by daemon and CLI.
         .target(name: "ConveyorProtocol", dependencies: ["ConveyorCore"]),
-        // The daemon library: services, lifecycle, config.
+        // The daemon's settings: the config file's reader and every key. Pure (no NIO), so it can be fuzzed.
+        .target(
+            name: "ConveyorConfig",
+            dependencies: ["ConveyorProtocol", "ConveyorCore", .product(name: "Logging", package: "swift-log")]
+        ),
+        // The daemon library: services, lifecycle (its config from ConveyorConfig, re-exported).
         .target(
             name: "ConveyorDaemon",
             dependencies: [
-                "ConveyorStore", "ConveyorProtocol", "ConveyorCore", "ConveyorPostgres", "ConveyorSignature",
+                "ConveyorStore", "ConveyorProtocol", "ConveyorCore", "ConveyorPostgres", "ConveyorSignature", "ConveyorConfig",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

@@ -115,12 +115,12 @@ public struct DaemonConfig: Sendable, Equatable {
     public static let keys = table.map(\.name)
 
     /// The key called `name`, if there is one.
-    static func key(named name: String) -> ConfigKey? {
+    package static func key(named name: String) -> ConfigKey? {
         table.first { $0.name == name }
     }
 
     /// The current value of `key`, as text (to report what a reload changed).
-    func value(of key: String) -> String {
+    package func value(of key: String) -> String {
         Self.key(named: key)?.read(self) ?? ""
     }
 
@@ -133,8 +133,10 @@ public struct DaemonConfig: Sendable, Equatable {
         }
     }
 
-    /// Parses `key = value` lines into (line number, key, value).
-    static func parse(_ text: String, path: String) throws -> [(Int, String, String)] {
+    /// Parses `key = value` lines into (line number, key, value); `path` names the file in errors.
+    ///
+    /// - Throws: ``ConfigError`` naming `path` and the line.
+    public static func parse(_ text: String, path: String) throws -> [(Int, String, String)] {
         var entries: [(Int, String, String)] = []
         // Any line break counts (\r\n is one Character in Swift, so split on newlines, not "\n").
         for (index, rawLine) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
@@ -166,7 +168,7 @@ public struct DaemonConfig: Sendable, Equatable {
 extension DaemonConfig {
     /// Every key: the one definition that ``load(path:environment:)``, ``value(of:)``
     /// (what a reload compares) and `docs/config.md` read.
-    static let table: [ConfigKey] = [
+    package static let table: [ConfigKey] = [
         .text(
             "database_url", \.databaseURL, secret: true,
             "libpq connection string or URI; multi-host strings (`host=db1,db2 target_session_attrs=read-write`) "
@@ -295,7 +297,7 @@ extension DaemonConfig {
     ]
 
     /// The key table of `docs/config.md`, one row per key of ``table`` in its order.
-    static var markdownReference: String {
+    package static var markdownReference: String {
         let defaults = DaemonConfig()
         return Markdown.table(
             ["key", "environment", "meaning", "takes", "default", "on reload"],
@@ -344,30 +346,30 @@ extension DaemonConfig: CustomStringConvertible {
 
 /// One key of the config file: the single definition of its name, meaning, accepted
 /// values, default, reload behaviour and secrecy, and of how it is read and stored.
-struct ConfigKey: Sendable {
-    enum Reload: Sendable {
+package struct ConfigKey: Sendable {
+    package enum Reload: Sendable {
         /// `config.reload` (or SIGHUP) puts a changed value in force.
         case applies
         /// A changed value is reported in `restart_required` and takes effect at the next start.
         case restart
     }
 
-    let name: String
-    let summary: String
+    package let name: String
+    package let summary: String
     /// What a value must be; a bad one's error says `<name> must be <accepts>, got …`.
-    let accepts: String
+    package let accepts: String
     /// What the key's default means when its value is empty (unset).
-    var unset: String?
-    var reload = Reload.restart
+    package var unset: String?
+    package var reload = Reload.restart
     /// Whether the value may hold a secret and is never shown.
-    var secret = false
+    package var secret = false
     /// The value as text: empty when unset; what a reload compares.
-    let read: @Sendable (DaemonConfig) -> String
+    package let read: @Sendable (DaemonConfig) -> String
     /// Stores a value from a file or the environment; false when it is not one `accepts` allows.
-    let assign: @Sendable (inout DaemonConfig, String) -> Bool
+    package let assign: @Sendable (inout DaemonConfig, String) -> Bool
 
     /// `CONVEYOR_<NAME>`: the environment variable that overrides the file.
-    var environmentVariable: String { "CONVEYOR_" + name.uppercased() }
+    package var environmentVariable: String { "CONVEYOR_" + name.uppercased() }
 
     /// An integer within `range`.
     static func integer(
