@@ -286,83 +286,111 @@ def is_connection_error(error):
                               psycopg2.errors.CannotConnectNow))
 
 
-class WinDriver(threading.Thread):
-    """Records wins at `rate` per second, for accounts w0, w1, … spread round-robin
-    over `teams`, in one transaction every `tick` seconds (rate × tick wins, each a
-    `select conveyor.record_win(team, account, hunter)`). A transaction whose commit
-    is not confirmed is sent again, on a new connection if need be, until it is:
-    `committed` is then exactly the number of accounts w0 … w(committed-1) the
-    database has. Retries and reconnections are counted."""
+class WinDriver:
+    """Records wins at `rate` per second through `lanes` connections, each a thread
+    of its own. Lane j records accounts w<j>-0, w<j>-1, … (spread round-robin over
+    `teams`, hunters h0 and h1), every `tick` seconds the wins it owes in one
+    statement, `select count(conveyor.record_win(team, account, hunter)) from
+    unnest(…)`, which autocommit makes one transaction. A statement whose commit
+    is not confirmed (the connection broke) is sent again, on a new connection,
+    until it is: lane j's committed wins are then exactly w<j>-0 …
+    w<j>-(committed[j]-1). Retries and reconnections are counted."""
 
-    def __init__(self, pg, teams, rate, tick=0.01, prefix="w", hunters=2):
-        super().__init__(name="wins", daemon=True)
-        self.pg = pg
-        self.teams = teams
-        self.rate = rate
-        self.tick = tick
-        self.prefix = prefix
-        self.hunters = hunters
-        self.committed = 0
+    def __init__(self, pg, teams, rate, lanes=4, tick=0.01, hunters=2):
+        self.pg, self.teams, self.tick, self.hunters = pg, teams, tick, hunters
+        self.lanes = lanes
+        self.lane_rate = rate / lanes
+        self.committed_by_lane = [0] * lanes
         self.retries = 0
         self.reconnects = 0
         self.longest_outage = 0.0
         self.error = None
         self._halt = threading.Event()
         self._lock = threading.Lock()
+        self._threads = [threading.Thread(target=self._lane, args=(j,), name=f"wins-{j}", daemon=True)
+                         for j in range(lanes)]
+
+    @property
+    def committed(self):
+        return sum(self.committed_by_lane)
+
+    def start(self):
+        for t in self._threads:
+            t.start()
+
+    def is_alive(self):
+        return any(t.is_alive() for t in self._threads)
 
     def stop(self):
         self._halt.set()
-        self.join()
+        for t in self._threads:
+            t.join()
         if self.error:
             raise self.error
 
-    def account(self, n):
-        return self.teams[n % len(self.teams)], f"{self.prefix}{n}"
+    def ref(self, lane, n):
+        return f"w{lane}-{n}"
 
-    def run(self):
+    def team(self, lane, n):
+        return self.teams[(lane + n) % len(self.teams)]
+
+    def index(self, ref):
+        """A dense number for an account of this driver (n × lanes + lane), None for any other ref."""
+        lane, sep, n = ref[1:].partition("-")
+        if not ref.startswith("w") or not sep or not lane.isdigit() or not n.isdigit():
+            return None
+        return int(n) * self.lanes + int(lane)
+
+    def is_committed(self, index):
+        n, lane = divmod(index, self.lanes)
+        return lane < self.lanes and n < self.committed_by_lane[lane]
+
+    def _lane(self, lane):
         try:
-            self._run()
+            self._run(lane)
         except Exception as error:  # surfaced by stop()
             self.error = error
+            self._halt.set()
 
-    def _run(self):
+    def _run(self, lane):
         conn = self.pg.connect_retrying("conveyor-wins")
-        start = time.monotonic()
         owed = 0.0
-        last = start
+        last = time.monotonic()
         while not self._halt.is_set():
             now = time.monotonic()
-            owed += (now - last) * self.rate
+            owed += (now - last) * self.lane_rate
             last = now
-            count = int(owed)
+            # after an outage, catch up in statements of at most 0.1 s of wins
+            count = min(int(owed), max(1, int(self.lane_rate / 10)))
             if count == 0:
                 time.sleep(self.tick)
                 continue
-            count = min(count, max(1, int(self.rate)))  # after an outage, catch up at most a second a transaction
-            first = self.committed
-            rows = [self.account(n) + (f"h{n % self.hunters}",) for n in range(first, first + count)]
+            first = self.committed_by_lane[lane]
+            ns = range(first, first + count)
+            teams = [self.team(lane, n) for n in ns]
+            refs = [self.ref(lane, n) for n in ns]
+            hunters = [f"h{n % self.hunters}" for n in ns]
             failed_since = None
             while True:
                 try:
                     if conn is None:
                         conn = self.pg.connect_retrying("conveyor-wins", timeout=300)
-                        self.reconnects += 1
+                        with self._lock:
+                            self.reconnects += 1
                     with conn.cursor() as cur:
-                        cur.execute("begin")
                         cur.execute("""select count(conveyor.record_win(t, a, h))
                                        from unnest(%s::text[], %s::text[], %s::text[]) as w (t, a, h)""",
-                                    ([r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows]))
-                        cur.execute("commit")
+                                    (teams, refs, hunters))
                     break
                 except psycopg2.errors.TransactionRollbackError:
-                    # a deadlock or serialization failure: nothing was written; roll back, send again
-                    self.retries += 1
-                    conn.cursor().execute("rollback")
-                    continue
+                    # a deadlock or serialization failure: nothing was written; send again
+                    with self._lock:
+                        self.retries += 1
                 except Exception as error:
                     if not is_connection_error(error):
                         raise
-                    self.retries += 1
+                    with self._lock:
+                        self.retries += 1
                     failed_since = failed_since or time.monotonic()
                     try:
                         conn.close()
@@ -371,9 +399,9 @@ class WinDriver(threading.Thread):
                     conn = None
                     time.sleep(0.05)
             if failed_since:
-                self.longest_outage = max(self.longest_outage, time.monotonic() - failed_since)
-            with self._lock:
-                self.committed = first + count
+                with self._lock:
+                    self.longest_outage = max(self.longest_outage, time.monotonic() - failed_since)
+            self.committed_by_lane[lane] = first + count
             owed -= count
             time.sleep(self.tick)
         conn.close()
