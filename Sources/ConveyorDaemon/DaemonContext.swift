@@ -33,6 +33,9 @@ final class DaemonContext: Sendable {
     /// read may take 200 ms (a scan loading both cores) before pollers wait for it.
     static let statusMaxAge: Duration = .milliseconds(250)
     static let statusRefreshAfter: Duration = .milliseconds(50)
+    /// `status` answers without the database's figures (`reachable` false) when
+    /// a read takes longer: a dead connection never holds it up.
+    static let statusPatience: Duration = .seconds(2)
     /// The database's figures for `metrics`, read at most once a second.
     let metricsRead: SharedRead<DatabaseFigures>
     private let configPath: String?

@@ -17,6 +17,7 @@ public final class ConnectionPool: @unchecked Sendable {
     private let conninfo: String?
     private let applicationName: String
     private let statementTimeout: Duration?
+    private let watch: (@Sendable (ConnectionLiveness) -> Void)?
     private let condition = NSCondition()
     // Guarded by `condition`.
     private var pending: [Job] = []
@@ -24,14 +25,17 @@ public final class ConnectionPool: @unchecked Sendable {
 
     /// `size` connections, on threads named `name` (one) or `name-0`, `name-1`, ….
     /// With a `statementTimeout`, each connection's `statement_timeout` is set
-    /// to it, so no statement holds a connection longer.
+    /// to it, so no statement holds a connection longer. `watch` is given
+    /// each connection opened (a watchdog that cuts dead ones).
     public init(
-        conninfo: String?, name: String, applicationName: String = "conveyor", size: Int = 1, statementTimeout: Duration? = nil
+        conninfo: String?, name: String, applicationName: String = "conveyor", size: Int = 1, statementTimeout: Duration? = nil,
+        watch: (@Sendable (ConnectionLiveness) -> Void)? = nil
     ) {
         precondition(size >= 1, "a connection pool needs at least one connection")
         self.conninfo = conninfo
         self.applicationName = applicationName
         self.statementTimeout = statementTimeout
+        self.watch = watch
         for index in 0..<size {
             // Each thread keeps `self` alive until `close()`.
             let thread = Thread { [self] in serve() }
@@ -73,6 +77,7 @@ public final class ConnectionPool: @unchecked Sendable {
         if connection?.isBroken ?? true {
             connection = nil
             let opened = try PostgresConnection(conninfo: conninfo, applicationName: applicationName)
+            watch?(opened.liveness)
             if let statementTimeout {
                 let milliseconds = max(1, Int(statementTimeout / .milliseconds(1)))
                 try opened.query("select set_config('statement_timeout', $1, false)", [String(milliseconds)])

@@ -63,18 +63,26 @@ public final class PostgresConnection {
     private var preparedNames: Set<String> = []
     /// When this connection waits for the server (every blocking libpq call).
     public let waits = ServerWaits()
+    /// What a watchdog on another thread may know and do about this connection.
+    public let liveness: ConnectionLiveness
 
     /// Connects with a libpq conninfo string or URI (multi-host strings and
     /// `target_session_attrs` pass through untouched); nil or empty uses
-    /// libpq's own `PG*` environment variables.
-    public init(conninfo: String?, applicationName: String = "conveyor") throws {
-        var keywords: [String] = ["connect_timeout", "fallback_application_name"]
-        var values: [String] = ["10", applicationName]
+    /// libpq's own `PG*` environment variables. `connect_timeout=10` and
+    /// `NetworkBounds.defaults` apply unless the conninfo sets its own;
+    /// `overrides` win over the conninfo.
+    public init(conninfo: String?, applicationName: String = "conveyor", overrides: [(String, String)] = []) throws {
+        let defaults = [("connect_timeout", "10"), ("fallback_application_name", applicationName)]
+            + NetworkBounds.defaults.libpqDefaults
+        var keywords = defaults.map(\.0)
+        var values = defaults.map(\.1)
         if let conninfo, !conninfo.isEmpty {
             // Entries after an expanded dbname override it; these come first so the user's string wins.
             keywords.append("dbname")
             values.append(conninfo)
         }
+        keywords += overrides.map(\.0)
+        values += overrides.map(\.1)
         let connection = Self.withCStringArray(keywords) { keywordPointers in
             Self.withCStringArray(values) { valuePointers in
                 PQconnectdbParams(keywordPointers, valuePointers, 1)
@@ -89,6 +97,7 @@ public final class PostgresConnection {
             throw error
         }
         handle = connection
+        liveness = ConnectionLiveness(waits: waits, backendPID: PQbackendPID(connection), socket: PQsocket(connection))
         // libpq would print server notices (and the FATAL of a server that
         // shuts down) straight to stderr, breaking structured logs; the
         // errors that matter reach the caller as PostgresError anyway.
@@ -97,7 +106,10 @@ public final class PostgresConnection {
         try execute("SET TimeZone = 'UTC'; SET DateStyle = 'ISO, MDY'; SET IntervalStyle = 'iso_8601'; SET client_min_messages = warning")
     }
 
-    deinit { PQfinish(handle) }
+    deinit {
+        liveness.disarm()
+        PQfinish(handle)
+    }
 
     /// The server's version number (150018 for 15.18).
     public var serverVersion: Int { Int(PQserverVersion(handle)) }
@@ -107,9 +119,10 @@ public final class PostgresConnection {
     public var backendPID: Int32 { PQbackendPID(handle) }
     /// True once libpq has seen the connection fail (or a pipeline could not be
     /// left); it must be replaced.
-    public var isBroken: Bool { stuckInPipeline || PQstatus(handle) != CONNECTION_OK }
-    /// Set when `pipeline` could not leave pipeline mode: no plain query works any more.
-    private var stuckInPipeline = false
+    public var isBroken: Bool { abandoned || PQstatus(handle) != CONNECTION_OK }
+    /// Set when `pipeline` could not leave pipeline mode, or an answer was
+    /// given up on: no plain query works any more.
+    private var abandoned = false
 
     /// Reads whatever the server sent while the connection was idle, without
     /// waiting, so a connection the server closed (a restart) shows as
@@ -137,6 +150,30 @@ public final class PostgresConnection {
             }
         }
         return try check(result)
+    }
+
+    /// Runs one statement with `$n` parameters, giving up when its answer has
+    /// not come within `seconds` (libpq's blocking calls would wait as long
+    /// as TCP lets them). After a miss the connection is broken: close it.
+    public func query(_ sql: String, _ parameters: [any PostgresBindable] = [], within seconds: Double) throws -> PostgresRows {
+        let sent = Self.withParameters(parameters) { count, values in
+            PQsendQueryParams(handle, sql, count, nil, values, nil, nil, 0)
+        }
+        guard sent == 1 else { throw PostgresError.connection(handle, context: "cannot send a query") }
+        let deadline = ContinuousClock.now + .seconds(seconds)
+        while PQisBusy(handle) == 1 {
+            let left = deadline - ContinuousClock.now
+            guard left > .zero else {
+                abandoned = true
+                throw PostgresError(kind: .connection, message: "PostgreSQL did not answer within \(seconds) s")
+            }
+            var descriptor = pollfd(fd: PQsocket(handle), events: Int16(POLLIN), revents: 0)
+            _ = poll(&descriptor, 1, Int32(max(1, left / .milliseconds(1))))
+            try consumeInput()
+        }
+        let rows = try check(PQgetResult(handle))
+        while let extra = PQgetResult(handle) { PQclear(extra) }
+        return rows
     }
 
     /// Runs a prepared statement, preparing it on this connection on first use.
@@ -177,7 +214,7 @@ public final class PostgresConnection {
         guard PQenterPipelineMode(handle) == 1 else {
             throw PostgresError.connection(handle, context: "cannot enter pipeline mode")
         }
-        defer { if PQexitPipelineMode(handle) != 1 { stuckInPipeline = true } }
+        defer { if PQexitPipelineMode(handle) != 1 { abandoned = true } }
         for statement in statements {
             guard PQsendQueryPrepared(handle, statement.name, 0, nil, nil, nil, 0) == 1 else {
                 throw PostgresError.connection(handle, context: "cannot send \(statement.name)")
@@ -257,7 +294,7 @@ public final class PostgresConnection {
         var descriptors = [pollfd(fd: PQsocket(handle), events: Int16(POLLIN), revents: 0)]
         if let wakeDescriptor { descriptors.append(pollfd(fd: wakeDescriptor, events: Int16(POLLIN), revents: 0)) }
         let milliseconds = Int32(max(0, min(timeout, 86_400)) * 1000)
-        let ready = waits.during { poll(&descriptors, nfds_t(descriptors.count), milliseconds) }
+        let ready = waits.during(forAnswer: false) { poll(&descriptors, nfds_t(descriptors.count), milliseconds) }
         if ready < 0, errno != EINTR {
             throw PostgresError(kind: .connection, message: "poll failed: \(String(cString: strerror(errno)))")
         }

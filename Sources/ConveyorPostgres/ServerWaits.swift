@@ -5,10 +5,12 @@ import Synchronization
 /// which the daemon survives, from "stuck in its own code", which a watchdog
 /// must see. Read from any thread; changed only by the connection.
 public final class ServerWaits: Sendable {
-    /// Waiting or not, and since when.
+    /// Waiting or not, and since when; `forAnswer` while the wait is for the
+    /// answer to something sent (a statement), not for notifications.
     public struct State: Sendable, Equatable {
         public let waiting: Bool
         public let since: ContinuousClock.Instant
+        public var forAnswer = false
     }
 
     private let current = Mutex(State(waiting: false, since: .now))
@@ -17,9 +19,10 @@ public final class ServerWaits: Sendable {
 
     public var state: State { current.withLock { $0 } }
 
-    /// Runs `body`, a call that blocks on the server, marked as a wait.
-    func during<T>(_ body: () throws -> T) rethrows -> T {
-        current.withLock { $0 = State(waiting: true, since: .now) }
+    /// Runs `body`, a call that blocks on the server, marked as a wait
+    /// (for an answer unless `forAnswer` is false).
+    func during<T>(forAnswer: Bool = true, _ body: () throws -> T) rethrows -> T {
+        current.withLock { $0 = State(waiting: true, since: .now, forAnswer: forAnswer) }
         defer { current.withLock { $0 = State(waiting: false, since: .now) } }
         return try body()
     }

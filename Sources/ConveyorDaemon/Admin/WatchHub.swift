@@ -12,7 +12,10 @@ import Synchronization
 /// so 1,000 watchers cost one database connection. The connection opens
 /// with the first watcher and closes after the last. A watcher's first
 /// element, once the hub listens, is the command's result; a heartbeat every
-/// `heartbeat` seconds keeps idle streams open.
+/// `heartbeat` seconds keeps idle streams open. Each heartbeat follows a
+/// round trip on the connection, so a connection that went silent is cut by
+/// the watchdog it is given to (`watch`) and the streams end instead of
+/// waiting for events that cannot come.
 final class WatchHub: Sendable {
     enum Topic: String, CaseIterable, Sendable { case handoffs, alerts, jobs }
 
@@ -35,12 +38,14 @@ final class WatchHub: Sendable {
 
     private let conninfo: String?
     private let heartbeat: Double
+    private let watch: @Sendable (ConnectionLiveness) -> Void
     private let state = Mutex(State())
     private let pipe = WakePipe()
 
-    init(conninfo: String?, heartbeat: Double) {
+    init(conninfo: String?, heartbeat: Double, watch: @escaping @Sendable (ConnectionLiveness) -> Void) {
         self.conninfo = conninfo
         self.heartbeat = heartbeat
+        self.watch = watch
     }
 
     /// A watcher's stream, until the consumer stops iterating; it throws when
@@ -84,6 +89,7 @@ final class WatchHub: Sendable {
     /// Listens until no watcher is left.
     private func listen() throws {
         let connection = try PostgresConnection(conninfo: conninfo, applicationName: "conveyord-watch")
+        watch(connection.liveness)
         try connection.listen(EventStore.channel)
         try connection.listen(JobStore.channel)
         state.withLock { state in
@@ -107,6 +113,7 @@ final class WatchHub: Sendable {
                 }
             }
             if Date().timeIntervalSince(lastBeat) >= heartbeat {
+                try connection.query("select 1")
                 broadcast(["type": "heartbeat", "at": .string(ISO8601.string(Date()))]) { _ in true }
                 lastBeat = Date()
             }

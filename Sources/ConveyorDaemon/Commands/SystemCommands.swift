@@ -103,7 +103,9 @@ enum SystemCommands {
             ],
         ]
         do {
-            let read = try await context.statusRead.value()
+            guard let read = try await awaitAtMost(DaemonContext.statusPatience, { try await context.statusRead.value() }) else {
+                throw PostgresError(kind: .connection, message: "PostgreSQL did not answer within \(DaemonContext.statusPatience)")
+            }
             let snapshot = read.snapshot
             func milliseconds(_ duration: Duration) -> JSONValue { .double((duration / .microseconds(1)).rounded() / 1000) }
             result["database"] = [

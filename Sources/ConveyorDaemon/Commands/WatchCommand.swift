@@ -1,10 +1,11 @@
+import ConveyorPostgres
 import ConveyorProtocol
 
 /// `watch topics=handoffs,alerts,jobs`: streams events until the client closes.
 enum WatchCommand {
     /// One hub for every watch of the daemon.
-    static func handler(conninfo: String?, heartbeat: Double) -> StreamHandler {
-        let hub = WatchHub(conninfo: conninfo, heartbeat: heartbeat)
+    static func handler(conninfo: String?, heartbeat: Double, watch: @escaping @Sendable (ConnectionLiveness) -> Void) -> StreamHandler {
+        let hub = WatchHub(conninfo: conninfo, heartbeat: heartbeat, watch: watch)
         return { args, _ in
             var topics = Set(WatchHub.Topic.allCases)
             if let text = try args.optionalString("topics") {

@@ -23,6 +23,7 @@ public final class WorkerPool: Service, @unchecked Sendable {
     private let conninfo: String?
     private let pollInterval: Double
     private let logger: Logger
+    private let watch: (@Sendable (ConnectionLiveness) -> Void)?
     private let pipes: [WakePipe]
     private let stopping = Atomic<Bool>(false)
     private let draining = Atomic<Bool>(false)
@@ -41,11 +42,16 @@ public final class WorkerPool: Service, @unchecked Sendable {
     private let batches = Counter(label: "conveyor_job_batches_total")
     private let timers = JobTimers()
 
-    public init(processors: [JobProcessor], conninfo: String?, pollInterval: Double, logger: Logger) {
+    /// `watch` is given each connection a worker opens (a watchdog that cuts dead ones).
+    public init(
+        processors: [JobProcessor], conninfo: String?, pollInterval: Double, logger: Logger,
+        watch: (@Sendable (ConnectionLiveness) -> Void)? = nil
+    ) {
         self.processors = processors
         self.conninfo = conninfo
         self.pollInterval = pollInterval
         self.logger = logger
+        self.watch = watch
         pipes = processors.map { _ in WakePipe() }
         workerStates = Mutex(Array(repeating: WorkerState(), count: processors.count))
     }
@@ -142,6 +148,7 @@ public final class WorkerPool: Service, @unchecked Sendable {
                 connection = nil
                 do {
                     let fresh = try PostgresConnection(conninfo: conninfo, applicationName: "conveyord-worker")
+                    watch?(fresh.liveness)
                     try fresh.listen(JobStore.channel)
                     try JobStore.tuneWorkerSession(fresh)
                     connection = fresh
