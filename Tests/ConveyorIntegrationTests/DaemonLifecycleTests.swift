@@ -271,6 +271,8 @@ import Glibc
         #expect(!result.stdout.contains("nowhere"))
         #expect(listing["poll_interval"]?.source == "default")
         #expect(listing["socket_group"]?.source == "unset: the daemon's group")
+        #expect(result.stdout.contains("\nnetwork bounds: keepalives_idle=30 (default) keepalives_interval=10 (default) "
+            + "keepalives_count=3 (default) tcp_user_timeout=60000 (default); a silent connection is cut after 60 s\n"), "\(result.stdout)")
         #expect(Set(listing.keys) == Set(DaemonConfig.keys), "every key is listed")
         let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         let example = try Conveyord.run(["check-config", "--config", packageRoot.appendingPathComponent("Config/conveyor.conf").path])
@@ -300,12 +302,14 @@ import Glibc
         expectOneLineFailure(level, mentioning: "log_level")
         let (quote, _) = try checkConfig(Array("database_url = \"host=x\n".utf8))
         expectOneLineFailure(quote, mentioning: "database_url")
+        let (keepalive, _) = try checkConfig(Array("database_url = \"host=x keepalives_idle=soon\"\n".utf8))
+        expectOneLineFailure(keepalive, mentioning: "keepalives_idle=soon is not a whole number")
     }
 
     /// `key = value  # source` lines of `check-config`, by key.
     private func configListing(_ result: CommandResult) throws -> [String: (value: String, source: String)] {
         var listing: [String: (value: String, source: String)] = [:]
-        for line in result.stdout.split(separator: "\n").dropLast() {
+        for line in result.stdout.split(separator: "\n").dropLast() where !line.hasPrefix("network bounds: ") {
             let parts = line.components(separatedBy: "  # ")
             let assignment = try #require(parts.first?.components(separatedBy: " = "), "\(line)")
             try #require(parts.count == 2 && assignment.count == 2, "\(line)")

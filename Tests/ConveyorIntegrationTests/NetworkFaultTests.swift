@@ -1,0 +1,166 @@
+import ConveyorPostgres
+import ConveyorProtocol
+import Foundation
+import Testing
+
+/// Network faults between the real `conveyord` and a real PostgreSQL, made
+/// by a proxy on loopback (`FaultProxy`): a silent, half-open network (the
+/// proxy's kernel acknowledges everything, nothing gets through), resets and
+/// refused connections. The daemon's bound is set low in the conninfo
+/// (keepalives 1 + 1 × 1 = 2 s), so each test takes seconds.
+///
+/// Serialized: each measures how soon the daemon notices.
+@Suite(.serialized) struct NetworkFaultTests {
+    /// A silent connection is cut after 2 s; connecting gives up after 2 s.
+    static let tightBounds = " keepalives_idle=1 keepalives_interval=1 keepalives_count=1 connect_timeout=2"
+    static let bound = 2.0
+    /// Workers poll every 0.5 s; `watch` beats every second (idle_timeout / 2).
+    static let environment = ["CONVEYOR_LOG_LEVEL": "notice", "CONVEYOR_POLL_INTERVAL": "0.5", "CONVEYOR_IDLE_TIMEOUT": "2"]
+
+    /// Team `rail` with closer `ivan` and manager `olga` (SQL, direct), a daemon
+    /// reaching the database only through the proxy, and a client on its socket.
+    final class Setup {
+        let world: HandoffWorld
+        let proxy: FaultProxy
+        let daemon: DaemonProcess
+        let client: AdminClient
+
+        init() throws {
+            world = try HandoffWorld()
+            try world.addManager("olga", capacity: 1000)
+            proxy = try FaultProxy()
+            daemon = try DaemonProcess(database: proxy.conninfo(world.conninfo) + NetworkFaultTests.tightBounds, environment: NetworkFaultTests.environment)
+            client = try daemon.connect()
+        }
+
+        deinit {
+            daemon.stop()
+            proxy.stop()
+        }
+
+        /// Records the wins by SQL on the test's own connection (not through the proxy).
+        func win(_ accounts: [String]) throws {
+            for account in accounts { try world.win(account) }
+        }
+
+        /// How many of `accounts` are active.
+        func active(_ accounts: [String]) throws -> Int {
+            try world.count("select count(*)::int from conveyor.accounts where ref = any($1::text[]) and stage = 'active'", [accounts])
+        }
+
+        /// Waits until all of `accounts` are active; then checks each was handed off exactly once.
+        func expectHandedOffOnce(_ accounts: [String], timeout: Double = 20, sourceLocation: SourceLocation = #_sourceLocation) throws {
+            _ = try HandoffDaemon.waitUntil(timeout: timeout, interval: 0.05) { try active(accounts) == accounts.count }
+            let done = try active(accounts)
+            #expect(done == accounts.count, "handed off: \(done) of \(accounts.count); log:\n\(daemon.log.suffix(4000))", sourceLocation: sourceLocation)
+            let handoffs = try world.db.query("""
+                select a.ref, count(h.id)::int as handoffs from conveyor.accounts a
+                left join conveyor.handoffs h on h.account_id = a.id where a.ref = any($1::text[]) group by a.ref
+                """, [accounts]).map { (try $0["ref"].string(), try $0["handoffs"].int()) }
+            #expect(handoffs.count == accounts.count && handoffs.allSatisfy { $0.1 == 1 }, "handoffs per account: \(handoffs)", sourceLocation: sourceLocation)
+            let jobs = try world.count("""
+                select count(*)::int from conveyor.jobs j join conveyor.accounts a on a.id = (j.payload->>'account_id')::bigint
+                where a.ref = any($1::text[]) and j.kind = 'handoff' and j.state <> 'done'
+                """, [accounts])
+            #expect(jobs == 0, "handoff jobs not done", sourceLocation: sourceLocation)
+        }
+
+        /// `status`, and how long it took to answer.
+        func status() throws -> (result: JSONValue, took: Duration) {
+            let began = ContinuousClock.now
+            let result = try client.result("status")
+            return (result, .now - began)
+        }
+
+        func phases(_ status: JSONValue) -> [String] {
+            ((status["workers"]?["phases"]?.arrayValue ?? []) + (status["workers"]?["long_lane"]?.arrayValue ?? [])).compactMap(\.stringValue)
+        }
+    }
+
+    @Test func aSilentNetworkIsNoticedWithinTheBoundAndWinsAreHandedOffOnceWhenItComesBack() throws {
+        let setup = try Setup()
+        try setup.win(["before"])
+        try setup.expectHandedOffOnce(["before"])
+
+        setup.proxy.stall()
+        let stalled = ContinuousClock.now
+        let during = (1...5).map { "stalled-\($0)" }
+        try setup.win(during)
+        // Noticed: the workers' next round trip (within poll_interval) waits past the bound,
+        // and the watchdog's own connection cannot get through either (connect_timeout).
+        var truthful: (status: JSONValue, at: Duration)?
+        var slowest = Duration.zero
+        while ContinuousClock.now - stalled < .seconds(15), truthful == nil {
+            let (status, took) = try setup.status()
+            slowest = max(slowest, took)
+            if status["database"]?["reachable"] == false, setup.phases(status).contains("reconnecting") {
+                truthful = (status, .now - stalled)
+            }
+            usleep(200_000)
+        }
+        let noticed = try #require(truthful, "status never showed the fault; log:\n\(setup.daemon.log.suffix(4000))")
+        #expect(noticed.at < .seconds(Self.bound * 4 + 2), "noticed after \(noticed.at)")
+        #expect(slowest < .seconds(3.5), "status must answer within its 2 s patience during the fault: slowest \(slowest)")
+        #expect(setup.daemon.log.contains("cut connections that waited too long for PostgreSQL"))
+        #expect(setup.daemon.log.contains("worker lost its PostgreSQL connection"))
+        let through = try setup.active(during)
+        #expect(through == 0, "nothing gets through a stalled network")
+
+        setup.proxy.pass()
+        try setup.expectHandedOffOnce(during)
+        let recovered = eventually(timeout: .seconds(10)) {
+            guard let status = try? setup.status().result else { return false }
+            return status["database"]?["reachable"] == true && setup.phases(status).allSatisfy { $0 == "connected" }
+        }
+        let after = try setup.status().result
+        #expect(recovered, "status after the fault: \(after)")
+        let text = try #require(try setup.client.result("metrics")["text"]?.stringValue)
+        #expect((samples(text, "conveyor_database_connections_cut_total")[""] ?? 0) >= 1, "metrics:\n\(text)")
+    }
+
+    @Test func resetsAndRefusedConnectionsLoseAndRepeatNothing() throws {
+        let setup = try Setup()
+        let accounts = (1...30).map { "reset-\($0)" }
+        for chunk in stride(from: 0, to: accounts.count, by: 10) {
+            try setup.win(Array(accounts[chunk..<chunk + 10]))
+            usleep(100_000)
+            setup.proxy.reset()
+        }
+        setup.proxy.refuse()
+        setup.proxy.reset()
+        try setup.win(["refused"])
+        usleep(1_000_000)
+        let through = try setup.active(["refused"])
+        #expect(through == 0, "no connection gets through while refused")
+        setup.proxy.pass()
+        try setup.expectHandedOffOnce(accounts + ["refused"])
+        #expect(setup.daemon.log.contains("worker lost its PostgreSQL connection"))
+        #expect(setup.daemon.log.contains("worker reconnected to PostgreSQL"))
+    }
+
+    @Test func aWatchOnASilentConnectionEndsWithinTheBoundAndTheNextWatchGetsEvents() throws {
+        let setup = try Setup()
+        let watcher = try WatchAndAlertTests.Watcher(setup.daemon, id: "w1", topics: "handoffs")
+        try setup.win(["seen"])
+        let seen = try watcher.next { $0["type"] == "handoff" && $0["account"] == "seen" }
+        #expect(seen != nil, "events: \(watcher.seen)")
+
+        setup.proxy.stall()
+        let stalled = ContinuousClock.now
+        var ending: String?
+        while ending == nil, ContinuousClock.now - stalled < .seconds(15) {
+            guard let line = try? watcher.client.readLine(timeout: .seconds(1)) else { continue }
+            if case .error = try Response.parse(line: line) { ending = line }
+        }
+        let line = try #require(ending, "the watch never ended on its silent connection; log:\n\(setup.daemon.log.suffix(3000))")
+        #expect(line.contains("\"unavailable\""), "\(line)")
+        #expect(ContinuousClock.now - stalled < .seconds(Self.bound * 4 + 2), "ended after \(ContinuousClock.now - stalled)")
+
+        setup.proxy.pass()
+        // A new watch opens a new connection: the stalled one never forwards again.
+        let next = try WatchAndAlertTests.Watcher(setup.daemon, id: "w2", topics: "handoffs")
+        try setup.win(["after"])
+        let after = try next.next(timeout: .seconds(10)) { $0["type"] == "handoff" && $0["account"] == "after" }
+        #expect(after != nil, "events: \(next.seen)")
+    }
+}
