@@ -99,6 +99,7 @@ public struct PostgresCell {
     public func int() throws -> Int { try required("integer", Int.init) }
     public func optionalInt() throws -> Int? { try optional("integer", Int.init) }
     public func double() throws -> Double { try required("double", Double.init) }
+    public func optionalDouble() throws -> Double? { try optional("double", Double.init) }
     public func decimal() throws -> Decimal { try required("numeric") { Decimal(string: $0, locale: Locale(identifier: "en_US_POSIX")) } }
     public func bool() throws -> Bool { try required("boolean", Self.parseBool) }
     public func date() throws -> Date { try required("timestamptz", PostgresTimestamp.parse) }

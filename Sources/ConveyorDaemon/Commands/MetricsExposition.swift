@@ -56,6 +56,13 @@ enum MetricsExposition {
             "conveyor_admin_audit_folded_total", "counter",
             "refused admin attempts counted on an earlier identical audit row instead of a row of their own",
             [([], Double(figures.auditFolded))])
+        out += family(
+            "conveyor_database_xmin_horizon_xids", "gauge",
+            "transactions begun since the oldest snapshot that keeps vacuum from reclaiming dead rows (0: none held)",
+            [([], Double(figures.horizon.xids))])
+        out += family(
+            "conveyor_database_xmin_horizon_seconds", "gauge", "how long the transaction holding that snapshot has run",
+            figures.horizon.seconds.map { [([], $0)] } ?? [])
         return out
     }
 

@@ -108,8 +108,13 @@ enum SystemCommands {
             }
             let snapshot = read.snapshot
             func milliseconds(_ duration: Duration) -> JSONValue { .double((duration / .microseconds(1)).rounded() / 1000) }
+            let horizon = snapshot.horizon
             result["database"] = [
                 "reachable": true, "round_trip_ms": milliseconds(read.roundTrip), "age_ms": milliseconds(.now - read.began),
+                "xmin_horizon": [
+                    "xids": .int(horizon.xids), "seconds": horizon.seconds.map { .double(($0 * 1000).rounded() / 1000) } ?? .null,
+                    "held_by": horizon.holder.map(JSONValue.string) ?? .null,
+                ],
             ]
             result["queue"] = .object(snapshot.queue.jobsByState.mapValues(JSONValue.int))
             result["open_alerts"] = .int(snapshot.openAlerts)

@@ -33,10 +33,12 @@ public struct DatabaseFigures: Sendable {
     public let lastScans: [LastScan]
     /// Refused admin attempts folded into an earlier audit row.
     public let auditFolded: Int64
+    public let horizon: XminHorizon
 
     public static func read(_ connection: PostgresConnection) throws -> DatabaseFigures {
         let rows = try connection.pipeline([
             Queries.queueCounts, Queries.alertCounts, Queries.handoffTallyCounts, Queries.lastScanOutcomes, Queries.auditFolded,
+            Queries.xminHorizon,
         ])
         return DatabaseFigures(
             queue: try JobStore.counts(rows[0]),
@@ -54,7 +56,8 @@ public struct DatabaseFigures: Sendable {
                     scanned: try row["scanned"].double(), opened: try row["opened"].double(),
                     updated: try row["updated"].double(), resolved: try row["resolved"].double())
             },
-            auditFolded: try rows[4][0]["folded"].int64()
+            auditFolded: try rows[4][0]["folded"].int64(),
+            horizon: try XminHorizon.decode(rows[5])
         )
     }
 }

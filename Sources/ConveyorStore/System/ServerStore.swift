@@ -28,6 +28,7 @@ public struct StatusSnapshot: Sendable {
     /// Every team's scan schedule, and the newest scan run of those that had one.
     public let scanTeams: [ScanTeam]
     public let lastScanRuns: [Int64: ScanRun]
+    public let horizon: XminHorizon
 }
 
 /// The daemon's own reads and writes: the server's version, `status`, the audit.
@@ -38,10 +39,13 @@ public enum ServerStore {
 
     /// Everything `status` shows from the database, read in one round trip.
     public static func status(_ connection: PostgresConnection) throws -> StatusSnapshot {
-        let rows = try connection.pipeline([Queries.queueCounts, Queries.openAlertCount, Queries.scanScheduleTeams, Queries.lastScanRuns])
+        let rows = try connection.pipeline([
+            Queries.queueCounts, Queries.openAlertCount, Queries.scanScheduleTeams, Queries.lastScanRuns, Queries.xminHorizon,
+        ])
         return StatusSnapshot(
             queue: try JobStore.counts(rows[0]), openAlerts: try rows[1][0]["open"].int64(),
-            scanTeams: try NightlyScans.teams(rows[2]), lastScanRuns: try NightlyScans.lastRuns(rows[3])
+            scanTeams: try NightlyScans.teams(rows[2]), lastScanRuns: try NightlyScans.lastRuns(rows[3]),
+            horizon: try XminHorizon.decode(rows[4])
         )
     }
 
