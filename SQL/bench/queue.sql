@@ -40,3 +40,8 @@ select count(*)::int as n from conveyor.jobs where state = 'succeeded'
 -- name: flush_statistics :one
 -- Makes this backend publish its statistics now.
 select pg_stat_force_next_flush()
+
+-- name: jobs_table_figures :one
+-- The jobs table's size with its indexes, and its dead rows as the statistics count them.
+select pg_total_relation_size('conveyor.jobs')::float8 as bytes, n_dead_tup::float8 as dead
+from pg_stat_user_tables where relid = 'conveyor.jobs'::regclass

@@ -7,7 +7,8 @@ final class BenchDaemon {
     /// Where conveyord (and conveyorctl) are.
     let binDirectory: String
 
-    init(conninfo: String, workers: Int, batchSize: Int) throws {
+    /// `environment`: more `CONVEYOR_*` settings for this daemon.
+    init(conninfo: String, workers: Int, batchSize: Int, environment settings: [String: String] = [:]) throws {
         binDirectory = ProcessInfo.processInfo.environment["CONVEYOR_BIN_DIR"]
             ?? URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().path
         let binary = binDirectory + "/conveyord"
@@ -24,6 +25,7 @@ final class BenchDaemon {
         environment["CONVEYOR_WORKERS"] = String(workers)
         environment["CONVEYOR_BATCH_SIZE"] = String(batchSize)
         environment["CONVEYOR_LOG_LEVEL"] = "warning"
+        environment.merge(settings) { $1 }
         process.environment = environment
         _ = FileManager.default.createFile(atPath: directory + "/conveyord.log", contents: nil)
         process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: directory + "/conveyord.log"))

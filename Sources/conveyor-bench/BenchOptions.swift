@@ -7,6 +7,8 @@ struct BenchOptions {
     var rate = 200.0
     var seconds = 10.0
     var idleSeconds = 20.0
+    /// How long `pinned` holds its snapshot.
+    var pinSeconds = 600.0
     var workers = 2
     var batchSize = 1000
     /// Account managers per team; the handoff scenarios run once for each.
@@ -50,9 +52,9 @@ struct BenchOptions {
                            stored per handoff
           scan       a generated year of --accounts accounts and --interactions interactions in
                      one team (loaded once for scan and scan-raw: load seconds), then one
-                     scan.run through the daemon's socket: seconds, daemon RSS before and after,
-                     handoff latency of wins at --rate for --seconds in another team and status
-                     latency of 50 admin clients at 10/s each meanwhile;
+                     scan.run through the daemon's socket: seconds, daemon RSS before and after;
+                     meanwhile status latency of 50 admin clients at 10/s each for 15 s, then
+                     the same with handoff latency of wins at --rate for --seconds in another team;
                      the alerts must be the generator's ground truth
           scan-raw   the attachment rules over the same team as one hand-written read-only
                      query: seconds, alerts found (the ground truth too), and the ratio
@@ -62,6 +64,11 @@ struct BenchOptions {
                      ping from 50 clients as fast as answered for --seconds (p99 of each and
                      their ratio); 1000 watch streams: database connections they hold and
                      handoff event delivery p50/p99 of 20 wins (needs `ulimit -n` above 1100)
+          pinned     (only when named) probe jobs at --rate while another session holds a snapshot
+                     for --pin-seconds, in windows of --seconds: 3 before, the pin, then 2 minutes
+                     after; each window's latency p99, jobs done per second, the jobs table's size
+                     and dead rows and the xmin horizon's age, and the ratios of the worst pinned
+                     window to the windows before
 
         generate loads a generated freight forwarder's year of one team into the
         database (which must not have that team yet) and prints what a correct
@@ -72,6 +79,7 @@ struct BenchOptions {
           --rate R          enqueues per second for latency (default 200)
           --seconds S       latency duration (default 10)
           --idle-seconds S  idle duration (default 20)
+          --pin-seconds S   how long pinned holds its snapshot (default 600)
           --workers W       daemon workers (default 2)
           --batch B         jobs per claim, daemon and raw (default 1000)
           --managers M[,M]  account managers per team in the handoff scenarios, which run once
@@ -104,6 +112,7 @@ struct BenchOptions {
             case "--rate": options.rate = try value(argument)
             case "--seconds": options.seconds = try value(argument)
             case "--idle-seconds": options.idleSeconds = try value(argument)
+            case "--pin-seconds": options.pinSeconds = try value(argument)
             case "--workers": options.workers = Int(try value(argument))
             case "--batch": options.batchSize = Int(try value(argument))
             case "--managers":
@@ -121,7 +130,7 @@ struct BenchOptions {
             case "--time-zone": options.timeZone = try text(argument)
             case "--truth": options.truthPath = try text(argument)
             case "generate": options.generate = true
-            case let name where Scenario.all.contains(name): options.scenarios.append(name)
+            case let name where Scenario.all.contains(name) || Scenario.onlyWhenNamed.contains(name): options.scenarios.append(name)
             default: throw BenchError("unknown argument \(argument.prefix(80)); see --help")
             }
         }
@@ -134,6 +143,8 @@ struct BenchOptions {
 /// The scenarios conveyor-bench knows.
 enum Scenario {
     static let all = ["noop", "noop-raw", "latency", "idle", "handoff", "handoff-raw", "handoff-latency", "scan", "scan-raw", "admin"]
+    /// Too long for a default run: ten minutes and more.
+    static let onlyWhenNamed = ["pinned"]
 }
 
 struct BenchError: Error, CustomStringConvertible {

@@ -16,6 +16,8 @@ final class ScanScenarios {
     static let team = "china-rail"
     /// The team whose handoffs are timed while the scan runs.
     static let otherTeam = "warsaw-hub"
+    /// How long `status` is timed during the scan before the wins start.
+    static let statusAloneSeconds = 15.0
     /// The loaded year and the load's figures, once loaded.
     private var loaded: (plan: YearPlan, figures: [(String, Double)])?
 
@@ -51,9 +53,10 @@ final class ScanScenarios {
     }
 
     /// One scan.run of the team through conveyorctl and the daemon's socket;
-    /// meanwhile wins at `--rate` for `--seconds` in another team of 20
-    /// managers, win commit to handoff event, and `status` from 50 admin
-    /// clients at ten a second each (the scan should slow neither).
+    /// meanwhile, first `status` alone from 50 admin clients at ten a second
+    /// each for 15 s, then those clients again with wins at `--rate` for
+    /// `--seconds` in another team of 20 managers, win commit to handoff
+    /// event (the scan should slow neither).
     func scan() throws -> ScenarioResult {
         let (plan, load) = try prepare()
         let connection = try connect(), listener = try connect()
@@ -67,11 +70,14 @@ final class ScanScenarios {
         let (ctl, output) = try daemon.conveyorctl(["--timeout", "3600", "scan.run", "team=\(Self.team)"]) {
             finishedAt.withLock { $0 = Date() }
         }
-        // Meanwhile, 50 admin clients ask for status ten times a second each.
+        let socket = daemon.directory + "/admin.sock", statusSeconds = options.seconds
+        // Meanwhile, 50 admin clients ask for status ten times a second each: alone, then with the wins.
+        let statusAlone = try AdminScenarios.steadyLatency(
+            "status", socket: socket, clients: AdminScenarios.clients, rate: AdminScenarios.statusRate, seconds: Self.statusAloneSeconds)
+        let scanOutlastedStatusAlone = finishedAt.withLock { $0 } == nil
         let statusDuring = Mutex<Result<Percentiles, Error>>(.failure(BenchError("status clients did not run")))
         let statusDone = DispatchGroup()
         statusDone.enter()
-        let socket = daemon.directory + "/admin.sock", statusSeconds = options.seconds
         Thread {
             let result = Result {
                 try AdminScenarios.steadyLatency("status", socket: socket, clients: AdminScenarios.clients, rate: AdminScenarios.statusRate, seconds: statusSeconds)
@@ -99,7 +105,9 @@ final class ScanScenarios {
             ("rss_before_mib", Double(rssBefore) / 1_048_576), ("rss_after_mib", Double(rssAfter) / 1_048_576),
             ("handoff_rate_per_second", options.rate), ("handoffs_during_scan", Double(latency.count)),
             ("handoff_p50_ms", latency.p50), ("handoff_p99_ms", latency.p99), ("handoff_max_ms", latency.max),
-            ("status_p50_ms", status.p50), ("status_p99_ms", status.p99),
+            ("status_alone_p50_ms", statusAlone.p50), ("status_alone_p99_ms", statusAlone.p99),
+            ("scan_outlasted_status_alone", scanOutlastedStatusAlone ? 1 : 0),
+            ("status_with_handoffs_p50_ms", status.p50), ("status_with_handoffs_p99_ms", status.p99),
             ("scan_outlasted_handoffs", finishedAt.withLock { $0 }.map { $0 > latencyEnded } == true ? 1 : 0),
         ] + load)
     }

@@ -47,6 +47,7 @@ for scenario in options.scenarios {
             case "noop-raw": result = try queue.noopRaw()
             case "latency": result = try queue.latency()
             case "idle": result = try queue.idle()
+            case "pinned": result = try queue.pinned()
             case "handoff": result = try handoffs.handoff()
             case "handoff-raw": result = try handoffs.handoffRaw()
             case "scan": result = try scans.scan()
