@@ -53,7 +53,8 @@ extension Conveyord {
         static let configuration = CommandConfiguration(
             abstract: "Run in the foreground: workers, housekeeping, nightly scans and the admin socket.",
             discussion: """
-                Refuses to start on a schema with pending migrations (run `conveyord migrate`) or a newer one. \
+                Refuses to start on a schema with pending migrations (run `conveyord migrate`) or a newer one, \
+                and through a pooler that does not keep sessions (PgBouncer needs pool_mode=session). \
                 SIGTERM drains and exits 0; SIGHUP rereads the config. Under systemd (Type=notify) it reports \
                 READY, STATUS, RELOADING, STOPPING and WATCHDOG.
                 """
@@ -111,11 +112,6 @@ extension Conveyord {
         func run() throws {
             let (config, sources) = options.load()
             print(config.listing(sources: sources))
-            do {
-                print(try Daemon.networkBounds(conninfo: config.databaseURL))
-            } catch {
-                fail("\(error)")
-            }
             print("configuration ok")
         }
     }
