@@ -58,6 +58,27 @@ order by t.name
 -- metrics: refused admin attempts folded into an earlier audit row (migration 016).
 select coalesce(sum(repeats - 1), 0)::bigint as folded from conveyor.admin_audit
 
+-- name: xmin_horizon :one
+-- status and metrics: the oldest snapshot or transaction that keeps vacuum
+-- from reclaiming dead rows here (the queue's among them): a session of this
+-- database (another role's only with pg_read_all_stats), a replication slot
+-- or a prepared transaction. xids behind the current one; 0 when none.
+select coalesce(max(age(h.xmin)), 0)::bigint as xids,
+       (array_agg(h.seconds order by age(h.xmin) desc))[1]::float8 as seconds,
+       (array_agg(h.holder order by age(h.xmin) desc))[1] as holder
+from (
+    select coalesce(a.backend_xmin, a.backend_xid) as xmin, extract(epoch from now() - a.xact_start) as seconds,
+           format('pid %s (%s)', a.pid, coalesce(nullif(a.application_name, ''), a.usename::text)) as holder
+    from pg_stat_activity as a
+    where a.datname = current_database() and coalesce(a.backend_xmin, a.backend_xid) is not null
+      and a.pid <> pg_backend_pid()
+    union all
+    select s.xmin, null, format('replication slot %s', s.slot_name) from pg_replication_slots as s where s.xmin is not null
+    union all
+    select p.transaction, extract(epoch from now() - p.prepared), format('prepared transaction %s', p.gid)
+    from pg_prepared_xacts as p where p.database = current_database()
+) as h
+
 -- name: session_probe_notify :one
 -- conveyord's start-up check that its connections keep their sessions (SessionProbe):
 -- a notification on channel $1 with payload $2.

@@ -75,14 +75,14 @@ public struct Daemon {
     }
 
     /// Every admin command this daemon serves, `help` listing exactly those.
-    static func dispatcher(_ context: DaemonContext, audit: ConnectionPool) -> AdminDispatcher {
+    static func dispatcher(_ context: DaemonContext, audit: ConnectionPool, watchdog: ConnectionWatchdog) -> AdminDispatcher {
         var handlers = SystemCommands.handlers(context)
         handlers.merge(QueueCommands.handlers(context)) { first, _ in first }
         handlers.merge(DirectoryCommands.handlers(context)) { first, _ in first }
         handlers.merge(AlertCommands.handlers(context)) { first, _ in first }
         let heartbeat = min(30, context.config.idleTimeout / 2)
         let streams: [String: StreamHandler] = [
-            "watch": WatchCommand.handler(conninfo: context.config.databaseURL, heartbeat: heartbeat),
+            "watch": WatchCommand.handler(conninfo: context.config.databaseURL, heartbeat: heartbeat, watch: { watchdog.watch($0) }),
         ]
         let progressive = SystemCommands.progressive(context).merging(QueuedCommands.handlers(context)) { first, _ in first }
         let names = Set(handlers.keys).union(progressive.keys).union(streams.keys).union(["help"])
@@ -117,13 +117,25 @@ public struct Daemon {
             socket.remove()
             throw error
         }
+        let bounds: NetworkBounds
+        do {
+            bounds = try NetworkBounds(conninfo: config.databaseURL)
+        } catch {
+            socket.remove()
+            throw StartupError(description: "\(error)")
+        }
+        // Every connection of the daemon is watched: one that waits past the bound for an answer is cut.
+        let watchdog = ConnectionWatchdog(conninfo: config.databaseURL, bound: bounds.silenceBound, logger: logger)
+        let watch: @Sendable (ConnectionLiveness) -> Void = { watchdog.watch($0) }
         // Admin commands, the audit and the periodic upkeep each have connections of their own,
         // so none of them waits behind the others.
         let database = ConnectionPool(
             conninfo: config.databaseURL, name: "conveyor-admin-db", applicationName: "conveyord-admin",
-            size: config.adminDatabaseConnections, statementTimeout: .seconds(config.adminStatementTimeout))
-        let audit = ConnectionPool(conninfo: config.databaseURL, name: "conveyor-audit-db", applicationName: "conveyord-audit")
-        let upkeep = ConnectionPool(conninfo: config.databaseURL, name: "conveyor-upkeep-db", applicationName: "conveyord-upkeep")
+            size: config.adminDatabaseConnections, statementTimeout: .seconds(config.adminStatementTimeout), watch: watch)
+        let audit = ConnectionPool(
+            conninfo: config.databaseURL, name: "conveyor-audit-db", applicationName: "conveyord-audit", watch: watch)
+        let upkeep = ConnectionPool(
+            conninfo: config.databaseURL, name: "conveyor-upkeep-db", applicationName: "conveyord-upkeep", watch: watch)
         defer { [database, audit, upkeep].forEach { $0.close() } }
         // One HTTP client for every webhook delivery, shut down once the workers have stopped.
         let webhooks = WebhookPoster(timeout: config.webhookTimeout)
@@ -135,7 +147,8 @@ public struct Daemon {
             processors: Array(repeating: routine, count: config.workers) + [long],
             conninfo: config.databaseURL,
             pollInterval: config.pollInterval,
-            logger: logger
+            logger: logger,
+            watch: watch
         )
         let notifier = SystemdNotifier(environment: environment)
         let trigger = ShutdownTrigger(notifier: notifier)
@@ -143,7 +156,7 @@ public struct Daemon {
             config: config, configPath: configPath, environment: environment, database: database, workers: workers,
             shutdown: trigger, logControl: logControl, notifier: notifier, metrics: metrics, logger: logger
         )
-        let dispatcher = Self.dispatcher(context, audit: audit)
+        let dispatcher = Self.dispatcher(context, audit: audit, watchdog: watchdog)
         let listening = SystemdReporter.Flag()
         let admin = AdminServer(settings: { context.config }, socket: socket, dispatcher: dispatcher, logger: logger) {
             listening.set()
@@ -166,6 +179,8 @@ public struct Daemon {
             services: [
                 .init(service: signals),
                 .init(service: reporter),
+                // Before the workers: stopped after them, so it guards their last batches too.
+                .init(service: watchdog),
                 .init(service: workers, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup),
                 .init(service: Housekeeping(
                     database: upkeep, retention: config.jobRetention, logger: logger,

@@ -112,6 +112,11 @@ extension Conveyord {
         func run() throws {
             let (config, sources) = options.load()
             print(config.listing(sources: sources))
+            do {
+                print(try Daemon.networkBounds(conninfo: config.databaseURL))
+            } catch {
+                fail("\(error)")
+            }
             print("configuration ok")
         }
     }
