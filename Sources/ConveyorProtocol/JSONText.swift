@@ -93,16 +93,18 @@ extension JSONValue {
 
     /// Converts what `JSONSerialization` returns. Its `NSNumber`s carry their origin in
     /// `objCType`: `c` for `true`/`false`, `d` for numbers written with a fraction or
-    /// exponent, `Q` for integers above `Int64.max`, an integer type otherwise. Integers
-    /// it finds too long come as `NSDecimalNumber` (`Int64.min` among them): those that fit
-    /// `Int64` stay integers, the rest become doubles.
+    /// exponent, `Q` for integers above `Int64.max`, an integer type otherwise. Numbers
+    /// with more digits than a double holds come as `NSDecimalNumber`, fractions among them
+    /// (`1844674407370956.0`) and `Int64.min`: only `Int64.min` is an integer, the rest
+    /// become the double nearest to their digits (the decimal's own `doubleValue` is not;
+    /// found by fuzzing, as was `1844674407370956.0` read back as an integer).
     private init(foundationObject object: Any) {
         switch object {
         case let string as String:
             self = .string(string)
         case let decimal as NSDecimalNumber:
-            let integer = decimal.int64Value
-            self = decimal == NSDecimalNumber(value: integer) ? .int(integer) : .double(decimal.doubleValue)
+            self = decimal == NSDecimalNumber(value: Int64.min) ? .int(.min)
+                : .double(Double(decimal.stringValue) ?? decimal.doubleValue)
         case let number as NSNumber:
             switch UInt8(bitPattern: number.objCType.pointee) {
             case UInt8(ascii: "c"): self = .bool(number.boolValue)

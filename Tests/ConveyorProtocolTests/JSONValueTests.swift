@@ -16,6 +16,20 @@ import Testing
         #expect(JSONValue.int(1).compactString == "1")
     }
 
+    /// Numbers with more digits than a double holds: a fraction stays a double, the
+    /// nearest one to the digits, and reads back the same once written.
+    @Test func longNumbersKeepTheirKindAndNearestValue() throws {
+        #expect(try JSONValue(parsing: "1844674407370956.1616") == .double(1_844_674_407_370_956.25))
+        #expect(try JSONValue(parsing: "1844674407370956.0") == .double(1_844_674_407_370_956))
+        #expect(try JSONValue(parsing: "-1844674407370956.0") == .double(-1_844_674_407_370_956))
+        #expect(try JSONValue(parsing: "100000000000000000000.0") == .double(1e20))
+        #expect(try JSONValue(parsing: "1844674407370956") == .int(1_844_674_407_370_956))
+        for text in ["1844674407370956.1616", "1844674407370956.0", "-9223372036854775808", "123456789012345678901"] {
+            let value = try JSONValue(parsing: text)
+            #expect(try JSONValue(parsing: value.compactString) == value, "\(text) → \(value.compactString)")
+        }
+    }
+
     @Test func boolsAreNotNumbers() throws {
         #expect(try JSONValue(parsing: "[true,false,1,0]") == [true, false, 1, 0])
         #expect(try JSONValue(parsing: "true").intValue == nil)
