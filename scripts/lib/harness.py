@@ -68,15 +68,50 @@ def binaries(bin_dir, workdir):
 # MARK: - A throwaway PostgreSQL
 
 
-class TempPostgres:
-    """initdb in a temporary folder, Unix socket only; as root the tools run as postgres."""
+class Database:
+    """Connections to a conninfo (any libpq string: a multi-host one too)."""
 
-    def __init__(self, workdir, options=()):
+    def __init__(self, conninfo):
+        self.conninfo = conninfo
+
+    def connect(self, application_name="conveyor-scenario"):
+        conn = psycopg2.connect(self.conninfo, application_name=application_name)
+        conn.autocommit = True
+        return conn
+
+    def connect_retrying(self, application_name="conveyor-scenario", timeout=120):
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                return self.connect(application_name)
+            except psycopg2.OperationalError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that nothing listens on at the moment."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class TempPostgres(Database):
+    """initdb in a temporary folder, Unix socket only; as root the tools run as postgres.
+
+    With `port`, it also listens on 127.0.0.1:port. With `standby_of` (a TempPostgres
+    with a port), the data directory is a pg_basebackup -R of that server instead of
+    an initdb: a streaming standby (`cluster_name` is `name`, which is what the
+    primary's synchronous_standby_names can name)."""
+
+    def __init__(self, workdir, options=(), name="pg", port=None, standby_of=None):
         bins = sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=lambda p: [int(x) for x in p.split("/")[-2].split(".")])
         if not bins or not os.access(bins[-1] + "/initdb", os.X_OK):
             raise ScenarioFailure("PostgreSQL server not installed (scripts/install-deps)")
         self.bin = bins[-1]
-        self.dir = os.path.join(workdir, "pg")
+        self.dir = os.path.join(workdir, name)
+        self.port = port
         os.mkdir(self.dir)
         os.chmod(self.dir, 0o755)
         os.chmod(workdir, 0o755)
@@ -84,13 +119,20 @@ class TempPostgres:
         if self.root:
             pw = pwd.getpwnam("postgres")
             os.chown(self.dir, pw.pw_uid, pw.pw_gid)
-        self._tool("initdb", "-D", self.dir + "/data", "-U", "postgres", "-A", "trust", "--no-sync")
-        opts = ["-k", self.dir, "-c", "listen_addresses=''", "-c", "max_connections=200",
-                "-c", "fsync=off", "-c", "full_page_writes=off"] + list(options)
+        where = ["-h", self.dir] + (["-p", str(port)] if port else [])
+        if standby_of:
+            self._tool("pg_basebackup", "-D", self.dir + "/data", "-R", "-X", "stream", "-h", "127.0.0.1",
+                       "-p", str(standby_of.port), "-U", "postgres", "--no-sync")
+        else:
+            self._tool("initdb", "-D", self.dir + "/data", "-U", "postgres", "-A", "trust", "--no-sync")
+        listen = ["-c", "listen_addresses=127.0.0.1", "-c", f"port={port}"] if port else ["-c", "listen_addresses=''"]
+        opts = ["-k", self.dir] + listen + ["-c", "max_connections=200", "-c", "fsync=off",
+                                            "-c", "full_page_writes=off", "-c", f"cluster_name={name}"] + list(options)
         self._tool("pg_ctl", "-D", self.dir + "/data", "-l", self.dir + "/log", "-w",
                    "-o", " ".join(opts), "start")
-        self._tool("createdb", "-h", self.dir, "-U", "postgres", "conveyor")
-        self.conninfo = f"host={self.dir} dbname=conveyor user=postgres"
+        if not standby_of:
+            self._tool("createdb", *where, "-U", "postgres", "conveyor")
+        super().__init__(f"host={self.dir} {f'port={port} ' if port else ''}dbname=conveyor user=postgres")
 
     def _tool(self, name, *args):
         # Output goes to a file, never a pipe: a server that pg_ctl starts inherits
@@ -109,26 +151,22 @@ class TempPostgres:
         self._tool("pg_ctl", "-D", self.dir + "/data", "-l", self.dir + "/log", "-m", mode, "-w", "-t", "120",
                    "restart")
 
+    def kill_postmaster(self):
+        """kill -9 of the postmaster alone (its backends notice and exit); returns its pid."""
+        with open(self.dir + "/data/postmaster.pid") as f:
+            pid = int(f.readline())
+        os.kill(pid, signal.SIGKILL)
+        return pid
+
+    def promote(self):
+        """pg_ctl promote (a standby); returns once it accepts writes."""
+        self._tool("pg_ctl", "-D", self.dir + "/data", "-w", "-t", "120", "promote")
+
     def stop(self):
         try:
             self._tool("pg_ctl", "-D", self.dir + "/data", "-m", "immediate", "stop")
         except ScenarioFailure:
             pass
-
-    def connect(self, application_name="conveyor-scenario"):
-        conn = psycopg2.connect(self.conninfo, application_name=application_name)
-        conn.autocommit = True
-        return conn
-
-    def connect_retrying(self, application_name="conveyor-scenario", timeout=120):
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                return self.connect(application_name)
-            except psycopg2.OperationalError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.2)
 
 
 # MARK: - The daemon
