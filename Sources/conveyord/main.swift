@@ -111,12 +111,14 @@ extension Conveyord {
 
         func run() throws {
             let (config, sources) = options.load()
-            print(config.listing(sources: sources))
+            let bounds: String
             do {
-                print(try Daemon.networkBounds(conninfo: config.databaseURL))
+                bounds = try Daemon.networkBounds(conninfo: config.databaseURL)
             } catch {
                 fail("\(error)")
             }
+            print(config.listing(sources: sources))
+            print(bounds)
             print("configuration ok")
         }
     }

@@ -172,6 +172,7 @@ public final class WorkerPool: Service, @unchecked Sendable {
             } catch let error as PostgresError where error.isConnectionLoss || current.isBroken {
                 logger.warning("worker lost its PostgreSQL connection", metadata: ["error": "\(error)"])
                 connection = nil
+                setPhase(index, .reconnecting)
             } catch {
                 logger.error("worker batch failed; its transaction rolled back", metadata: ["error": "\(error)"])
                 pipe.sleep(1)
