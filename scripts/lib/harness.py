@@ -122,7 +122,7 @@ class TempPostgres(Database):
         where = ["-h", self.dir] + (["-p", str(port)] if port else [])
         if standby_of:
             self._tool("pg_basebackup", "-D", self.dir + "/data", "-R", "-X", "stream", "-h", "127.0.0.1",
-                       "-p", str(standby_of.port), "-U", "postgres", "--no-sync")
+                       "-p", str(standby_of.port), "-U", "postgres", "--no-sync", "--checkpoint=fast")
         else:
             self._tool("initdb", "-D", self.dir + "/data", "-U", "postgres", "-A", "trust", "--no-sync")
         listen = ["-c", "listen_addresses=127.0.0.1", "-c", f"port={port}"] if port else ["-c", "listen_addresses=''"]
