@@ -10,8 +10,9 @@
 -- no team has to be repaired or halted. The same holds from the reps'
 -- side: a manager who owns active accounts keeps the role until they are
 -- reassigned or departed (`conveyorctl rep.depart`). Checked once per
--- statement; an update checks only the rows whose owner it changes, so
--- accounts written before this migration are not refused for other edits.
+-- statement; an update checks only the rows whose owner it changes or that
+-- it makes active, so accounts written before this migration are not
+-- refused for other edits.
 
 create function conveyor.accounts_check_owners()
 returns trigger
@@ -23,18 +24,35 @@ declare
     v_rep text;
     v_role text;
 begin
+    -- The owners' rep rows are locked (FOR SHARE) before their role is read,
+    -- so a concurrent role change waits for this statement's transaction, or
+    -- this one for it and then sees the new role: the two checks cannot both
+    -- pass on what the other has not committed yet.
     if tg_op = 'INSERT' then
+        perform from conveyor.reps as r
+        where r.id in (select owner_id from new_rows)
+        order by r.id
+        for share;
         select a.ref, r.ref, r.role into v_account, v_rep, v_role
         from new_rows as a
         join conveyor.reps as r on r.id = a.owner_id
         where r.role <> 'account_manager'
         limit 1;
     else
+        -- An update checks the owners it changes, and those of accounts it makes active.
+        perform from conveyor.reps as r
+        where r.id in (
+            select a.owner_id from new_rows as a
+            where not exists (select from old_rows as o where o.id = a.id and o.owner_id = a.owner_id
+                              and (o.stage = 'active' or a.stage <> 'active')))
+        order by r.id
+        for share;
         select a.ref, r.ref, r.role into v_account, v_rep, v_role
         from new_rows as a
         join conveyor.reps as r on r.id = a.owner_id
         where r.role <> 'account_manager'
-          and not exists (select from old_rows as o where o.id = a.id and o.owner_id = a.owner_id)
+          and not exists (select from old_rows as o where o.id = a.id and o.owner_id = a.owner_id
+                          and (o.stage = 'active' or a.stage <> 'active'))
         limit 1;
     end if;
     if found then

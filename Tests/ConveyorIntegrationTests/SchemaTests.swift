@@ -308,6 +308,10 @@ import Testing
         try connection.query("update conveyor.reps set role = 'closer' where id = $1", [anna])
         #expect(try connection.query("select string_agg(role, ',' order by ref) as roles from conveyor.reps")[0]["roles"].string()
             == "closer,closer,lead_generator,closer,lead_generator")
+        // Making the churned account active again checks its owner, now a closer.
+        Self.expectFailure("23514", "reactivating an account whose owner is no longer a manager") {
+            try connection.query("update conveyor.accounts set stage = 'active' where ref = 'acme'")
+        }
     }
 
     @Test func teamTimeZonesMustBeKnownIANANames() throws {
