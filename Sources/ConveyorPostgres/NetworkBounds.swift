@@ -54,7 +54,9 @@ public struct NetworkBounds: Sendable, Equatable {
     }
 
     private mutating func set(_ keyword: String, _ text: String) throws {
-        let least = keyword == "keepalives_count" ? 1 : 0
+        // libpq reads a keepalive setting of 0 as the kernel's default (7200 s idle), which the
+        // bound below could not know; tcp_user_timeout=0 (the kernel's) is not part of it.
+        let least = keyword == "tcp_user_timeout" ? 0 : 1
         guard let value = Int(text.trimmingCharacters(in: .whitespaces)), value >= least, value <= 86_400_000 else {
             throw PostgresError(kind: .connection, message: "database_url: \(keyword)=\(text) is not a whole number of at least \(least)")
         }

@@ -96,14 +96,35 @@ public final class PostgresConnection {
             PQfinish(connection)
             throw error
         }
-        handle = connection
-        liveness = ConnectionLiveness(waits: waits, backendPID: PQbackendPID(connection), socket: PQsocket(connection))
         // libpq would print server notices (and the FATAL of a server that
         // shuts down) straight to stderr, breaking structured logs; the
         // errors that matter reach the caller as PostgresError anyway.
         PQsetNoticeProcessor(connection, { _, _ in }, nil)
-        // Timestamps are read back in one known format.
-        try execute("SET TimeZone = 'UTC'; SET DateStyle = 'ISO, MDY'; SET IntervalStyle = 'iso_8601'; SET client_min_messages = warning")
+        let serverPID: Int32
+        do {
+            serverPID = try Self.setUpSession(connection)
+        } catch {
+            PQfinish(connection)
+            throw error
+        }
+        handle = connection
+        liveness = ConnectionLiveness(waits: waits, backendPID: serverPID, socket: PQsocket(connection))
+    }
+
+    /// Sets the session up so timestamps are read back in one known format, and
+    /// returns the server process's id as the server reports it (in the same
+    /// round trip): behind PgBouncer, `PQbackendPID` is the pooler's own cancel
+    /// key, which names no server process.
+    private static func setUpSession(_ connection: OpaquePointer) throws -> Int32 {
+        let sql = "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, MDY'; SET IntervalStyle = 'iso_8601'; "
+            + "SET client_min_messages = warning; SELECT pg_backend_pid()"
+        guard let result = PQexec(connection, sql) else {
+            throw PostgresError(kind: .connection, message: "could not set up the session: out of memory")
+        }
+        defer { PQclear(result) }
+        guard PQresultStatus(result) == PGRES_TUPLES_OK, let text = PQgetvalue(result, 0, 0), let pid = Int32(String(cString: text))
+        else { throw PostgresError.connection(connection, context: "could not set up the session") }
+        return pid
     }
 
     deinit {
@@ -115,8 +136,8 @@ public final class PostgresConnection {
     public var serverVersion: Int { Int(PQserverVersion(handle)) }
     /// libpq's version number.
     public static var libraryVersion: Int { Int(PQlibVersion()) }
-    /// The server process serving this connection.
-    public var backendPID: Int32 { PQbackendPID(handle) }
+    /// The server process serving this connection (its own `pg_backend_pid()`).
+    public var backendPID: Int32 { liveness.backendPID }
     /// True once libpq has seen the connection fail (or a pipeline could not be
     /// left); it must be replaced.
     public var isBroken: Bool { abandoned || PQstatus(handle) != CONNECTION_OK }

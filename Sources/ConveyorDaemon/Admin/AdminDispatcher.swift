@@ -251,7 +251,7 @@ final class AdminDispatcher: Sendable {
                     + "such as its team's routing lock while a rep.depart runs, counts)")
         case let error as PostgresError
         where [SQLState.dataExceptionClass, SQLState.integrityConstraintViolationClass].contains(error.code?.errorClass):
-            return ProtocolError(.invalidArgument, error.message)
+            return ProtocolError(.invalidArgument, error.message + (error.hint.map { " (\($0))" } ?? ""))
         default:
             return ProtocolError(.internal, "\(error)")
         }

@@ -6,16 +6,18 @@ import Synchronization
 func awaitAtMost<T: Sendable>(_ patience: Duration, _ body: @escaping @Sendable () async throws -> T) async throws -> T? {
     try await withCheckedThrowingContinuation { continuation in
         let first = FirstAnswer(continuation)
+        // The timer ends with the answer, so no sleeping task outlives a prompt one.
+        let timer = Task {
+            try? await Task.sleep(for: patience)
+            first.resume(with: .success(nil))
+        }
         Task {
             do {
                 first.resume(with: .success(try await body()))
             } catch {
                 first.resume(with: .failure(error))
             }
-        }
-        Task {
-            try? await Task.sleep(for: patience)
-            first.resume(with: .success(nil))
+            timer.cancel()
         }
     }
 }
