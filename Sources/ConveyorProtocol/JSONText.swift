@@ -103,8 +103,9 @@ extension JSONValue {
         case let string as String:
             self = .string(string)
         case let decimal as NSDecimalNumber:
-            self = decimal == NSDecimalNumber(value: Int64.min) ? .int(.min)
-                : .double(Double(decimal.stringValue) ?? decimal.doubleValue)
+            // Its digits drop a fraction of zeros, so -9223372036854775808.0 is Int64.min too.
+            let digits = decimal.stringValue
+            self = digits == String(Int64.min) ? .int(.min) : .double(Double(digits) ?? decimal.doubleValue)
         case let number as NSNumber:
             switch UInt8(bitPattern: number.objCType.pointee) {
             case UInt8(ascii: "c"): self = .bool(number.boolValue)
