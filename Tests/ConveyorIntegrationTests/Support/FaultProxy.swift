@@ -81,9 +81,6 @@ final class FaultProxy: @unchecked Sendable {
         links.forEach { $0.end(reset: true) }
     }
 
-    /// How many connections are open through the proxy.
-    var openConnections: Int { state.withLock { $0.links.count { !$0.ended.load(ordering: .relaxed) } } }
-
     /// Stops accepting and closes every connection.
     func stop() {
         let links = state.withLock { state in
