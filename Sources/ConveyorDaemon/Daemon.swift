@@ -53,6 +53,12 @@ public struct Daemon {
         try withMigrator(conninfo: conninfo, applicationName: "conveyord") { try $0.checkCurrent($1) }
     }
 
+    /// What `database_url` sets of the network bounds and the watchdog's bound,
+    /// in one line for `check-config`; throws on a value that is not a whole number.
+    public static func networkBounds(conninfo: String?) throws -> String {
+        try NetworkBounds(conninfo: conninfo).summary
+    }
+
     /// Runs `body` on a connection that `SessionProbe` found to keep its session
     /// (a second connection sends the probe's notification).
     private static func withMigrator<T>(

@@ -117,11 +117,3 @@ final class ConnectionWatchdog: Service, Sendable {
         return Set(try rows.map { Int32(try $0["pid"].int()) })
     }
 }
-
-extension Daemon {
-    /// What `database_url` sets of the network bounds and the watchdog's bound,
-    /// in one line for `check-config`; throws on a value that is not a whole number.
-    public static func networkBounds(conninfo: String?) throws -> String {
-        try NetworkBounds(conninfo: conninfo).summary
-    }
-}
