@@ -36,7 +36,7 @@ public enum SessionProbe {
         while case let remaining = deadline - ContinuousClock.now, remaining > .zero {
             let notifications = try listener.waitForNotifications(timeout: remaining / .seconds(1))
             if notifications.contains(where: { $0.channel == channel && $0.payload == token }) {
-                try listener.execute("UNLISTEN \(channel)")
+                try listener.execute("UNLISTEN \(listener.escapeIdentifier(channel))")
                 return
             }
         }
