@@ -117,18 +117,19 @@ public struct Daemon {
         } catch {
             throw StartupError(description: "\(error)")
         }
-        do {
-            try Self.checkSchema(conninfo: config.databaseURL)
-        } catch {
-            socket.remove()
-            throw error
-        }
+        // Before any connection: libpq would otherwise report a bad keepalive setting its own way.
         let bounds: NetworkBounds
         do {
             bounds = try NetworkBounds(conninfo: config.databaseURL)
         } catch {
             socket.remove()
             throw StartupError(description: "\(error)")
+        }
+        do {
+            try Self.checkSchema(conninfo: config.databaseURL)
+        } catch {
+            socket.remove()
+            throw error
         }
         // Every connection of the daemon is watched: one that waits past the bound for an answer is cut.
         let watchdog = ConnectionWatchdog(conninfo: config.databaseURL, bound: bounds.silenceBound, logger: logger)

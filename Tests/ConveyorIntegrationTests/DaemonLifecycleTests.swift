@@ -408,6 +408,21 @@ import Glibc
         #expect(bare.status != 0 && bare.stderr.contains("PostgreSQL"), "\(bare)")
     }
 
+    /// A keepalive setting `NetworkBounds` refuses stops `run` with our line, before
+    /// any connection (the database here does not exist, and libpq would say so first).
+    @Test(arguments: ["keepalives_idle=0", "keepalives_count=soon"])
+    func runRefusesABadKeepaliveSettingBeforeConnecting(setting: String) throws {
+        let directory = try TemporaryDirectory.make("cvy-keepalive")
+        defer { TemporaryDirectory.remove(directory) }
+        let environment = [
+            "CONVEYOR_DATABASE_URL": "host=\(directory)/no-such-dir dbname=conveyor connect_timeout=3 \(setting)",
+            "CONVEYOR_ADMIN_SOCKET": directory + "/admin.sock",
+        ]
+        let run = try Conveyord.run(["run"], environment: environment, timeout: .seconds(20))
+        expectOneLineFailure(run, mentioning: "database_url: \(setting) is not a whole number of at least")
+        #expect(!Files.exists(directory + "/admin.sock"), "no socket left behind")
+    }
+
     /// `run` never migrates: on a schema with migrations pending it refuses in one line
     /// saying to migrate, and on a schema newer than itself in one line saying to upgrade.
     @Test func runRefusesASchemaThatIsNotItsOwn() throws {
