@@ -814,7 +814,8 @@ CREATE FUNCTION conveyor.scan_team(p_team_id bigint, p_trigger text DEFAULT 'man
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'pg_temp'
     SET work_mem TO '256MB'
-    AS $_$
+    SET jit TO 'off'
+    AS $$
 declare
     t              conveyor.teams%rowtype;
     v_started      timestamptz := clock_timestamp();
@@ -828,6 +829,7 @@ declare
     v_updated      bigint;
     v_resolved     bigint;
     v_outcome      jsonb;
+    v_thresholds   jsonb;
 begin
     if p_trigger is null or p_trigger not in ('schedule', 'manual') then
         raise exception 'scan trigger must be schedule or manual, not %', coalesce(left(p_trigger, 40), 'null')
@@ -847,122 +849,121 @@ begin
 
     v_window_start := v_now - make_interval(days => t.window_days);
     v_backup_start := v_now - make_interval(days => t.no_backup_days);
+    -- the settings that applied, for each kind's details
+    v_thresholds := (
+        select jsonb_object_agg(kind, rule || jsonb_build_object(
+                   'min_interactions', t.min_interactions,
+                   'low_value_threshold', t.low_value_threshold,
+                   'high_severity_share', t.high_severity_share))
+        from (values
+            ('hunter_still_servicing', jsonb_build_object('grace_days', t.hunter_grace_days, 'hunter_share', t.hunter_share)),
+            ('single_threaded', jsonb_build_object('share', t.single_threaded_share)),
+            ('no_backup', jsonb_build_object('days', t.no_backup_days)),
+            ('bow_tie', jsonb_build_object('share', t.bow_tie_share, 'min_interactions', t.bow_tie_min_interactions))
+        ) as k(kind, rule));
 
-    -- The one pass over the interactions: counts per account, rep and
-    -- contact as written. A statement of its own so that PostgreSQL can run
-    -- it in parallel (nothing reads a temporary table in it). Future
-    -- interactions are not counted.
-    drop table if exists pg_temp.scan_tally;
-    create temp table scan_tally on commit drop as
-    select i.account_id, i.rep_id, i.contact,
-           count(*) filter (where i.occurred_at >= v_window_start) as in_window,
-           count(*) filter (where i.occurred_at >= v_backup_start) as in_backup,
-           count(*) filter (where i.occurred_at >= v_window_start and i.occurred_at >= a.handed_off_at) as since_handoff
-    from conveyor.interactions i
-    join conveyor.accounts a on a.id = i.account_id
-    where a.team_id = p_team_id and a.stage = 'active'
-      and i.occurred_at >= least(v_window_start, v_backup_start) and i.occurred_at <= v_now
-    group by 1, 2, 3;
-
-    -- Every active account of the team with the figures of every rule.
+    -- Every active account of the team with the figures of every rule,
+    -- from one pass over the interactions: counts per account, rep and
+    -- contact as written (future interactions are not counted), then per
+    -- account and rep, and per account, rep and client contact (compared
+    -- trimmed and case-folded, blank is none).
     drop table if exists pg_temp.scan_figures;
     create temp table scan_figures on commit drop as
-    with scope as (
-        select a.id as account_id, a.hunter_id, a.handed_off_at, a.value
-        from conveyor.accounts a
+    with tally as (
+        select i.account_id, i.rep_id, i.contact_key,
+               i.rep_id = min(a.hunter_id) as hunter,
+               (count(*) filter (where i.occurred_at >= v_window_start))::integer as in_window,
+               (count(*) filter (where i.occurred_at >= v_backup_start))::integer as in_backup,
+               (count(*) filter (where i.occurred_at >= v_window_start and i.occurred_at >= a.handed_off_at))::integer as since_handoff
+        from conveyor.interactions i
+        join conveyor.accounts a on a.id = i.account_id
         where a.team_id = p_team_id and a.stage = 'active'
-    ),
-    -- contacts compared trimmed and case-folded; blank is none
-    tally as (
-        select account_id, rep_id, lower(nullif(btrim(contact), '')) as contact,
-               min(btrim(contact)) as contact_name,
-               sum(in_window) as in_window, sum(in_backup) as in_backup, sum(since_handoff) as since_handoff
-        from scan_tally
+          and i.occurred_at >= least(v_window_start, v_backup_start) and i.occurred_at <= v_now
         group by 1, 2, 3
     ),
-    per_rep as (
-        select account_id, rep_id, sum(in_window) as n, sum(in_backup) as n_backup, sum(since_handoff) as n_since
-        from scan_tally
+    people as (
+        select account_id, rep_id, bool_or(hunter) as hunter,
+               sum(in_window)::integer as n, sum(in_backup)::integer as n_backup, sum(since_handoff)::integer as n_since
+        from tally
         group by 1, 2
     ),
-    -- each account's people, most interactions first (one sort, not one per account)
-    ranked as (
-        select p.*, row_number() over (partition by p.account_id order by p.n desc, p.rep_id) as place
-        from per_rep p
+    pairs as (
+        select account_id, rep_id, contact_key, in_window as n
+        from tally
+        where in_window > 0 and contact_key is not null
     ),
     per_account as (
         select p.account_id,
                sum(p.n) as interactions,
                count(*) filter (where p.n > 0) as people,
-               min(p.rep_id) filter (where p.place = 1 and p.n > 0) as rep1,
-               min(p.n) filter (where p.place = 1 and p.n > 0) as n1,
-               min(p.rep_id) filter (where p.place = 2 and p.n > 0) as rep2,
-               min(p.n) filter (where p.place = 2 and p.n > 0) as n2,
-               min(p.rep_id) filter (where p.place = 3 and p.n > 0) as rep3,
-               min(p.n) filter (where p.place = 3 and p.n > 0) as n3,
-               sum(p.n * p.n) as squares,
+               sum(p.n::bigint * p.n) as squares,
                sum(p.n_backup) as backup_interactions,
                count(*) filter (where p.n_backup > 0) as backup_people,
                min(p.rep_id) filter (where p.n_backup > 0) as backup_rep_id,
-               sum(p.n_since) as since_handoff
-        from ranked p
+               sum(p.n_since) as since_handoff,
+               coalesce(sum(p.n_since) filter (where p.hunter), 0) as hunter_since
+        from people p
         group by p.account_id
     ),
-    hunters as (
-        select p.account_id, p.n_since as hunter_since
-        from per_rep p
-        join scope s on s.account_id = p.account_id and s.hunter_id = p.rep_id
+    -- each account's three people with the most interactions (one sort, not one per account)
+    ranked as (
+        select p.account_id, p.rep_id, p.n,
+               row_number() over (partition by p.account_id order by p.n desc, p.rep_id) as place
+        from people p
+        where p.n > 0
     ),
-    named as (
-        select * from tally where contact is not null and in_window > 0
-    ),
-    ranked_pairs as (
-        select n.*,
-               row_number() over (partition by n.account_id order by n.in_window desc, n.rep_id, n.contact) as place,
-               sum(n.in_window) over (partition by n.account_id) as contact_interactions
-        from named n
-    ),
-    contacts as (
-        select account_id, count(*) as contacts
-        from (select account_id, contact from named group by 1, 2) as c
+    top_people as (
+        select account_id,
+               min(rep_id) filter (where place = 1) as rep1, min(n) filter (where place = 1) as n1,
+               min(rep_id) filter (where place = 2) as rep2, min(n) filter (where place = 2) as n2,
+               min(rep_id) filter (where place = 3) as rep3, min(n) filter (where place = 3) as n3
+        from ranked
+        where place <= 3
         group by account_id
     ),
-    pairs as (
-        select rp.account_id, rp.contact_interactions, c.contacts,
-               rp.rep_id as pair_rep_id, rp.contact_name as pair_contact, rp.in_window as pair_interactions
-        from ranked_pairs rp
-        join contacts c on c.account_id = rp.account_id
-        where rp.place = 1
+    contacts as (
+        select account_id, sum(n)::integer as contact_interactions, count(*)::integer as contacts
+        from (select account_id, contact_key, sum(n) as n from pairs group by 1, 2) as c
+        group by account_id
+    ),
+    top_pairs as (
+        select distinct on (account_id) account_id, rep_id as pair_rep_id, contact_key as pair_contact_key,
+               n as pair_interactions
+        from pairs
+        order by account_id, n desc, rep_id, contact_key
     ),
     margins as (
         select d.account_id, sum(d.margin) as margin
         from conveyor.deals d
-        join scope s on s.account_id = d.account_id
-        where d.closed_at > v_now - interval '1 year' and d.closed_at <= v_now
+        join conveyor.accounts a on a.id = d.account_id
+        where a.team_id = p_team_id and a.stage = 'active'
+          and d.closed_at > v_now - interval '1 year' and d.closed_at <= v_now
         group by d.account_id
     )
-    select s.account_id, s.hunter_id, s.handed_off_at,
+    select a.id as account_id, a.hunter_id, a.handed_off_at,
            coalesce(pa.interactions, 0) as interactions,
            coalesce(pa.people, 0) as people,
-           pa.rep1, pa.n1, pa.rep2, pa.n2, pa.rep3, pa.n3,
+           tp.rep1, tp.n1, tp.rep2, tp.n2, tp.rep3, tp.n3,
            round(pa.squares::numeric / nullif(pa.interactions * pa.interactions, 0), 4) as concentration,
            coalesce(pa.backup_interactions, 0) as backup_interactions,
            coalesce(pa.backup_people, 0) as backup_people,
            pa.backup_rep_id,
            coalesce(pa.since_handoff, 0) as since_handoff,
-           coalesce(h.hunter_since, 0) as hunter_since,
-           coalesce(pr.contact_interactions, 0) as contact_interactions,
-           coalesce(pr.contacts, 0) as contacts,
-           pr.pair_rep_id, pr.pair_contact, coalesce(pr.pair_interactions, 0) as pair_interactions,
-           coalesce(m.margin, s.value) as money,
+           coalesce(pa.hunter_since, 0) as hunter_since,
+           coalesce(c.contact_interactions, 0) as contact_interactions,
+           coalesce(c.contacts, 0) as contacts,
+           pr.pair_rep_id, pr.pair_contact_key, coalesce(pr.pair_interactions, 0) as pair_interactions,
+           coalesce(m.margin, a.value) as money,
            case when m.margin is null then 'account_value' else 'deals_12m' end as money_source,
-           rank() over (order by coalesce(m.margin, s.value) desc) as money_rank,
+           rank() over (order by coalesce(m.margin, a.value) desc) as money_rank,
            count(*) over () as accounts
-    from scope s
-    left join per_account pa on pa.account_id = s.account_id
-    left join hunters h on h.account_id = s.account_id
-    left join pairs pr on pr.account_id = s.account_id
-    left join margins m on m.account_id = s.account_id;
+    from conveyor.accounts a
+    left join per_account pa on pa.account_id = a.id
+    left join top_people tp on tp.account_id = a.id
+    left join contacts c on c.account_id = a.id
+    left join top_pairs pr on pr.account_id = a.id
+    left join margins m on m.account_id = a.id
+    where a.team_id = p_team_id and a.stage = 'active';
 
     select count(*), count(*) filter (where interactions < t.min_interactions)
     into v_scanned, v_not_scored
@@ -979,24 +980,18 @@ begin
         where f.interactions >= t.min_interactions
     ),
     findings as (
-        select f.*, k.kind, k.rep_id as alert_rep_id, k.rule
+        select f.*, k.kind, k.rep_id as alert_rep_id
         from flagged f
         cross join lateral (values
             ('hunter_still_servicing', f.hunter_id,
              f.handed_off_at <= v_now - make_interval(days => t.hunter_grace_days)
-                 and f.since_handoff > 0 and f.hunter_since >= t.hunter_share * f.since_handoff,
-             jsonb_build_object('grace_days', t.hunter_grace_days, 'hunter_share', t.hunter_share)),
-            ('single_threaded', f.rep1,
-             f.n1 >= t.single_threaded_share * f.interactions,
-             jsonb_build_object('share', t.single_threaded_share)),
-            ('no_backup', f.backup_rep_id,
-             f.backup_people = 1 and f.backup_interactions >= t.min_interactions,
-             jsonb_build_object('days', t.no_backup_days)),
+                 and f.since_handoff > 0 and f.hunter_since >= t.hunter_share * f.since_handoff),
+            ('single_threaded', f.rep1, f.n1 >= t.single_threaded_share * f.interactions),
+            ('no_backup', f.backup_rep_id, f.backup_people = 1 and f.backup_interactions >= t.min_interactions),
             ('bow_tie', f.pair_rep_id,
              f.contact_interactions >= t.bow_tie_min_interactions
-                 and f.pair_interactions >= t.bow_tie_share * f.contact_interactions,
-             jsonb_build_object('share', t.bow_tie_share, 'min_interactions', t.bow_tie_min_interactions))
-        ) as k(kind, rep_id, holds, rule)
+                 and f.pair_interactions >= t.bow_tie_share * f.contact_interactions)
+        ) as k(kind, rep_id, holds)
         where k.holds
     ),
     described as (
@@ -1005,21 +1000,18 @@ begin
                    'interactions', f.interactions,
                    'window_days', t.window_days,
                    'people', f.people,
-                   'top_people', jsonb_path_query_array(jsonb_build_array(
+                   'top_people', to_jsonb(array_remove(array[
                        jsonb_build_object('rep', r1.ref, 'interactions', f.n1, 'share', round(f.n1::numeric / f.interactions, 4)),
                        case when f.rep2 is not null then jsonb_build_object(
                            'rep', r2.ref, 'interactions', f.n2, 'share', round(f.n2::numeric / f.interactions, 4)) end,
                        case when f.rep3 is not null then jsonb_build_object(
-                           'rep', r3.ref, 'interactions', f.n3, 'share', round(f.n3::numeric / f.interactions, 4)) end),
-                       '$[*] ? (@.type() != "null")'),
+                           'rep', r3.ref, 'interactions', f.n3, 'share', round(f.n3::numeric / f.interactions, 4)) end],
+                       null)),
                    'concentration', f.concentration,
                    'effective_people', round(1 / f.concentration, 2),
                    'money_at_stake', f.money,
                    'money_source', f.money_source,
-                   'thresholds', f.rule || jsonb_build_object(
-                       'min_interactions', t.min_interactions,
-                       'low_value_threshold', t.low_value_threshold,
-                       'high_severity_share', t.high_severity_share)
+                   'thresholds', v_thresholds -> f.kind
                )
                || case f.kind
                   when 'hunter_still_servicing' then jsonb_build_object(
@@ -1032,8 +1024,13 @@ begin
                   when 'bow_tie' then jsonb_build_object(
                       'pair', jsonb_build_object(
                           'rep', rp.ref,
-                          'contact', case when length(f.pair_contact) > 100
-                                          then left(f.pair_contact, 100) || '…' else f.pair_contact end,
+                          'contact', (select case when length(min(btrim(i.contact))) > 100
+                                                  then left(min(btrim(i.contact)), 100) || '…'
+                                                  else min(btrim(i.contact)) end
+                                      from conveyor.interactions i
+                                      where i.account_id = f.account_id and i.rep_id = f.pair_rep_id
+                                        and i.contact_key = f.pair_contact_key
+                                        and i.occurred_at >= v_window_start and i.occurred_at <= v_now),
                           'interactions', f.pair_interactions,
                           'share', round(f.pair_interactions::numeric / f.contact_interactions, 4)),
                       'contact_interactions', f.contact_interactions,
@@ -1112,7 +1109,7 @@ begin
 
     return v_outcome;
 end
-$_$;
+$$;
 
 COMMENT ON FUNCTION conveyor.scan_team(p_team_id bigint, p_trigger text, p_local_date date, p_job_id bigint) IS 'scores a team''s active accounts and opens, updates and resolves its attachment alerts; returns the outcome';
 
@@ -1439,11 +1436,14 @@ CREATE TABLE conveyor.interactions (
     kind text NOT NULL,
     contact text,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
+    contact_key text GENERATED ALWAYS AS (lower(NULLIF(btrim(contact), ''::text))) STORED,
     CONSTRAINT interactions_contact_check CHECK ((length(contact) <= 1000)),
     CONSTRAINT interactions_kind_check CHECK (((length(kind) >= 1) AND (length(kind) <= 50)))
 );
 
 COMMENT ON TABLE conveyor.interactions IS 'calls, emails, meetings, shipments...: who works the account';
+
+COMMENT ON COLUMN conveyor.interactions.contact_key IS 'the contact as the scan compares it: trimmed, case-folded, blank is none (generated)';
 
 CREATE SEQUENCE conveyor.interactions_id_seq
     START WITH 1
