@@ -233,14 +233,19 @@ import Glibc
 
     // MARK: latency
 
+    /// The daemon polls every 10 minutes here, so anything that finishes
+    /// within `wokenWithin` was woken, not polled. The bound is wide on
+    /// purpose: under the parallel suite the daemon can get no core for
+    /// seconds, and how fast a wake-up is is conveyor-bench's to measure.
     @Test(.timeLimit(.minutes(2)))
     func idleDaemonWakesOnNotifyNotOnPoll() throws {
+        let wokenWithin = 20.0
         let conninfo = try TestPostgres.makeDatabase()
         let watcher = QueueWatcher(conninfo)
-        let daemon = try DaemonProcess(database: conninfo, environment: ["CONVEYOR_POLL_INTERVAL": "30", "CONVEYOR_WORKERS": "2"])
+        let daemon = try DaemonProcess(database: conninfo, environment: ["CONVEYOR_POLL_INTERVAL": "600", "CONVEYOR_WORKERS": "2"])
         defer { daemon.stop() }
-        // Let both workers and the long lane's connect, find nothing and settle into their 30 s wait.
-        let idle = try watcher.waitUntil(timeout: 10) { connection in
+        // Let both workers and the long lane's connect, find nothing and settle into their long wait.
+        let idle = try watcher.waitUntil(timeout: 30) { connection in
             try QueueTest.int(connection, """
                 select count(*)::int from pg_stat_activity
                 where application_name = 'conveyord-worker' and datname = current_database() and state = 'idle'
@@ -252,35 +257,34 @@ import Glibc
         let listener = try TestPostgres.connect(conninfo)
         try listener.listen("conveyor_probe")
         let enqueuer = try TestPostgres.connect(conninfo)
-        for _ in 0..<3 {
-            let started = ContinuousClock.now
-            let id = try JobStore.enqueue(enqueuer, kind: "probe")
-            var done = false
-            while !done, ContinuousClock.now - started < .seconds(5) {
-                done = try listener.waitForNotifications(timeout: 0.5).contains { $0.payload == String(id) }
+        /// When `job`'s probe notification arrives, if within `deadline`.
+        func finished(_ job: Int64, by deadline: Date) throws -> Date? {
+            while Date() < deadline {
+                if try listener.waitForNotifications(timeout: 0.5).contains(where: { $0.payload == String(job) }) {
+                    return Date()
+                }
             }
-            let latency = ContinuousClock.now - started
-            #expect(done && latency < .seconds(2), "probe \(id) took \(latency) (done: \(done))")
+            return nil
+        }
+        for _ in 0..<3 {
+            let enqueued = Date()
+            let id = try JobStore.enqueue(enqueuer, kind: "probe")
+            let done = try finished(id, by: enqueued.addingTimeInterval(wokenWithin))
+            #expect(done != nil, "probe \(id) waited for the poll: not done within \(wokenWithin) s")
             usleep(300_000)   // idle again
         }
 
-        // A job scheduled 1.5 s ahead runs once due, and promptly.
+        // A job scheduled 1.5 s ahead runs once due, not before, and without waiting for the poll.
         let dueAt = Date().addingTimeInterval(1.5)
         let scheduled = try JobStore.enqueue(enqueuer, kind: "probe", runAt: dueAt)
-        var finishedAt: Date?
-        while finishedAt == nil, Date() < dueAt.addingTimeInterval(5) {
-            if try listener.waitForNotifications(timeout: 0.5).contains(where: { $0.payload == String(scheduled) }) {
-                finishedAt = Date()
-            }
-        }
-        let finished = try #require(finishedAt, "the scheduled probe never ran")
-        #expect(finished >= dueAt, "ran \(dueAt.timeIntervalSince(finished)) s early")
-        #expect(finished.timeIntervalSince(dueAt) < 1.5, "ran \(finished.timeIntervalSince(dueAt)) s after it was due")
+        let done = try finished(scheduled, by: dueAt.addingTimeInterval(wokenWithin))
+        let finishedAt = try #require(done, "the scheduled probe waited for the poll: not done within \(wokenWithin) s of run_at")
+        #expect(finishedAt >= dueAt, "ran \(dueAt.timeIntervalSince(finishedAt)) s early")
         // The server's view agrees: its probe row is from after run_at.
         let lag = try QueueTest.int(enqueuer, """
             select (extract(epoch from p.done_at - j.run_at) * 1000)::int
             from conveyor.probes as p join conveyor.jobs as j on j.id = p.job_id where j.id = $1
             """, [scheduled])
-        #expect(lag >= 0 && lag < 1500, "done \(lag) ms after run_at")
+        #expect(lag >= 0 && Double(lag) < wokenWithin * 1000, "done \(lag) ms after run_at")
     }
 }
