@@ -9,7 +9,7 @@ CREATE SCHEMA conveyor;
 
 COMMENT ON SCHEMA conveyor IS 'conveyor: hands won clients to account managers and watches for attachment (reference: docs/sql.md)';
 
-CREATE FUNCTION conveyor.accounts_check_owners() RETURNS trigger
+CREATE FUNCTION conveyor.accounts_after_write() RETURNS trigger
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
@@ -18,72 +18,66 @@ declare
     v_rep text;
     v_role text;
 begin
-    -- The owners' rep rows are locked (FOR SHARE) before their role is read,
-    -- so a concurrent role change waits for this statement's transaction, or
-    -- this one for it and then sees the new role: the two checks cannot both
-    -- pass on what the other has not committed yet.
+    -- The owners' rep rows are locked (FOR SHARE) as their role is read,
+    -- so a concurrent role change waits for this statement's transaction,
+    -- or this one for it and then reads the new role: the two checks cannot
+    -- both pass on what the other has not committed yet. A row is locked
+    -- before it is read, and the query stops early only to refuse.
     if tg_op = 'INSERT' then
-        perform from conveyor.reps as r
-        where r.id in (select owner_id from new_rows)
-        order by r.id
-        for share;
         select a.ref, r.ref, r.role into v_account, v_rep, v_role
         from new_rows as a
-        join conveyor.reps as r on r.id = a.owner_id
+        join (select id, ref, role from conveyor.reps
+              where id in (select owner_id from new_rows)
+              order by id for share) as r on r.id = a.owner_id
         where r.role <> 'account_manager'
         limit 1;
-    else
-        -- An update checks the owners it changes, and those of accounts it makes active.
-        perform from conveyor.reps as r
-        where r.id in (
-            select a.owner_id from new_rows as a
-            where not exists (select from old_rows as o where o.id = a.id and o.owner_id = a.owner_id
-                              and (o.stage = 'active' or a.stage <> 'active')))
-        order by r.id
-        for share;
-        select a.ref, r.ref, r.role into v_account, v_rep, v_role
-        from new_rows as a
-        join conveyor.reps as r on r.id = a.owner_id
+    elsif tg_op = 'UPDATE' then
+        -- the owners it changes, and those of accounts it makes active
+        with checked as (
+            select a.ref, a.owner_id
+            from new_rows as a
+            where a.owner_id is not null
+              and not exists (select from old_rows as o where o.id = a.id and o.owner_id = a.owner_id
+                              and (o.stage = 'active' or a.stage <> 'active'))
+        )
+        select c.ref, r.ref, r.role into v_account, v_rep, v_role
+        from checked as c
+        join (select id, ref, role from conveyor.reps
+              where id in (select owner_id from checked)
+              order by id for share) as r on r.id = c.owner_id
         where r.role <> 'account_manager'
-          and not exists (select from old_rows as o where o.id = a.id and o.owner_id = a.owner_id
-                          and (o.stage = 'active' or a.stage <> 'active'))
         limit 1;
     end if;
-    if found then
+    if v_role is not null then
         raise exception 'account %: owner % is a %, not an account manager', v_account, v_rep, v_role
             using errcode = 'check_violation',
                   hint = 'owners are set by handoffs; use conveyorctl account.reassign to move an account';
     end if;
-    return null;
-end
-$$;
 
-CREATE FUNCTION conveyor.accounts_requeue_deleted() RETURNS trigger
-    LANGUAGE plpgsql
-    SET search_path TO 'pg_catalog', 'pg_temp'
-    AS $$
-begin
-    -- one requeue per affected team, in id order
-    perform conveyor.requeue_waiting(t.team_id)
-    from (
-            select distinct o.team_id as team_id
-            from old_rows as o
-            where o.stage = 'active' and o.owner_id is not null
-            order by o.team_id
-    ) as t;
-    return null;
-end
-$$;
-
-CREATE FUNCTION conveyor.accounts_requeue_updated() RETURNS trigger
-    LANGUAGE plpgsql
-    SET search_path TO 'pg_catalog', 'pg_temp'
-    AS $$
-begin
-    -- one requeue per affected team, in id order
-    perform conveyor.requeue_waiting(t.team_id)
-    from (
-            select distinct o.team_id as team_id
+    if tg_op = 'INSERT' then
+        perform conveyor.add_rep_loads(array_agg(owner_id), array_agg(1))
+        from new_rows where stage = 'active' and owner_id is not null
+        having count(*) > 0;
+    elsif tg_op = 'DELETE' then
+        perform conveyor.add_rep_loads(array_agg(owner_id), array_agg(-1))
+        from old_rows where stage = 'active' and owner_id is not null
+        having count(*) > 0;
+        -- one requeue per affected team, in id order
+        perform conveyor.requeue_waiting(t.team_id)
+        from (select distinct team_id from old_rows
+              where stage = 'active' and owner_id is not null
+              order by team_id) as t;
+    else
+        perform conveyor.add_rep_loads(array_agg(rep_id), array_agg(delta))
+        from (
+            select owner_id as rep_id, 1 as delta from new_rows where stage = 'active' and owner_id is not null
+            union all
+            select owner_id, -1 from old_rows where stage = 'active' and owner_id is not null
+        ) as changes
+        having count(*) > 0;
+        perform conveyor.requeue_waiting(t.team_id)
+        from (
+            select distinct o.team_id
             from new_rows as n
             join old_rows as o on o.id = n.id
             where (o.stage = 'active' and o.owner_id is not null
@@ -91,7 +85,8 @@ begin
                         or n.team_id <> o.team_id))
                or (n.needs is distinct from o.needs and n.stage <> 'active')
             order by o.team_id
-    ) as t;
+        ) as t;
+    end if;
     return null;
 end
 $$;
@@ -102,32 +97,6 @@ CREATE FUNCTION conveyor.accounts_reset_loads() RETURNS trigger
     AS $$
 begin
     delete from conveyor.rep_loads;
-    return null;
-end
-$$;
-
-CREATE FUNCTION conveyor.accounts_track_loads() RETURNS trigger
-    LANGUAGE plpgsql
-    SET search_path TO 'pg_catalog', 'pg_temp'
-    AS $$
-begin
-    if tg_op = 'INSERT' then
-        perform conveyor.add_rep_loads(array_agg(owner_id), array_agg(1))
-        from new_rows where stage = 'active' and owner_id is not null
-        having count(*) > 0;
-    elsif tg_op = 'DELETE' then
-        perform conveyor.add_rep_loads(array_agg(owner_id), array_agg(-1))
-        from old_rows where stage = 'active' and owner_id is not null
-        having count(*) > 0;
-    else
-        perform conveyor.add_rep_loads(array_agg(rep_id), array_agg(delta))
-        from (
-            select owner_id as rep_id, 1 as delta from new_rows where stage = 'active' and owner_id is not null
-            union all
-            select owner_id, -1 from old_rows where stage = 'active' and owner_id is not null
-        ) as changes
-        having count(*) > 0;
-    end if;
     return null;
 end
 $$;
@@ -403,7 +372,7 @@ $$;
 
 COMMENT ON FUNCTION conveyor.handoff_explanation(handoff_id bigint) IS 'the full explanation of a handoff: every candidate with its figures and verdict, the rule, the fallback (NULL for an unknown id)';
 
-CREATE FUNCTION conveyor.handoffs_check_reps() RETURNS trigger
+CREATE FUNCTION conveyor.handoffs_after_write() RETURNS trigger
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
@@ -427,21 +396,15 @@ begin
         raise exception 'handoff names rep % that does not exist', v_missing
             using errcode = 'foreign_key_violation';
     end if;
-    return null;
-end
-$$;
 
-CREATE FUNCTION conveyor.handoffs_tally() RETURNS trigger
-    LANGUAGE plpgsql
-    SET search_path TO 'pg_catalog', 'pg_temp'
-    AS $$
-begin
-    insert into conveyor.handoff_tallies as t (team_id, kind, handoffs)
-    select a.team_id, n.kind, count(*)
-    from new_rows n join conveyor.accounts a on a.id = n.account_id
-    group by a.team_id, n.kind
-    order by a.team_id, n.kind
-    on conflict (team_id, kind) do update set handoffs = t.handoffs + excluded.handoffs;
+    if tg_op = 'INSERT' then
+        insert into conveyor.handoff_tallies as t (team_id, kind, handoffs)
+        select a.team_id, n.kind, count(*)
+        from new_rows n join conveyor.accounts a on a.id = n.account_id
+        group by a.team_id, n.kind
+        order by a.team_id, n.kind
+        on conflict (team_id, kind) do update set handoffs = t.handoffs + excluded.handoffs;
+    end if;
     return null;
 end
 $$;
@@ -1719,35 +1682,25 @@ CREATE INDEX scan_runs_job_id ON conveyor.scan_runs USING btree (job_id);
 
 CREATE INDEX scan_runs_team_id_finished_at ON conveyor.scan_runs USING btree (team_id, finished_at DESC);
 
-CREATE TRIGGER accounts_check_owners_inserted AFTER INSERT ON conveyor.accounts REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION conveyor.accounts_check_owners();
+CREATE TRIGGER accounts_after_delete AFTER DELETE ON conveyor.accounts REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION conveyor.accounts_after_write();
 
-CREATE TRIGGER accounts_check_owners_updated AFTER UPDATE ON conveyor.accounts REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION conveyor.accounts_check_owners();
+CREATE TRIGGER accounts_after_insert AFTER INSERT ON conveyor.accounts REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION conveyor.accounts_after_write();
+
+CREATE TRIGGER accounts_after_update AFTER UPDATE ON conveyor.accounts REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION conveyor.accounts_after_write();
 
 CREATE TRIGGER accounts_default_name BEFORE INSERT OR UPDATE ON conveyor.accounts FOR EACH ROW WHEN ((new.name IS NULL)) EXECUTE FUNCTION conveyor.default_name_to_ref();
-
-CREATE TRIGGER accounts_requeue_deleted AFTER DELETE ON conveyor.accounts REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION conveyor.accounts_requeue_deleted();
-
-CREATE TRIGGER accounts_requeue_updated AFTER UPDATE ON conveyor.accounts REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION conveyor.accounts_requeue_updated();
 
 CREATE TRIGGER accounts_reset_loads AFTER TRUNCATE ON conveyor.accounts FOR EACH STATEMENT EXECUTE FUNCTION conveyor.accounts_reset_loads();
 
 CREATE TRIGGER accounts_touch_updated_at BEFORE UPDATE ON conveyor.accounts FOR EACH ROW WHEN ((NOT (new.updated_at IS DISTINCT FROM old.updated_at))) EXECUTE FUNCTION conveyor.touch_updated_at();
 
-CREATE TRIGGER accounts_track_loads_deleted AFTER DELETE ON conveyor.accounts REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION conveyor.accounts_track_loads();
-
-CREATE TRIGGER accounts_track_loads_inserted AFTER INSERT ON conveyor.accounts REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION conveyor.accounts_track_loads();
-
-CREATE TRIGGER accounts_track_loads_updated AFTER UPDATE ON conveyor.accounts REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION conveyor.accounts_track_loads();
-
 CREATE TRIGGER alerts_publish_inserted AFTER INSERT ON conveyor.alerts REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION conveyor.alerts_publish();
 
 CREATE TRIGGER alerts_publish_updated AFTER UPDATE ON conveyor.alerts REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION conveyor.alerts_publish_changed();
 
-CREATE TRIGGER handoffs_check_reps_inserted AFTER INSERT ON conveyor.handoffs REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION conveyor.handoffs_check_reps();
+CREATE TRIGGER handoffs_after_insert AFTER INSERT ON conveyor.handoffs REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION conveyor.handoffs_after_write();
 
-CREATE TRIGGER handoffs_check_reps_updated AFTER UPDATE ON conveyor.handoffs REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION conveyor.handoffs_check_reps();
-
-CREATE TRIGGER handoffs_tally_inserted AFTER INSERT ON conveyor.handoffs REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION conveyor.handoffs_tally();
+CREATE TRIGGER handoffs_after_update AFTER UPDATE ON conveyor.handoffs REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION conveyor.handoffs_after_write();
 
 CREATE TRIGGER jobs_notify_inserted AFTER INSERT ON conveyor.jobs REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION conveyor.jobs_notify_inserted();
 
