@@ -114,17 +114,69 @@ public final class PostgresConnection {
     /// Sets the session up so timestamps are read back in one known format, and
     /// returns the server process's id as the server reports it (in the same
     /// round trip): behind PgBouncer, `PQbackendPID` is the pooler's own cancel
-    /// key, which names no server process.
+    /// key, which names no server process. The answer must come within the
+    /// connection's `connect_timeout` (none when it is 0): a network that
+    /// stalls right after the connection is made would otherwise hold the
+    /// caller for ever, before any watchdog knows of the connection.
     private static func setUpSession(_ connection: OpaquePointer) throws -> Int32 {
         let sql = "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, MDY'; SET IntervalStyle = 'iso_8601'; "
             + "SET client_min_messages = warning; SELECT pg_backend_pid()"
-        guard let result = PQexec(connection, sql) else {
-            throw PostgresError(kind: .connection, message: "could not set up the session: out of memory")
+        guard PQsendQuery(connection, sql) == 1 else {
+            throw PostgresError.connection(connection, context: "could not set up the session")
         }
-        defer { PQclear(result) }
-        guard PQresultStatus(result) == PGRES_TUPLES_OK, let text = PQgetvalue(result, 0, 0), let pid = Int32(String(cString: text))
-        else { throw PostgresError.connection(connection, context: "could not set up the session") }
+        let seconds = connectTimeout(connection)
+        let deadline = seconds > 0 ? ContinuousClock.now + .seconds(seconds) : nil
+        var pid: Int32?
+        while true {
+            guard try awaitAnswer(connection, until: deadline) else {
+                throw PostgresError(kind: .connection, message: "PostgreSQL did not answer within \(seconds) s while setting up the session")
+            }
+            guard let result = PQgetResult(connection) else { break }
+            defer { PQclear(result) }
+            switch PQresultStatus(result) {
+            case PGRES_COMMAND_OK:
+                continue
+            case PGRES_TUPLES_OK:
+                pid = PQgetvalue(result, 0, 0).flatMap { Int32(String(cString: $0)) }
+            default:
+                throw PostgresError.from(result: result, connection: connection)
+            }
+        }
+        guard let pid else { throw PostgresError.connection(connection, context: "could not set up the session") }
         return pid
+    }
+
+    /// The connection's `connect_timeout` in seconds as libpq uses it (0: none).
+    private static func connectTimeout(_ connection: OpaquePointer) -> Double {
+        guard let options = PQconninfo(connection) else { return 0 }
+        defer { PQconninfoFree(options) }
+        var option = options
+        while let keyword = option.pointee.keyword {
+            if String(cString: keyword) == "connect_timeout" {
+                return option.pointee.val.flatMap { Double(String(cString: $0)) }.map { max(0, $0) } ?? 0
+            }
+            option += 1
+        }
+        return 0
+    }
+
+    /// Waits until libpq holds the next whole answer to what was sent on
+    /// `connection`; false when `deadline` (nil: none) passed first.
+    private static func awaitAnswer(_ connection: OpaquePointer, until deadline: ContinuousClock.Instant?) throws -> Bool {
+        while PQisBusy(connection) == 1 {
+            var timeout: Int32 = -1
+            if let deadline {
+                let left = deadline - ContinuousClock.now
+                guard left > .zero else { return false }
+                timeout = Int32(max(1, left / .milliseconds(1)))
+            }
+            var descriptor = pollfd(fd: PQsocket(connection), events: Int16(POLLIN), revents: 0)
+            _ = poll(&descriptor, 1, timeout)
+            guard PQconsumeInput(connection) == 1 else {
+                throw PostgresError.connection(connection, context: "lost connection to PostgreSQL")
+            }
+        }
+        return true
     }
 
     deinit {
@@ -181,16 +233,9 @@ public final class PostgresConnection {
             PQsendQueryParams(handle, sql, count, nil, values, nil, nil, 0)
         }
         guard sent == 1 else { throw PostgresError.connection(handle, context: "cannot send a query") }
-        let deadline = ContinuousClock.now + .seconds(seconds)
-        while PQisBusy(handle) == 1 {
-            let left = deadline - ContinuousClock.now
-            guard left > .zero else {
-                abandoned = true
-                throw PostgresError(kind: .connection, message: "PostgreSQL did not answer within \(seconds) s")
-            }
-            var descriptor = pollfd(fd: PQsocket(handle), events: Int16(POLLIN), revents: 0)
-            _ = poll(&descriptor, 1, Int32(max(1, left / .milliseconds(1))))
-            try consumeInput()
+        guard try Self.awaitAnswer(handle, until: ContinuousClock.now + .seconds(seconds)) else {
+            abandoned = true
+            throw PostgresError(kind: .connection, message: "PostgreSQL did not answer within \(seconds) s")
         }
         let rows = try check(PQgetResult(handle))
         while let extra = PQgetResult(handle) { PQclear(extra) }

@@ -47,6 +47,22 @@ import Testing
         #expect(try ends["early"].date() == .distantPast)
     }
 
+    /// A connection whose server goes silent right after it was made is
+    /// given up after `connect_timeout`, not waited for: no watchdog knows
+    /// of a connection before it is set up.
+    @Test(.timeLimit(.minutes(1)))
+    func aServerSilentOnceConnectedIsGivenUpAfterConnectTimeout() throws {
+        let server = try MuteServer()
+        defer { server.stop() }
+        let started = ContinuousClock.now
+        #expect {
+            _ = try PostgresConnection(conninfo: server.conninfo + " connect_timeout=2")
+        } throws: { error in
+            "\(error)".contains("did not answer within 2.0 s while setting up the session")
+        }
+        #expect(ContinuousClock.now - started >= .seconds(2))
+    }
+
     @Test func decodingErrorsNameTheColumn() throws {
         let connection = try TestPostgres.connect(try TestPostgres.makeDatabase())
         let row = try connection.query("select 'x'::text as word, null::int as gap")[0]

@@ -39,21 +39,7 @@ final class FaultProxy: @unchecked Sendable {
     /// A proxy to the server of `TestPostgres`.
     init() throws {
         upstream = try Self.upstream(of: TestPostgres.running().conninfo)
-        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard listener >= 0 else { throw TestSetupError("proxy socket: \(String(cString: strerror(errno)))") }
-        var address = Self.loopback(port: 0)
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { address in
-                bind(listener, address, length) == 0 && listen(listener, 128) == 0 && getsockname(listener, address, &length) == 0
-            }
-        }
-        guard bound else {
-            close(listener)
-            throw TestSetupError("proxy bind/listen: \(String(cString: strerror(errno)))")
-        }
-        self.listener = listener
-        port = UInt16(bigEndian: address.sin_port)
+        (listener, port) = try Loopback.listen()
         Thread { [self] in acceptLoop() }.start()
     }
 
@@ -125,7 +111,7 @@ final class FaultProxy: @unchecked Sendable {
             }
             return try Self.dial(AF_UNIX, &address, describing: path)
         case .tcp(let host, let port):
-            var address = Self.loopback(port: port)
+            var address = Loopback.address(port: port)
             guard inet_pton(AF_INET, host == "localhost" ? "127.0.0.1" : host, &address.sin_addr) == 1 else {
                 throw TestSetupError("proxy: the test server's host \(host) is not an IPv4 address")
             }
@@ -144,14 +130,6 @@ final class FaultProxy: @unchecked Sendable {
             throw TestSetupError("proxy cannot reach \(describing): \(String(cString: strerror(errno)))")
         }
         return descriptor
-    }
-
-    private static func loopback(port: UInt16) -> sockaddr_in {
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = port.bigEndian
-        address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
-        return address
     }
 
     /// The server's address from a key=value conninfo (`host=/dir port=5432 …`).
