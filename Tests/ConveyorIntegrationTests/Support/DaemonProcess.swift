@@ -9,7 +9,9 @@ import Glibc
 // daemon on a unique socket (through `Spawn`, ChildProcess.swift), and a small
 // synchronous client for the admin socket.
 //
-// Every wait here is bounded.
+// Every wait here is bounded. The default bounds only guard against a hang (each
+// wait ends as soon as what it waits for happens), so they are generous: under the
+// parallel suite on two cores a daemon can get no CPU for seconds.
 
 // MARK: - Binaries
 
@@ -97,7 +99,7 @@ final class DaemonProcess {
     ///   - journal: set `JOURNAL_STREAM` to the log file, as systemd does when stderr is the journal.
     init(
         database: String, environment: [String: String] = [:], socketPath: String? = nil, configPath: String? = nil,
-        arguments: [String] = ["run"], waitUntilReady: Bool = true, readyTimeout: Duration = .seconds(20), journal: Bool = false
+        arguments: [String] = ["run"], waitUntilReady: Bool = true, readyTimeout: Duration = .seconds(30), journal: Bool = false
     ) throws {
         directory = try TemporaryDirectory.make("cvyd")
         chmod(directory, 0o755)
@@ -141,7 +143,7 @@ final class DaemonProcess {
     }
 
     /// Waits until the socket accepts a connection; throws if the daemon exits first.
-    func waitUntilReady(timeout: Duration = .seconds(20)) throws {
+    func waitUntilReady(timeout: Duration = .seconds(30)) throws {
         let deadline = ContinuousClock.now + timeout
         while true {
             if let status = pollExit() {
@@ -164,7 +166,7 @@ final class DaemonProcess {
     }
 
     /// Waits at most `timeout` until some log record's `msg` is `message`.
-    func waitForLog(message: String, timeout: Duration = .seconds(10)) -> Bool {
+    func waitForLog(message: String, timeout: Duration = .seconds(30)) -> Bool {
         let deadline = ContinuousClock.now + timeout
         while true {
             if logRecords.contains(where: { $0["msg"]?.stringValue == message }) { return true }
@@ -189,7 +191,7 @@ final class DaemonProcess {
     /// Waits at most `timeout` for the daemon to exit and returns its status (128 + signal
     /// when killed); throws when it is still running then.
     @discardableResult
-    func waitForExit(timeout: Duration = .seconds(10)) throws -> Int32 {
+    func waitForExit(timeout: Duration = .seconds(30)) throws -> Int32 {
         if let exitStatus { return exitStatus }
         guard let status = Spawn.wait(pid, timeout: timeout) else {
             throw TestSetupError("conveyord (pid \(pid)) still running after \(timeout); log:\n\(log)")
@@ -223,7 +225,7 @@ final class DaemonProcess {
     }
 
     /// A connection to this daemon's socket, greeting read.
-    func connect(timeout: Duration = .seconds(5)) throws -> AdminClient {
+    func connect(timeout: Duration = .seconds(30)) throws -> AdminClient {
         try AdminClient(path: socketPath, timeout: timeout)
     }
 
@@ -249,7 +251,7 @@ final class AdminClient {
     }
 
     /// Connects to `path` and, unless told not to, reads the greeting line.
-    init(path: String, readGreeting: Bool = true, timeout: Duration = .seconds(5)) throws {
+    init(path: String, readGreeting: Bool = true, timeout: Duration = .seconds(30)) throws {
         self.timeout = timeout
         descriptor = try Self.open(path)
         if readGreeting {
@@ -340,7 +342,7 @@ final class AdminClient {
 
     /// Reads and keeps lines until the daemon closes the connection; nil if it is still
     /// open after `timeout`.
-    func linesUntilClosed(timeout: Duration = .seconds(5)) -> [String]? {
+    func linesUntilClosed(timeout: Duration = .seconds(30)) -> [String]? {
         var lines: [String] = []
         let deadline = ContinuousClock.now + timeout
         while true {

@@ -4,7 +4,11 @@ import Glibc
 #endif
 
 /// Polls `condition` every 50 ms for at most `timeout`.
-func eventually(timeout: Duration = .seconds(5), _ condition: () -> Bool) -> Bool {
+///
+/// The default only guards against a hang: the loop ends as soon as the
+/// condition holds, and under the parallel suite on two cores a daemon can
+/// get no CPU for seconds, so it is generous.
+func eventually(timeout: Duration = .seconds(30), _ condition: () -> Bool) -> Bool {
     let deadline = ContinuousClock.now + timeout
     while true {
         if condition() { return true }

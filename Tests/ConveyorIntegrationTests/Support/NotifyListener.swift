@@ -32,7 +32,7 @@ final class NotifyListener {
     }
 
     /// The next message, or nil when none comes within `timeout`.
-    func next(timeout: Duration = .seconds(20)) -> String? {
+    func next(timeout: Duration = .seconds(30)) -> String? {
         var poller = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
         guard poll(&poller, 1, Int32(max(0, timeout / .milliseconds(1)))) == 1 else { return nil }
         var buffer = [UInt8](repeating: 0, count: 4096)
@@ -42,7 +42,7 @@ final class NotifyListener {
 
     /// Messages until one satisfies `condition` (which is returned last), all
     /// of them, or what came before the wait ran out.
-    func collect(until condition: (String) -> Bool, timeout: Duration = .seconds(20)) -> [String] {
+    func collect(until condition: (String) -> Bool, timeout: Duration = .seconds(30)) -> [String] {
         let deadline = ContinuousClock.now + timeout
         var messages: [String] = []
         while ContinuousClock.now < deadline, let message = next(timeout: deadline - .now) {

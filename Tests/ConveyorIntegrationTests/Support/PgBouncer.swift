@@ -90,9 +90,9 @@ final class PgBouncer {
         TemporaryDirectory.remove(directory)
     }
 
-    /// Waits (at most 10 s) until a connection through it reaches the server's `postgres` database.
+    /// Waits (at most 30 s, a hang guard) until a connection through it reaches the server's `postgres` database.
     private func waitUntilReady() throws {
-        let deadline = ContinuousClock.now + .seconds(10)
+        let deadline = ContinuousClock.now + .seconds(30)
         while true {
             if let status = Spawn.poll(pid) {
                 exited = true
@@ -102,7 +102,7 @@ final class PgBouncer {
                 return
             }
             if ContinuousClock.now >= deadline {
-                throw TestSetupError("pgbouncer did not accept connections on 127.0.0.1:\(port) within 10 s; log:\n\(log)")
+                throw TestSetupError("pgbouncer did not accept connections on 127.0.0.1:\(port) within 30 s; log:\n\(log)")
             }
             usleep(20_000)
         }

@@ -74,7 +74,7 @@ final class WebhookReceiver: Sendable {
     var streamed: Streamed { recorder.state.withLock { $0.streamed } }
 
     /// Waits at most `timeout` seconds for `count` requests; returns those received.
-    func waitForRequests(_ count: Int, timeout: Double = 15) -> [Request] {
+    func waitForRequests(_ count: Int, timeout: Double = 30) -> [Request] {
         let deadline = Date().addingTimeInterval(timeout)
         while requests.count < count, Date() < deadline { usleep(20_000) }
         return requests

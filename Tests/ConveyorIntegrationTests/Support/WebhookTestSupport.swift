@@ -21,7 +21,7 @@ enum WebhookTest {
     /// Waits at most `timeout` seconds until the job's row satisfies `condition`; returns it.
     @discardableResult
     static func waitForJob(
-        _ watcher: QueueWatcher, _ id: Int64, timeout: Double = 15, _ condition: @escaping (QueueTest.JobRow) -> Bool
+        _ watcher: QueueWatcher, _ id: Int64, timeout: Double = 30, _ condition: @escaping (QueueTest.JobRow) -> Bool
     ) throws -> QueueTest.JobRow {
         var row: QueueTest.JobRow?
         let reached = try watcher.waitUntil(timeout: timeout) { connection in
