@@ -7,15 +7,24 @@ import Glibc
 #endif
 
 /// Automatic handoff through real `conveyord` processes and their admin
-/// socket: wake-up latency of a win, two daemons routing 1,000 concurrent
-/// wins over limited capacity, away/back/pause over the socket, departure and
-/// manual reassignment with their audit, and bad input that must change no
-/// row. The database is read directly to check the outcome.
+/// socket: a win woken by its notification, two daemons routing 1,000
+/// concurrent wins over limited capacity, away/back/pause over the socket,
+/// departure and manual reassignment with their audit, and bad input that
+/// must change no row. The database is read directly to check the outcome.
 ///
-/// Serialized: the latency measurement and the 1,000-win run should not
-/// share the 2 cores with each other.
+/// Serialized: the wake-up test and the 1,000-win run should not share the
+/// 2 cores with each other.
 @Suite(.serialized) struct HandoffDaemonTests {
-    static let quiet = ["CONVEYOR_LOG_LEVEL": "notice"]
+    /// `Setup`'s daemons poll every 10 minutes: whatever is handed off within
+    /// `wokenWithin` was woken (by a notification, or by its own wake-up
+    /// time), not found by the fallback poll.
+    static let quiet = ["CONVEYOR_LOG_LEVEL": "notice", "CONVEYOR_POLL_INTERVAL": "600"]
+
+    /// How long a woken handoff may take. Wide on purpose: under the parallel
+    /// suite the daemon can get no core for seconds, and how fast a handoff is
+    /// is conveyor-bench's to measure. It stays below housekeeping's 30 s
+    /// round, the other thing that could find a forgotten win.
+    static let wokenWithin = 20.0
 
     /// A daemon on a fresh database with team `rail` and closer `ivan`, a
     /// client on its socket and a SQL connection to the same database.
@@ -74,13 +83,13 @@ import Glibc
         }
 
         /// Waits (bounded) until the account is active; returns its owner.
-        func waitUntilHandedOff(_ account: String, timeout: Double = 10) throws -> String? {
+        func waitUntilHandedOff(_ account: String, timeout: Double = HandoffDaemonTests.wokenWithin) throws -> String? {
             let done = try HandoffDaemon.waitUntil(timeout: timeout, interval: 0.005) { try self.account(account).stage == "active" }
             guard done else { throw TestSetupError("\(account) was not handed off within \(timeout) s; log:\n\(daemon.log.suffix(3000))") }
             return try self.account(account).owner
         }
 
-        func waitUntilWaiting(_ job: Int64, timeout: Double = 10) throws {
+        func waitUntilWaiting(_ job: Int64, timeout: Double = HandoffDaemonTests.wokenWithin) throws {
             let done = try HandoffDaemon.waitUntil(timeout: timeout, interval: 0.005) { try self.jobState(job).state == "waiting" }
             guard done else { throw TestSetupError("job \(job) did not wait within \(timeout) s: \(try jobState(job))") }
         }
@@ -92,10 +101,13 @@ import Glibc
         #expect(response.errorCode == code, "\(comment): \(response.encodedLine().prefix(300))", sourceLocation: sourceLocation)
     }
 
-    // MARK: - latency
+    // MARK: - woken, not polled
 
-    @Test(.timeLimit(.minutes(1)))
-    func aWinOverTheSocketIsHandedOffWithinMilliseconds() throws {
+    /// Each win is handed off within `wokenWithin` though the daemon polls
+    /// every 10 minutes: its notification woke a worker. The latencies are
+    /// printed; how low they are is conveyor-bench's to measure.
+    @Test(.timeLimit(.minutes(2)))
+    func aWinOverTheSocketIsHandedOffOnNotifyNotOnPoll() throws {
         let setup = try Setup()
         defer { setup.stop() }
         try setup.manager("anna", capacity: 100)
@@ -107,9 +119,9 @@ import Glibc
             let ref = "acme-\(n)"
             let job = try setup.win(ref)
             let start = ContinuousClock.now
-            let routed = try HandoffDaemon.waitUntil(timeout: 5, interval: 0.002) { try setup.account(ref).stage == "active" }
+            let routed = try HandoffDaemon.waitUntil(timeout: Self.wokenWithin, interval: 0.002) { try setup.account(ref).stage == "active" }
             let elapsed = ContinuousClock.now - start
-            #expect(routed, "\(ref) not handed off within 5 s")
+            #expect(routed, "\(ref) waited for the poll: not handed off within \(Self.wokenWithin) s")
             latencies.append(Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000)
             #expect(try setup.jobState(job).state == "succeeded")
         }
@@ -117,7 +129,7 @@ import Glibc
         print(String(
             format: "HandoffDaemonTests: win response -> account active over %d wins: first %.1f ms, median %.1f ms, max %.1f ms",
             latencies.count, latencies[0], sorted[sorted.count / 2], sorted.last!))
-        #expect(sorted.last! < 500, "win → handoff latencies (ms): \(latencies)")
+        #expect(sorted.last! < Self.wokenWithin * 1000, "win → handoff latencies (ms): \(latencies)")
 
         // account.show and account.explain.
         let shown = try #require(try setup.client.result("account.show", ["team": "rail", "ref": "acme-1"])["account"])
@@ -149,7 +161,7 @@ import Glibc
 
     // MARK: - two daemons, 1,000 concurrent wins
 
-    @Test(.timeLimit(.minutes(2)))
+    @Test(.timeLimit(.minutes(3)))
     func twoDaemonsRouteAThousandConcurrentWinsWithinCapacityAndTheRestWhenCapacityIsRaised() throws {
         let conninfo = try TestPostgres.makeDatabase()
         let db = try TestPostgres.connect(conninfo)
@@ -215,13 +227,13 @@ import Glibc
         // Capacity raised by plain SQL: the 200 route.
         let raised = ContinuousClock.now
         try db.query("update conveyor.reps set capacity = 100 where team_id = $1 and role = 'account_manager'", [teamId])
-        let allRouted = try HandoffDaemon.waitUntil(timeout: 30, interval: 0.02) {
+        let allRouted = try HandoffDaemon.waitUntil(timeout: 60, interval: 0.02) {
             worstOverCapacity = max(worstOverCapacity, try count(overCapacity))
             return try count(active) == 1000
         }
         let rest = ContinuousClock.now - raised
         let secondState = "active \(try count(active)), waiting \(try count(waitingJobs))"
-        #expect(allRouted, "not all routed within 30 s: \(secondState)")
+        #expect(allRouted, "not all routed within 60 s: \(secondState)")
         #expect(worstOverCapacity == 0)
         #expect(try count("select count(*)::int from conveyor.reps r where r.team_id = $1 and r.role = 'account_manager' and (select count(*) from conveyor.accounts a where a.owner_id = r.id and a.stage = 'active') <> 100") == 0)
         #expect(try count("select count(*)::int from conveyor.handoffs h join conveyor.accounts a on a.id = h.account_id where a.team_id = $1") == 1000)
@@ -264,7 +276,7 @@ import Glibc
 
         // rep.back: routed at once to the one who came back.
         _ = try setup.client.result("rep.back", ["team": "rail", "ref": "boris"])
-        #expect(try setup.waitUntilHandedOff("w2", timeout: 5) == "boris")
+        #expect(try setup.waitUntilHandedOff("w2") == "boris")
         #expect(try setup.alertStatuses("w2") == ["resolved"])
 
         // team.pause: wins wait; team.resume: they route.
@@ -276,7 +288,7 @@ import Glibc
         #expect(try setup.account("w3").stage == "won")
         let resumed = try setup.client.result("team.resume", ["name": "rail"])
         #expect(resumed["team"]?["paused"]?.boolValue == false)
-        #expect(try setup.waitUntilHandedOff("w3", timeout: 5) == "boris")
+        #expect(try setup.waitUntilHandedOff("w3") == "boris")
     }
 
     /// A rep whose away_until is any time PostgreSQL holds (possible only with the range
@@ -307,17 +319,20 @@ import Glibc
     /// return time, but only `Housekeeping` woke waiting jobs, every 30 s,
     /// and the workers' idle wait (`next_run_at`) ignored waiting jobs, so the
     /// handoff came up to 30 s late. Passes since a50e25b (workers wake
-    /// waiting jobs at their time).
+    /// waiting jobs at their time). The return is 6 s ahead, time enough for
+    /// the job to be parked first on a loaded machine. With the poll at 10
+    /// minutes, housekeeping runs every 30 s from the start; the bound, 12 s
+    /// after the return time, is wide and still short of that round.
     @Test(.timeLimit(.minutes(1)))
     func aWinWaitingForAnAwayManagerRoutesSoonAfterTheirReturnTime() throws {
         let setup = try Setup()
         defer { setup.stop() }
         try setup.manager("anna", capacity: 5)
-        let back = Date().addingTimeInterval(2)
+        let back = Date().addingTimeInterval(6)
         _ = try setup.client.result("rep.away", ["team": "rail", "ref": "anna", "until": .string(back.formatted(.iso8601))])
         let job = try setup.win("w1")
         try setup.waitUntilWaiting(job)
-        let routed = try HandoffDaemon.waitUntil(timeout: back.timeIntervalSinceNow + 5, interval: 0.02) {
+        let routed = try HandoffDaemon.waitUntil(timeout: back.timeIntervalSinceNow + 12, interval: 0.02) {
             try setup.account("w1").stage == "active"
         }
         #expect(routed, "still waiting \(String(format: "%.1f", -back.timeIntervalSinceNow)) s after anna's return time")
@@ -327,7 +342,8 @@ import Glibc
     /// Workers skip a team whose routing lock someone else holds (they take
     /// another team instead of queueing). When that someone is no worker (an
     /// integration updating reps in a long transaction), its wins must still
-    /// route right after the lock goes, not at the next fallback poll (10 s).
+    /// route right after the lock goes, not at the next fallback poll (10
+    /// minutes here): within `wokenWithin`.
     @Test(.timeLimit(.minutes(1)))
     func aWinRoutesSoonAfterSomeoneElseReleasesItsTeamLock() throws {
         let setup = try Setup()
@@ -341,9 +357,9 @@ import Glibc
         #expect(try setup.account("w1").stage == "won", "routing waits for the team lock")
         try integration.execute("commit")
         let released = Date()
-        #expect(try setup.waitUntilHandedOff("w1", timeout: 5) == "anna")
+        #expect(try setup.waitUntilHandedOff("w1") == "anna")
         let delay = Date().timeIntervalSince(released)
-        #expect(delay < 1, "handed off \(String(format: "%.2f", delay)) s after the lock was released")
+        #expect(delay < Self.wokenWithin, "handed off \(String(format: "%.2f", delay)) s after the lock was released")
     }
 
     // MARK: - departure and manual reassignment
@@ -414,7 +430,7 @@ import Glibc
 
         // Capacity appears (rep.update): routed as a redistribution from anna, never to ivan.
         _ = try setup.client.result("rep.update", ["team": "rail", "ref": "clara", "capacity": "3"])
-        #expect(try setup.waitUntilHandedOff(left, timeout: 5) == "clara")
+        #expect(try setup.waitUntilHandedOff(left) == "clara")
         let last = try setup.db.query("""
             select h.kind, f.ref as from_ref from conveyor.handoffs h join conveyor.accounts a on a.id = h.account_id
             left join conveyor.reps f on f.id = h.from_rep_id where a.ref = $1 order by h.id desc limit 1
@@ -488,7 +504,7 @@ import Glibc
         let line = Array(#"{"cmd":"rep.add","args":{"team":"rail","ref":"huge","role":"closer","name":""#.utf8)
             + [UInt8](repeating: 0x6E, count: 1 << 20) + Array("\"}}\n".utf8)
         _ = try big.writeRaw(line)  // the daemon may close before we finish
-        let answer = try #require(big.linesUntilClosed(timeout: .seconds(5)), "the connection must close")
+        let answer = try #require(big.linesUntilClosed(timeout: .seconds(30)), "the connection must close")
         #expect(answer.count == 1, "\(answer.map { $0.prefix(200) })")
         if let first = answer.first { expectError(try Response.parse(line: first), .tooLarge, "1 MB name") }
 
