@@ -12,16 +12,19 @@ import Testing
 @Suite(.serialized) struct PoolerTests {
     static let refusal = "conveyord: the connection to PostgreSQL does not keep its session: "
 
-    @Test(.timeLimit(.minutes(2)))
+    @Test(.timeLimit(.minutes(3)))
     func throughPgBouncerInSessionModeWinsAreHandedOffOncePromptlyAndStatusAnswers() throws {
         let bouncer = try PgBouncer(mode: "session")
         defer { bouncer.stop() }
         let direct = try TestPostgres.makeDatabase()
         let db = try TestPostgres.connect(direct)
-        // With a fallback poll of a minute, only a LISTEN that works hands a win off within seconds.
+        // With a fallback poll of 10 minutes, only a LISTEN that works hands a win off within
+        // `wokenWithin`: wide on purpose (under the parallel suite the daemon can get no core for
+        // seconds; how fast it is is conveyor-bench's to measure), and short of housekeeping's 30 s round.
+        let wokenWithin = 20.0
         let daemon = try DaemonProcess(
             database: try bouncer.conninfo(for: direct),
-            environment: ["CONVEYOR_LOG_LEVEL": "notice", "CONVEYOR_POLL_INTERVAL": "60"])
+            environment: ["CONVEYOR_LOG_LEVEL": "notice", "CONVEYOR_POLL_INTERVAL": "600"])
         defer { daemon.stop() }
         let client = try daemon.connect()
         _ = try client.result("team.add", ["name": "rail", "time_zone": "Europe/Berlin"])
@@ -30,9 +33,14 @@ import Testing
             _ = try client.result("rep.add", ["team": "rail", "ref": .string(manager), "role": "account_manager", "capacity": 100])
         }
 
-        let sessions = try db.query(
-            "select application_name from pg_stat_activity where datname = current_database() and application_name like 'conveyord%'"
-        ).map { try $0["application_name"].string() }
+        // The workers connect on their own time: wait (a hang guard) until the three are there.
+        var sessions: [String] = []
+        _ = try HandoffDaemon.waitUntil(timeout: 30, interval: 0.05) {
+            sessions = try db.query(
+                "select application_name from pg_stat_activity where datname = current_database() and application_name like 'conveyord%'"
+            ).map { try $0["application_name"].string() }
+            return sessions.count >= 3
+        }
         #expect(sessions.count >= 3 && sessions.allSatisfy { $0.contains(" - 127.0.0.1:") },
                 "every session of the daemon comes through PgBouncer: \(sessions)")
 
@@ -45,8 +53,8 @@ import Testing
         for n in 0..<10 {
             _ = try db.query("select conveyor.record_win('rail', $1, 'ivan', null, '{}'::text[], 0)", ["one-\(n)"])
             let start = ContinuousClock.now
-            let routed = try HandoffDaemon.waitUntil(timeout: 10, interval: 0.002) { try isActive("one-\(n)") }
-            #expect(routed, "one-\(n) handed off long before the 60 s fallback poll; log:\n\(daemon.log.suffix(2000))")
+            let routed = try HandoffDaemon.waitUntil(timeout: wokenWithin, interval: 0.002) { try isActive("one-\(n)") }
+            #expect(routed, "one-\(n) handed off within \(wokenWithin) s, long before the fallback poll; log:\n\(daemon.log.suffix(2000))")
             latencies.append((ContinuousClock.now - start) / .milliseconds(1))
         }
         let sorted = latencies.sorted()
@@ -56,7 +64,7 @@ import Testing
         for n in 0..<40 {
             _ = try client.result("win", ["team": "rail", "account": .string("burst-\(n)"), "hunter": "ivan"])
         }
-        let allRouted = try HandoffDaemon.waitUntil(timeout: 20) {
+        let allRouted = try HandoffDaemon.waitUntil(timeout: wokenWithin) {
             try HandoffDaemon.int(db, "select count(*)::int from conveyor.accounts where stage = 'active'") == 50
         }
         #expect(allRouted, "all 50 wins handed off; log:\n\(daemon.log.suffix(2000))")
@@ -99,15 +107,21 @@ import Testing
         }
     }
 
-    @Test(.timeLimit(.minutes(1)))
+    /// The probe returns as soon as its notification arrives, not when its
+    /// patience runs out: given 60 s here, a median under `answeredWithin`
+    /// tells the two apart. The bound is wide on purpose (two new connections
+    /// each time, on a machine the parallel suite loads); the milliseconds it
+    /// takes are printed, and measured by conveyor-bench.
+    @Test(.timeLimit(.minutes(2)))
     func theSessionProbeAcceptsDirectConnectionsInMilliseconds() throws {
+        let answeredWithin = 15_000.0
         let database = try TestPostgres.makeDatabase()
         var milliseconds: [Double] = []
         for _ in 0..<20 {
             let start = ContinuousClock.now
             // As the daemon does it: two new connections, then the probe.
             let listener = try TestPostgres.connect(database)
-            try SessionProbe.check(listener: listener, sender: try TestPostgres.connect(database))
+            try SessionProbe.check(listener: listener, sender: try TestPostgres.connect(database), timeout: .seconds(60))
             milliseconds.append((ContinuousClock.now - start) / .milliseconds(1))
             // The probe leaves no LISTEN behind on a connection that goes on.
             #expect(try HandoffDaemon.int(listener, "select count(*)::int from pg_listening_channels()") == 0)
@@ -115,6 +129,6 @@ import Testing
         let sorted = milliseconds.sorted()
         print(String(format: "PoolerTests: SessionProbe on a direct connection, both connections included, over %d runs: median %.1f ms, max %.1f ms",
                      sorted.count, sorted[sorted.count / 2], sorted.last!))
-        #expect(sorted[sorted.count / 2] < 200, "milliseconds: \(milliseconds)")
+        #expect(sorted[sorted.count / 2] < answeredWithin, "milliseconds: \(milliseconds)")
     }
 }
