@@ -61,7 +61,7 @@ import Glibc
             #expect(request.method == "POST" && request.path == "/hook")
             #expect(request.body == Array(WebhookTest.digest.utf8), "the body is the digest, byte for byte")
             let timestamp = try request.verification.get()
-            #expect(abs(Double(timestamp) - request.receivedAt.timeIntervalSince1970) < 2)
+            #expect(abs(Double(timestamp) - request.receivedAt.timeIntervalSince1970) < 60, "the signature's time is now, in unix seconds")
             #expect(request.header("Content-Type") == "application/json")
             #expect(request.header("User-Agent") == "conveyor/\(ConveyorVersion.current)")
             #expect(request.header("Conveyor-Delivery") == String(id))
@@ -84,8 +84,10 @@ import Glibc
             let requests = receiver.requests
             try #require(requests.count == 3)
             let timestamps = try requests.map { try $0.verification.get() }
+            // A clock check (unix seconds, now), wide for a loaded machine; that each attempt is
+            // signed when sent, not when queued, is the last check: a later attempt, a later time.
             for (request, timestamp) in zip(requests, timestamps) {
-                #expect(abs(Double(timestamp) - request.receivedAt.timeIntervalSince1970) < 2, "signed when sent, not when queued")
+                #expect(abs(Double(timestamp) - request.receivedAt.timeIntervalSince1970) < 60, "signed at send time, in unix seconds")
             }
             // Backoff: about 1 s, then about 2 s (±25 %) between the attempts.
             let gaps = zip(requests.dropFirst(), requests).map { $0.receivedAt.timeIntervalSince($1.receivedAt) }
@@ -106,15 +108,18 @@ import Glibc
         }
     }
 
-    @Test(.timeLimit(.minutes(1)))
+    /// The receiver answers after 40 s, the timeout is 1 s: given up within
+    /// `gaveUpWithin`, wide for a loaded machine, it was the timeout.
+    @Test(.timeLimit(.minutes(2)))
     func aSlowReceiverTimesOut() throws {
-        try Self.delivering(otherwise: .stall(seconds: 5), environment: ["CONVEYOR_WEBHOOK_TIMEOUT": "1"]) { receiver, world, id in
+        let gaveUpWithin = 20.0
+        try Self.delivering(otherwise: .stall(seconds: 40), environment: ["CONVEYOR_WEBHOOK_TIMEOUT": "1"]) { receiver, world, id in
             let started = Date()
-            let job = try WebhookTest.waitForJob(world.watcher, id) { $0.attempts == 1 }
+            let job = try WebhookTest.waitForJob(world.watcher, id, timeout: 60) { $0.attempts == 1 }
             let took = Date().timeIntervalSince(started)
             #expect(job.state == "retryable")
             #expect(job.lastError == "POST timed out after 1 s", "\(job)")
-            #expect(took >= 0.9 && took < 4, "given up at the timeout, not when the receiver answered: \(took) s")
+            #expect(took >= 0.9 && took < gaveUpWithin, "given up at the timeout, not when the receiver answered: \(took) s")
         }
     }
 
@@ -126,7 +131,7 @@ import Glibc
         try Self.delivering(otherwise: huge, environment: ["CONVEYOR_WEBHOOK_TIMEOUT": "2"]) { receiver, world, id in
             let job = try WebhookTest.waitForJob(world.watcher, id) { $0.state != "available" }
             #expect(job.state == "succeeded", "a 200 is a delivery, however long its answer: \(job)")
-            let closed = try world.watcher.waitUntil(timeout: 5) { _ in receiver.streamed.clientClosedEarly }
+            let closed = try world.watcher.waitUntil(timeout: 30) { _ in receiver.streamed.clientClosedEarly }
             let streamed = receiver.streamed
             #expect(closed && !streamed.finished, "\(streamed)")
             #expect(streamed.sent < 1_000_000, "the daemon stopped reading after 64 KiB: \(streamed)")
@@ -191,7 +196,7 @@ import Glibc
         let (portFile, output) = ("\(directory)/\(name).port", "\(directory)/\(name).out")
         let pid = try Spawn.start(
             ["/usr/bin/env", "python3", script, "--secret", secret, "--port-file", portFile, "--timeout", "30"], stdout: output, stderr: output)
-        let deadline = Date().addingTimeInterval(10)
+        let deadline = Date().addingTimeInterval(30)
         while Date() < deadline {
             if let text = try? String(contentsOfFile: portFile, encoding: .utf8), let port = Int(text.trimmingCharacters(in: .whitespacesAndNewlines)) {
                 return (pid, port, output)
@@ -202,7 +207,7 @@ import Glibc
         throw TestSetupError("scripts/webhook-receiver did not start listening: \((try? String(contentsOfFile: output, encoding: .utf8)) ?? "")")
     }
 
-    @Test(.timeLimit(.minutes(1)))
+    @Test(.timeLimit(.minutes(2)))
     func theDemoReceiverScriptAcceptsADeliveryAndRefusesAForgedOne() throws {
         let directory = try TemporaryDirectory.make("cvy-hook")
         defer { TemporaryDirectory.remove(directory) }
@@ -214,8 +219,8 @@ import Glibc
 
         let delivered = try #require(try WebhookStore.enqueueDigest(world.db, teamId: world.teamId, body: WebhookTest.digest))
         let forged = try #require(try WebhookStore.enqueueDigest(world.db, teamId: sea, body: WebhookTest.digest))
-        #expect(Spawn.wait(trusting.pid, timeout: .seconds(20)) == 0)
-        #expect(Spawn.wait(suspicious.pid, timeout: .seconds(20)) == 1)
+        #expect(Spawn.wait(trusting.pid, timeout: .seconds(40)) == 0)
+        #expect(Spawn.wait(suspicious.pid, timeout: .seconds(40)) == 1)
         #expect(try WebhookTest.waitForJob(world.watcher, delivered) { $0.state == "succeeded" }.attempts == 1)
         let refused = try WebhookTest.waitForJob(world.watcher, forged) { $0.attempts == 1 }
         #expect(refused.lastError?.hasPrefix("POST answered 401 Unauthorized: \"refused: no v1 signature matches") == true, "\(refused)")
