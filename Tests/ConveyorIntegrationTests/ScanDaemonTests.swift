@@ -72,7 +72,8 @@ import Glibc
             try holder.execute("begin")
             _ = try holder.query("select conveyor.scan_team($1)", [team.teamId])
             _ = try client.result("win", ["team": "rail", "account": "newco", "hunter": "hunter"])
-            let deadline = ContinuousClock.now + .seconds(10)
+            // Blocked by the scan, it would wait until the rollback below: the deadline only ends a hang.
+            let deadline = ContinuousClock.now + .seconds(60)
             var owner: String?
             while owner == nil && ContinuousClock.now < deadline {
                 owner = try client.result("account.show", ["team": "rail", "ref": "newco"])["account"]?["owner"]?.stringValue
