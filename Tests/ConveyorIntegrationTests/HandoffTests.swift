@@ -269,15 +269,17 @@ import Glibc
         #expect(try world.account("w6").owner == "anna")
         #expect(try world.alerts("w6").map(\.status) == ["resolved"])
 
-        // Nobody comes back by command: the wake-up time passes (housekeeping's path).
-        try away("anna", .until(Date().addingTimeInterval(2.0)))
+        // Nobody comes back by command: the wake-up time passes (housekeeping's path). It is
+        // 10 s ahead, so that routing and the first look come before it on a loaded machine.
+        let back = Date().addingTimeInterval(10)
+        try away("anna", .until(back))
         let w7 = try world.win("w7")
         try world.route()
         let sleeping = try world.job(w7)
         #expect(sleeping.state == "waiting")
-        #expect((sleeping.dueIn ?? 99) <= 2.0, "\(sleeping)")
+        #expect((sleeping.dueIn ?? 99) <= 10.0, "\(sleeping)")
         #expect(try JobStore.wakeDueWaiting(world.db) == 0, "not yet due")
-        usleep(2_300_000)
+        Thread.sleep(until: back.addingTimeInterval(0.3))
         #expect(try JobStore.wakeDueWaiting(world.db) == 1)
         try world.route()
         #expect(try world.account("w7").owner == "anna")
@@ -610,7 +612,7 @@ import Glibc
         }
         thread.start()
         let observer = try TestPostgres.connect(world.conninfo)
-        let blocked = try HandoffDaemon.waitUntil(timeout: 10, interval: 0.005) {
+        let blocked = try HandoffDaemon.waitUntil(timeout: 30, interval: 0.005) {
             let pid = workerPID.value.load(ordering: .sequentiallyConsistent)
             guard pid != 0 else { return false }
             return try observer.query(
@@ -622,7 +624,7 @@ import Glibc
         _ = try Reassignment.reassign(world.db, teamId: world.teamId, accountId: accountId, toRepId: boris)
         try world.db.execute("COMMIT")
         committed = true
-        #expect(done.wait(timeout: .now() + 20) == .success, "the worker must finish")
+        #expect(done.wait(timeout: .now() + 30) == .success, "the worker must finish")
         _ = try #require(outcome.value.withLock { $0 }).get()
 
         let account = try world.account("race")

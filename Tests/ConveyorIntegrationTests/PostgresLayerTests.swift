@@ -236,7 +236,7 @@ import Testing
         #expect(try listener.waitForNotifications(timeout: 0.2).isEmpty)
         #expect(Date().timeIntervalSince(started) >= 0.19)
         try sender.query("select pg_notify('conveyor_test', $1)", ["hello"])
-        let received = try listener.waitForNotifications(timeout: 5)
+        let received = try listener.waitForNotifications(timeout: 30)
         #expect(received.map(\.payload) == ["hello"])
         #expect(received.first?.channel == "conveyor_test")
         #expect(received.first?.senderPID == sender.backendPID)

@@ -211,7 +211,7 @@ import Testing
         try fixture.win("rail", "acme", "ivan")
         #expect(try listener.waitForNotifications(timeout: 0.3).isEmpty, "nothing before commit")
         try connection.execute("COMMIT")
-        let received = try listener.waitForNotifications(timeout: 5)
+        let received = try listener.waitForNotifications(timeout: 30)
         #expect(received.count == 1)
         #expect(received.first?.channel == "conveyor_jobs")
         #expect(received.first?.senderPID == connection.backendPID)
@@ -378,7 +378,7 @@ import Testing
         let results = TestPostgres.onThreads(callers, connect: { try TestPostgres.connect(conninfo) }, whileRunning: {
             // release the callers whatever happens, or they would wait forever
             defer { try? gate.execute("COMMIT") }
-            let deadline = Date().addingTimeInterval(20)
+            let deadline = Date().addingTimeInterval(30)
             var waiting = 0
             do {
                 while Date() < deadline {
