@@ -23,7 +23,7 @@ import Testing
     /// A prompt on `daemon`'s socket; `--json`, so that a result prints as one short line.
     func prompt(on daemon: FakeDaemon) -> Prompt {
         Prompt(
-            session: AdminSession(settings: Settings(socketPath: daemon.socketPath, json: true, timeout: .seconds(5))),
+            session: AdminSession(settings: Settings(socketPath: daemon.socketPath, json: true, timeout: .seconds(30))),
             display: { plainDisplay() })
     }
 

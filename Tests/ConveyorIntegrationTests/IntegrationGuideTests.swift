@@ -60,7 +60,7 @@ import Testing
                 continue
             }
             guard block.language == "sql" || block.language == "sh" else { continue }
-            #expect(eventually(timeout: .seconds(15)) { (try? Self.dueJobs(db)) == 0 }, "the daemon did not catch up before line \(block.line)")
+            #expect(eventually { (try? Self.dueJobs(db)) == 0 }, "the daemon did not catch up before line \(block.line)")
             let result = try runner.run(block)
             if let sqlState = block.directives.fails {
                 #expect(result.status != 0 && result.stderr.contains("ERROR:  \(sqlState):"),
@@ -70,7 +70,7 @@ import Testing
             }
             if let name = block.directives.name { outputs[name] = result }
         }
-        #expect(eventually(timeout: .seconds(15)) { (try? Self.dueJobs(db)) == 0 })
+        #expect(eventually { (try? Self.dueJobs(db)) == 0 })
 
         func output(_ name: String) -> String { outputs[name]?.stdout ?? "" }
 

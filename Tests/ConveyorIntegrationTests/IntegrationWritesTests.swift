@@ -70,7 +70,7 @@ import Testing
         #expect(try setup.waitUntilHandedOff("before") == "anna")
         #expect(try setup.waitUntilHandedOff("after") == "anna")
         let poisonJob = try setup.db.query("select handoff_job_id from conveyor.accounts where ref = 'poison'")[0]["handoff_job_id"].int64()
-        #expect(try HandoffDaemon.waitUntil(timeout: 10, interval: 0.05) { try setup.jobState(poisonJob).state == "dead" })
+        #expect(try HandoffDaemon.waitUntil(timeout: 30, interval: 0.05) { try setup.jobState(poisonJob).state == "dead" })
         #expect(try setup.jobState(poisonJob).lastError?.contains("the CRM refuses changes to poison") == true)
         #expect(try setup.account("poison").stage == "won")
 
