@@ -1,22 +1,13 @@
 -- 020_faster_scan.sql — the attachment scan in fewer, cheaper passes.
 --
--- interactions.contact_key: the client contact as the scan compares it
--- (trimmed, case-folded, blank is none), computed once when the row is
--- written rather than at every scan. Adding it rewrites the table under an
--- exclusive lock (about 40 s for 10 million rows on a 2-core machine).
---
--- conveyor.scan_team: the same rules, outcome and alert details as in
--- migration 013, computed in one statement over the interactions (counts
--- as integers, the pairs without a second grouping, thresholds built once
--- per scan, no JIT compilation). A bow tie's contact is named as written
--- in the window (the first, trimmed, in sort order), looked up only for the
--- accounts that have one. See docs/scan.md.
-
-alter table conveyor.interactions
-    add column contact_key text generated always as (lower(nullif(btrim(contact), ''))) stored;
-
-comment on column conveyor.interactions.contact_key is
-    'the contact as the scan compares it: trimmed, case-folded, blank is none (generated)';
+-- conveyor.scan_team: the same rules, outcome and alerts as in migration
+-- 013, computed in one statement over the interactions (counts as
+-- integers, each (account, rep, contact) cell grouped once with the contact
+-- trimmed and case-folded, thresholds built once per scan, no JIT
+-- compilation). Two details change: a bow tie's contact is named as written
+-- in the window (013 also looked back over no_backup_days), and a bow tie's
+-- thresholds name its own minimum, bow_tie_min_interactions (013 showed the
+-- team's min_interactions under the same key). See docs/scan.md.
 
 create or replace function conveyor.scan_team(
     p_team_id bigint,
@@ -76,18 +67,18 @@ begin
             ('hunter_still_servicing', jsonb_build_object('grace_days', t.hunter_grace_days, 'hunter_share', t.hunter_share)),
             ('single_threaded', jsonb_build_object('share', t.single_threaded_share)),
             ('no_backup', jsonb_build_object('days', t.no_backup_days)),
-            ('bow_tie', jsonb_build_object('share', t.bow_tie_share, 'min_interactions', t.bow_tie_min_interactions))
+            ('bow_tie', jsonb_build_object('share', t.bow_tie_share, 'bow_tie_min_interactions', t.bow_tie_min_interactions))
         ) as k(kind, rule));
 
     -- Every active account of the team with the figures of every rule,
-    -- from one pass over the interactions: counts per account, rep and
-    -- contact as written (future interactions are not counted), then per
-    -- account and rep, and per account, rep and client contact (compared
-    -- trimmed and case-folded, blank is none).
+    -- from one pass over the interactions (future ones are not counted):
+    -- counts per account, rep and client contact (trimmed and case-folded,
+    -- blank is none), then per account and rep. A bow tie's contact is
+    -- named here, in the snapshot its counts come from.
     drop table if exists pg_temp.scan_figures;
     create temp table scan_figures on commit drop as
     with tally as (
-        select i.account_id, i.rep_id, i.contact_key,
+        select i.account_id, i.rep_id, lower(nullif(btrim(i.contact), '')) as contact_key,
                i.rep_id = min(a.hunter_id) as hunter,
                (count(*) filter (where i.occurred_at >= v_window_start))::integer as in_window,
                (count(*) filter (where i.occurred_at >= v_backup_start))::integer as in_backup,
@@ -161,7 +152,7 @@ begin
            coalesce(pa.interactions, 0) as interactions,
            coalesce(pa.people, 0) as people,
            tp.rep1, tp.n1, tp.rep2, tp.n2, tp.rep3, tp.n3,
-           round(pa.squares::numeric / nullif(pa.interactions * pa.interactions, 0), 4) as concentration,
+           round(pa.squares::numeric / nullif(pa.interactions::bigint * pa.interactions, 0), 4) as concentration,
            coalesce(pa.backup_interactions, 0) as backup_interactions,
            coalesce(pa.backup_people, 0) as backup_people,
            pa.backup_rep_id,
@@ -169,7 +160,16 @@ begin
            coalesce(pa.hunter_since, 0) as hunter_since,
            coalesce(c.contact_interactions, 0) as contact_interactions,
            coalesce(c.contacts, 0) as contacts,
-           pr.pair_rep_id, pr.pair_contact_key, coalesce(pr.pair_interactions, 0) as pair_interactions,
+           pr.pair_rep_id, coalesce(pr.pair_interactions, 0) as pair_interactions,
+           case when c.contact_interactions >= t.bow_tie_min_interactions
+                     and pr.pair_interactions >= t.bow_tie_share * c.contact_interactions then (
+               -- as written in the window: the first, trimmed, in the database's sort order
+               select min(btrim(i.contact))
+               from conveyor.interactions i
+               where i.account_id = a.id and i.rep_id = pr.pair_rep_id
+                 and lower(nullif(btrim(i.contact), '')) = pr.pair_contact_key
+                 and i.occurred_at >= v_window_start and i.occurred_at <= v_now)
+           end as pair_contact,
            coalesce(m.margin, a.value) as money,
            case when m.margin is null then 'account_value' else 'deals_12m' end as money_source,
            rank() over (order by coalesce(m.margin, a.value) desc) as money_rank,
@@ -241,13 +241,8 @@ begin
                   when 'bow_tie' then jsonb_build_object(
                       'pair', jsonb_build_object(
                           'rep', rp.ref,
-                          'contact', (select case when length(min(btrim(i.contact))) > 100
-                                                  then left(min(btrim(i.contact)), 100) || '…'
-                                                  else min(btrim(i.contact)) end
-                                      from conveyor.interactions i
-                                      where i.account_id = f.account_id and i.rep_id = f.pair_rep_id
-                                        and i.contact_key = f.pair_contact_key
-                                        and i.occurred_at >= v_window_start and i.occurred_at <= v_now),
+                          'contact', case when length(f.pair_contact) > 100
+                                          then left(f.pair_contact, 100) || '…' else f.pair_contact end,
                           'interactions', f.pair_interactions,
                           'share', round(f.pair_interactions::numeric / f.contact_interactions, 4)),
                       'contact_interactions', f.contact_interactions,

@@ -1,4 +1,4 @@
--- Named queries of the attachment-risk scan (conveyor.scan_team, migration 013).
+-- Named queries of the attachment-risk scan (conveyor.scan_team, migrations 013 and 020).
 
 -- name: scan_on_one_core :one
 -- For the rest of the scan's transaction: no parallel workers. On a machine

@@ -247,6 +247,35 @@ import Testing
         #expect(crowd["contact_interactions"] as? Int == 20)          // blank contacts name nobody
     }
 
+    /// Spellings that differ in case and surrounding spaces are one
+    /// contact; the pair is named as written in the window, never by a
+    /// spelling older than the window; a bow tie's thresholds show its own
+    /// minimum, not the team's.
+    @Test func spellingsOfOneContactAreOnePersonNamedAsWrittenInTheWindow() throws {
+        let team = try fixture()
+        try team.db.query("update conveyor.teams set bow_tie_min_interactions = 8, min_interactions = 3 where id = $1", [team.teamId])
+        try team.account("spelled")
+        try team.interactions("spelled", by: "m1", 3, contact: "Li Wei")
+        try team.interactions("spelled", by: "m1", 3, contact: " li wei")
+        try team.interactions("spelled", by: "m1", 3, contact: "LI WEI ")
+        try team.interactions("spelled", by: "m2", 1, contact: "Anna Nowak")
+        // 120 days ago: outside the 90-day window, inside the 180 days of no_backup.
+        try team.interactions("spelled", by: "m1", 4, fromDaysAgo: 121, toDaysAgo: 119, contact: "lI wEI")
+
+        try team.scan()
+        let bowTie = try Self.details(try #require(try team.alert("spelled", "bow_tie")).details)
+        let pair = try #require(bowTie["pair"] as? [String: Any])
+        #expect(["Li Wei", "li wei", "LI WEI"].contains(pair["contact"] as? String ?? ""), "\(pair)")
+        #expect(pair["interactions"] as? Int == 9)
+        #expect(pair["share"] as? Double == 0.9)
+        #expect(bowTie["contacts"] as? Int == 2)
+        #expect(bowTie["contact_interactions"] as? Int == 10)
+        let thresholds = try #require(bowTie["thresholds"] as? [String: Any])
+        #expect(thresholds["bow_tie_min_interactions"] as? Int == 8)
+        #expect(thresholds["min_interactions"] as? Int == 3)
+        #expect(thresholds["share"] as? Double == 0.7)
+    }
+
     @Test func aSecondScanOfTheSameTeamIsRefusedWithWhenTheFirstStarted() throws {
         let team = try fixture()
         try team.exampleAccounts()

@@ -3,7 +3,7 @@ import ConveyorPostgres
 import Foundation
 
 /// The attachment-risk scan's store operations (SQL in `SQL/queries/scan.sql`;
-/// the scan itself is `conveyor.scan_team`, migration 013). A scan is a job
+/// the scan itself is `conveyor.scan_team`, migrations 013 and 020). A scan is a job
 /// of kind `scan` on the long lane: the nightly ones are enqueued by the
 /// schedule, a manual one by `scan.run`, which then waits for the job's
 /// output (the outcome, see ``ScanHandler``).
