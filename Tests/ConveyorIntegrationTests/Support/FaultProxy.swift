@@ -77,17 +77,11 @@ final class FaultProxy: @unchecked Sendable {
     }
 
     private func acceptLoop() {
-        defer { close(listener) }
-        while !state.withLock({ $0.closed }) {
-            var descriptor = pollfd(fd: listener, events: Int16(POLLIN), revents: 0)
-            guard poll(&descriptor, 1, 50) > 0 else { continue }
-            let client = accept(listener, nil, nil)
-            guard client >= 0 else { continue }
-            _ = fcntl(client, F_SETFD, FD_CLOEXEC)
+        Loopback.serve(listener, until: { state.withLock { $0.closed } }) { client in
             let mode = state.withLock { $0.mode }
             guard mode != .refuse, let server = try? connectUpstream() else {
                 Link.resetAndClose(client)
-                continue
+                return
             }
             let link = Link(client: client, server: server)
             let stalled = state.withLock { state in

@@ -22,6 +22,20 @@ enum Loopback {
         return (listener, UInt16(bigEndian: address.sin_port))
     }
 
+    /// Accepts connections on `listener` (looking every 50 ms) and hands
+    /// each to `accepted`, until `stopped()`; then closes the listener.
+    static func serve(_ listener: Int32, until stopped: () -> Bool, _ accepted: (Int32) -> Void) {
+        defer { close(listener) }
+        while !stopped() {
+            var descriptor = pollfd(fd: listener, events: Int16(POLLIN), revents: 0)
+            guard poll(&descriptor, 1, 50) > 0 else { continue }
+            let client = accept(listener, nil, nil)
+            guard client >= 0 else { continue }
+            _ = fcntl(client, F_SETFD, FD_CLOEXEC)
+            accepted(client)
+        }
+    }
+
     /// 127.0.0.1 at `port`.
     static func address(port: UInt16) -> sockaddr_in {
         var address = sockaddr_in()

@@ -33,14 +33,9 @@ final class MuteServer: @unchecked Sendable {
     }
 
     private func serve() {
-        defer { close(listener) }
-        while !state.withLock({ $0.closed }) {
-            var descriptor = pollfd(fd: listener, events: Int16(POLLIN), revents: 0)
-            guard poll(&descriptor, 1, 50) > 0 else { continue }
-            let client = accept(listener, nil, nil)
-            guard client >= 0 else { continue }
+        Loopback.serve(listener, until: { state.withLock { $0.closed } }) { client in
             state.withLock { $0.clients.append(client) }
-            guard Self.skipStartupMessage(client) else { continue }
+            guard Self.skipStartupMessage(client) else { return }
             // AuthenticationOk ('R', length 8, 0), then ReadyForQuery ('Z', length 5, idle).
             let answer: [UInt8] = [0x52, 0, 0, 0, 8, 0, 0, 0, 0, 0x5A, 0, 0, 0, 5, 0x49]
             _ = answer.withUnsafeBytes { write(client, $0.baseAddress, $0.count) }
