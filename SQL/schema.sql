@@ -54,27 +54,23 @@ begin
                   hint = 'owners are set by handoffs; use conveyorctl account.reassign to move an account';
     end if;
 
+    -- Requeues come before loads: a requeue locks the team's routing_epochs
+    -- row, which routing locks before it writes accounts (and with them
+    -- rep_loads), so taking rep_loads first would deadlock with a router.
     if tg_op = 'INSERT' then
         perform conveyor.add_rep_loads(array_agg(owner_id), array_agg(1))
         from new_rows where stage = 'active' and owner_id is not null
         having count(*) > 0;
     elsif tg_op = 'DELETE' then
-        perform conveyor.add_rep_loads(array_agg(owner_id), array_agg(-1))
-        from old_rows where stage = 'active' and owner_id is not null
-        having count(*) > 0;
         -- one requeue per affected team, in id order
         perform conveyor.requeue_waiting(t.team_id)
         from (select distinct team_id from old_rows
               where stage = 'active' and owner_id is not null
               order by team_id) as t;
-    else
-        perform conveyor.add_rep_loads(array_agg(rep_id), array_agg(delta))
-        from (
-            select owner_id as rep_id, 1 as delta from new_rows where stage = 'active' and owner_id is not null
-            union all
-            select owner_id, -1 from old_rows where stage = 'active' and owner_id is not null
-        ) as changes
+        perform conveyor.add_rep_loads(array_agg(owner_id), array_agg(-1))
+        from old_rows where stage = 'active' and owner_id is not null
         having count(*) > 0;
+    else
         perform conveyor.requeue_waiting(t.team_id)
         from (
             select distinct o.team_id
@@ -86,6 +82,13 @@ begin
                or (n.needs is distinct from o.needs and n.stage <> 'active')
             order by o.team_id
         ) as t;
+        perform conveyor.add_rep_loads(array_agg(rep_id), array_agg(delta))
+        from (
+            select owner_id as rep_id, 1 as delta from new_rows where stage = 'active' and owner_id is not null
+            union all
+            select owner_id, -1 from old_rows where stage = 'active' and owner_id is not null
+        ) as changes
+        having count(*) > 0;
     end if;
     return null;
 end

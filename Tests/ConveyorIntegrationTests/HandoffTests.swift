@@ -632,4 +632,59 @@ import Glibc
         #expect(try world.handoffs("race").map(\.kind) == ["manual"], "one handoff row for the account")
         #expect(try world.job(job).state == "succeeded")
     }
+
+    /// An integration churning an account while a router holds the team's
+    /// lock waits for the router, holding nothing the router then needs.
+    ///
+    /// Failed (deadlock detected, in CI's soak) at 4b0266e, whose one
+    /// accounts trigger updated `rep_loads` before requeueing: the churn
+    /// locked the manager's load row, then waited for `routing_epochs`, while
+    /// the router, holding `routing_epochs`, waited for that load row.
+    @Test(.timeLimit(.minutes(1)))
+    func aChurnWhileTheTeamIsRoutedWaitsWithoutDeadlock() throws {
+        let world = try HandoffWorld()
+        let anna = try world.addManager("anna", capacity: 5)
+        _ = try world.win("old")
+        _ = try world.route()
+        _ = try world.win("fresh")
+        let old = try world.accountId("old"), fresh = try world.accountId("fresh")
+
+        // The router's transaction: the team lock first.
+        try world.db.execute("BEGIN")
+        var open = true
+        defer { if open { try? world.db.execute("ROLLBACK") } }
+        try world.db.query("select 1 from conveyor.routing_epochs where team_id = $1 for update", [world.teamId])
+
+        // The integration churns anna's active account and waits for the team lock.
+        let conninfo = world.conninfo
+        let churnPID = SharedCounter()
+        let churned = SharedResult<Void>()
+        let done = DispatchSemaphore(value: 0)
+        Thread {
+            let result = Result { () throws in
+                let connection = try TestPostgres.connect(conninfo)
+                churnPID.value.store(Int(connection.backendPID), ordering: .sequentiallyConsistent)
+                try connection.query("update conveyor.accounts set stage = 'churned' where id = $1", [old])
+            }
+            churned.value.withLock { $0 = result }
+            done.signal()
+        }.start()
+        let observer = try TestPostgres.connect(world.conninfo)
+        let blocked = try HandoffDaemon.waitUntil(timeout: 30, interval: 0.005) {
+            let pid = churnPID.value.load(ordering: .sequentiallyConsistent)
+            guard pid != 0 else { return false }
+            return try observer.query(
+                "select coalesce(wait_event_type = 'Lock', false) as waiting from pg_stat_activity where pid = $1", [pid]
+            ).first?["waiting"].bool() ?? false
+        }
+        #expect(blocked, "the churn must wait for the team lock")
+
+        // The router now moves an account to anna: her load row must be free.
+        try world.db.query("update conveyor.accounts set owner_id = $1, stage = 'active' where id = $2", [anna, fresh])
+        try world.db.execute("COMMIT")
+        open = false
+        #expect(done.wait(timeout: .now() + 30) == .success, "the churn must finish")
+        try #require(churned.value.withLock { $0 }).get()
+        #expect(try world.owned()["anna"] == 1, "fresh counted, old no longer")
+    }
 }
