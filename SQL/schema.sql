@@ -408,6 +408,14 @@ begin
         order by a.team_id, n.kind
         on conflict (team_id, kind) do update set handoffs = t.handoffs + excluded.handoffs;
     end if;
+
+    insert into conveyor.rep_last_assigned as l (rep_id, last_assigned_at)
+    select to_rep_id, max(created_at)
+    from new_rows
+    group by to_rep_id
+    order by to_rep_id
+    on conflict (rep_id) do update set last_assigned_at = excluded.last_assigned_at
+    where l.last_assigned_at < excluded.last_assigned_at;
     return null;
 end
 $$;
@@ -1472,6 +1480,13 @@ CREATE SEQUENCE conveyor.probes_id_seq
 
 ALTER SEQUENCE conveyor.probes_id_seq OWNED BY conveyor.probes.id;
 
+CREATE TABLE conveyor.rep_last_assigned (
+    rep_id bigint NOT NULL,
+    last_assigned_at timestamp with time zone NOT NULL
+);
+
+COMMENT ON TABLE conveyor.rep_last_assigned IS 'when each rep was last handed an account (the newest handoff to them; kept by a trigger on conveyor.handoffs; no row: never)';
+
 CREATE TABLE conveyor.rep_loads (
     rep_id bigint NOT NULL,
     owned integer DEFAULT 0 NOT NULL,
@@ -1605,6 +1620,9 @@ ALTER TABLE ONLY conveyor.jobs
 
 ALTER TABLE ONLY conveyor.probes
     ADD CONSTRAINT probes_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY conveyor.rep_last_assigned
+    ADD CONSTRAINT rep_last_assigned_pkey PRIMARY KEY (rep_id);
 
 ALTER TABLE ONLY conveyor.rep_loads
     ADD CONSTRAINT rep_loads_pkey PRIMARY KEY (rep_id);
@@ -1767,6 +1785,9 @@ ALTER TABLE ONLY conveyor.interactions
 
 ALTER TABLE ONLY conveyor.jobs
     ADD CONSTRAINT jobs_team_id_fkey FOREIGN KEY (team_id) REFERENCES conveyor.teams(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY conveyor.rep_last_assigned
+    ADD CONSTRAINT rep_last_assigned_rep_id_fkey FOREIGN KEY (rep_id) REFERENCES conveyor.reps(id) ON DELETE CASCADE;
 
 ALTER TABLE ONLY conveyor.rep_loads
     ADD CONSTRAINT rep_loads_rep_id_fkey FOREIGN KEY (rep_id) REFERENCES conveyor.reps(id) ON DELETE CASCADE;

@@ -20,18 +20,20 @@ where id = any($1::bigint[])
 -- name: routing_candidates :many
 -- The team's account managers as routing sees them: load (accounts owned in
 -- stage active, see 007_rep_loads.sql) and when each was last handed an
--- account; times in microseconds since the Unix epoch (exact, as snapshots
--- store them; see conveyor.unix_us). Every row also carries the team's
--- candidate snapshot, the fingerprint of the candidates as the last routed
--- batch left them, and the handoffs routed since the snapshot (see
--- 011_explanation_snapshots.sql), read under the caller's lock.
+-- account (see 022_last_assigned.sql); times in microseconds since the Unix
+-- epoch (exact, as snapshots store them; see conveyor.unix_us). Every row
+-- also carries the team's candidate snapshot, the fingerprint of the
+-- candidates as the last routed batch left them, and the handoffs routed
+-- since the snapshot (see 011_explanation_snapshots.sql), read under the
+-- caller's lock.
 select r.id, r.ref, r.role, r.active, r.capacity, r.skills,
        conveyor.unix_us(r.away_until) as away_until_us,
        coalesce(l.owned, 0) as owned,
-       (select conveyor.unix_us(max(h.created_at)) from conveyor.handoffs h where h.to_rep_id = r.id) as last_assigned_us,
+       conveyor.unix_us(la.last_assigned_at) as last_assigned_us,
        e.snapshot_id, e.snapshot_fingerprint, e.handoffs_since_snapshot
 from conveyor.reps r
 left join conveyor.rep_loads l on l.rep_id = r.id
+left join conveyor.rep_last_assigned la on la.rep_id = r.id
 left join conveyor.routing_epochs e on e.team_id = r.team_id
 where r.team_id = $1 and r.role = 'account_manager'
 order by r.id

@@ -191,6 +191,49 @@ import Testing
         #expect(try tallies() == ["rail:auto=4", "rail:redistribution=2", "sea:manual=3", "sea:redistribution=1"])
     }
 
+    /// Migration 022 takes each manager's newest handoff from before it; from then
+    /// on the handoffs trigger moves it forward only (an older handoff, a deleted
+    /// account, a rolled-back insert leave it), whoever writes the handoff, and
+    /// routing reads it.
+    @Test func migration022KeepsEachManagersLastAssignmentMovingForward() throws {
+        let connection = try TestPostgres.connect(try TestPostgres.makeEmptyDatabase())
+        try Migrator(migrations: Migrator.embedded.filter { $0.version < 22 }).migrate(connection)
+        try connection.execute("""
+            insert into conveyor.teams (name) values ('rail');
+            insert into conveyor.reps (team_id, ref, role)
+            select id, ref, 'account_manager' from conveyor.teams, unnest(array['anna', 'ben', 'cleo']) as ref;
+            insert into conveyor.accounts (team_id, ref, stage)
+            select t.id, 'client-' || n, 'won' from conveyor.teams t, generate_series(1, 4) n;
+            insert into conveyor.handoffs (account_id, to_rep_id, kind, created_at)
+            select a.id, r.id, 'auto', timestamptz '2026-01-01 00:00Z' + (a.ref = 'client-2')::int * interval '1 day'
+            from conveyor.accounts a join conveyor.reps r on r.ref = 'anna' where a.ref in ('client-1', 'client-2');
+            """)
+        #expect(try Migrator(migrations: Migrator.embedded.filter { $0.version <= 22 }).migrate(connection).map(\.version) == [22])
+        let team = try connection.query("select id from conveyor.teams")[0]["id"].int64()
+        func lastAssigned() throws -> [String] {
+            try HandoffRouter.candidates(connection, teamId: team).map { candidate in
+                candidate.ref + "=" + (candidate.lastAssignedAt.map { ISO8601DateFormatter().string(from: $0) } ?? "never")
+            }
+        }
+        #expect(try lastAssigned() == ["anna=2026-01-02T00:00:00Z", "ben=never", "cleo=never"])
+        try connection.execute("""
+            insert into conveyor.handoffs (account_id, to_rep_id, kind, created_at)
+            select a.id, r.id, 'manual', timestamptz '2026-01-01 12:00Z'
+            from conveyor.accounts a join conveyor.reps r on r.ref in ('anna', 'ben') where a.ref = 'client-3';
+            update conveyor.handoffs set to_rep_id = (select id from conveyor.reps where ref = 'cleo'), created_at = '2026-01-03 00:00Z'
+            where account_id = (select id from conveyor.accounts where ref = 'client-1');
+            delete from conveyor.accounts where ref = 'client-2';
+            """)
+        try connection.execute("""
+            begin;
+            insert into conveyor.handoffs (account_id, to_rep_id, kind, created_at)
+            select a.id, r.id, 'auto', timestamptz '2026-02-01 00:00Z'
+            from conveyor.accounts a join conveyor.reps r on r.ref = 'ben' where a.ref = 'client-4';
+            rollback;
+            """)
+        #expect(try lastAssigned() == ["anna=2026-01-02T00:00:00Z", "ben=2026-01-01T12:00:00Z", "cleo=2026-01-03T00:00:00Z"])
+    }
+
     /// 015 moves a time stored out of its range to the nearer end (still away or snoozed
     /// for good, or long back) before it adds the constraint, so no later update of such a
     /// row fails the check.
