@@ -1314,7 +1314,8 @@ CREATE TABLE conveyor.alerts (
     CONSTRAINT alerts_severity_check CHECK ((severity = ANY (ARRAY['low'::text, 'medium'::text, 'high'::text]))),
     CONSTRAINT alerts_snoozed_until_range CHECK (((snoozed_until >= '1970-01-01 00:00:00+00'::timestamp with time zone) AND (snoozed_until <= '9999-12-31 23:59:59+00'::timestamp with time zone))),
     CONSTRAINT alerts_status_check CHECK ((status = ANY (ARRAY['open'::text, 'acknowledged'::text, 'snoozed'::text, 'resolved'::text])))
-);
+)
+WITH (fillfactor='40');
 
 COMMENT ON TABLE conveyor.alerts IS 'one open alert per (account, kind); a rescan updates it, a cleared condition resolves it';
 

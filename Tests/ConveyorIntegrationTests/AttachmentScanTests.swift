@@ -119,6 +119,28 @@ import Testing
         #expect(try team.db.query("select status from conveyor.alerts where id = $1", [before.id])[0]["status"].string() == "resolved")
     }
 
+    /// A rescan changes no indexed column of the alerts it finds again, and
+    /// their pages keep room for the new versions (023): the updates are HOT
+    /// ones, with no index entry written. (Pages packed full, as before 023,
+    /// moved most of these 120 alerts to other pages.)
+    @Test func aRescanUpdatesItsAlertsOnTheirOwnPages() throws {
+        let team = try fixture()
+        for n in 1...60 {
+            try team.account("solo-\(n)")
+            try team.interactions("solo-\(n)", by: "m1", 12)
+        }
+        #expect(try team.scan()["opened"] == 120)
+        let updates = try team.db.transaction {
+            #expect(try team.scan()["updated"] == 120)
+            return try team.db.query("""
+                select n_tup_upd::int as updated, n_tup_hot_upd::int as hot
+                from pg_stat_xact_user_tables where relid = 'conveyor.alerts'::regclass
+                """)[0]
+        }
+        #expect(try updates["updated"].int() == 120)
+        #expect(try updates["hot"].int() >= 108, "fewer than 90 % of a rescan's updates were HOT")
+    }
+
     @Test func anAccountMovedToAnotherTeamOrTooQuietResolvesAndADeletedOneTakesItsAlerts() throws {
         let team = try fixture()
         try team.exampleAccounts()
