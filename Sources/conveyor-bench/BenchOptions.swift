@@ -51,11 +51,12 @@ struct BenchOptions {
                            win commit to handoff notification p50/p99/max, bytes
                            stored per handoff
           scan       a generated year of --accounts accounts and --interactions interactions in
-                     one team (loaded once for scan and scan-raw: load seconds), then one
-                     scan.run through the daemon's socket: seconds, daemon RSS before and after;
-                     meanwhile status latency of 50 admin clients at 10/s each for 15 s, then
-                     the same with handoff latency of wins at --rate for --seconds in another team;
-                     the alerts must be the generator's ground truth
+                     one team (loaded once for scan and scan-raw: load seconds), then scan.run
+                     through the daemon's socket, once per figure: the first scan alone (seconds,
+                     daemon RSS before and after), a rescan alone (seconds), then scans during
+                     which status latency of 50 admin clients at 10/s each for 15 s, handoff
+                     latency of wins at --rate for --seconds in another team, and both at once
+                     are timed; the alerts must be the generator's ground truth
           scan-raw   the attachment rules over the same team as one hand-written read-only
                      query: seconds, alerts found (the ground truth too), and the ratio
                      scan/scan-raw of accounts scanned per second (when both ran)
