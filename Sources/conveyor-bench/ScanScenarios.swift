@@ -14,8 +14,9 @@ final class ScanScenarios {
     let conninfo: String
     let options: BenchOptions
     static let team = "china-rail"
-    /// The team whose handoffs are timed while the scan runs.
-    static let otherTeam = "warsaw-hub"
+    /// The teams whose handoffs are timed while scans run: one per run of
+    /// wins, whose accounts are named live-0, live-1, … in each.
+    static let otherTeams = ["warsaw-hub", "lodz-hub"]
     /// How long `status` is timed during the scan before the wins start.
     static let statusAloneSeconds = 15.0
     /// The loaded year and the load's figures, once loaded.
@@ -63,7 +64,7 @@ final class ScanScenarios {
     func scan() throws -> ScenarioResult {
         let (plan, load) = try prepare()
         let connection = try connect()
-        try connection.query(BenchQueries.addBenchTeams, [[Self.otherTeam], 1_000_000, 20])
+        try connection.query(BenchQueries.addBenchTeams, [Self.otherTeams, 1_000_000, 20])
         let daemon = try BenchDaemon(conninfo: conninfo, workers: options.workers, batchSize: options.batchSize)
         defer { daemon.stop() }
         let socket = daemon.directory + "/admin.sock", statusSeconds = options.seconds
@@ -72,10 +73,10 @@ final class ScanScenarios {
                 "status", socket: socket, clients: AdminScenarios.clients, rate: AdminScenarios.statusRate, seconds: seconds)
         }
         // A listener of its own for each run of wins: none has the earlier scans' alert events to read first.
-        func wins() throws -> (p50: Double, p99: Double, max: Double, count: Int) {
+        func wins(in team: String) throws -> (p50: Double, p99: Double, max: Double, count: Int) {
             let listener = try connect()
             try listener.listen(EventStore.channel)
-            return try HandoffScenarios.winLatency(teams: [Self.otherTeam], options: options, connection: connection, listener: listener)
+            return try HandoffScenarios.winLatency(teams: [team], options: options, connection: connection, listener: listener)
         }
 
         let rssBefore = daemon.residentBytes
@@ -84,7 +85,7 @@ final class ScanScenarios {
         try verify(try RawRules.raised(team: Self.team, connection), plan.truth, scenario: "scan")
         let rescan = try timedScan(daemon) {}
         let statusAlone = try timedScan(daemon) { try status(seconds: Self.statusAloneSeconds) }
-        let winsAlone = try timedScan(daemon) { try wins() }
+        let winsAlone = try timedScan(daemon) { try wins(in: Self.otherTeams[0]) }
         let both = try timedScan(daemon) {
             let statusDuring = Mutex<Result<Percentiles, Error>>(.failure(BenchError("status clients did not run")))
             let statusDone = DispatchGroup()
@@ -94,7 +95,7 @@ final class ScanScenarios {
                 statusDuring.withLock { $0 = result }
                 statusDone.leave()
             }.start()
-            let latency = try wins()
+            let latency = try wins(in: Self.otherTeams[1])
             statusDone.wait()
             return (status: try statusDuring.withLock { $0 }.get(), wins: latency)
         }
