@@ -789,6 +789,7 @@ CREATE FUNCTION conveyor.scan_team(p_team_id bigint, p_trigger text DEFAULT 'man
     SET search_path TO 'pg_catalog', 'pg_temp'
     SET work_mem TO '256MB'
     SET jit TO 'off'
+    SET plan_cache_mode TO 'force_custom_plan'
     AS $$
 declare
     t              conveyor.teams%rowtype;
@@ -947,6 +948,10 @@ begin
     left join top_pairs pr on pr.account_id = a.id
     left join margins m on m.account_id = a.id
     where a.team_id = p_team_id and a.stage = 'active';
+    -- Autovacuum never analyzes a temporary table: without these, the
+    -- joins below would be planned without a key or statistics.
+    alter table scan_figures add primary key (account_id);
+    analyze scan_figures;
 
     select count(*), count(*) filter (where interactions < t.min_interactions)
     into v_scanned, v_not_scored

@@ -141,6 +141,26 @@ import Testing
         #expect(try updates["hot"].int() >= 108, "fewer than 90 % of a rescan's updates were HOT")
     }
 
+    /// Autovacuum never analyzes a temporary table: the scan gives its
+    /// snapshot of figures a key and statistics itself before it joins the
+    /// alerts to it (024), so no estimate can make that join a nested loop
+    /// over every account for each alert.
+    @Test func theScansFiguresHaveAKeyAndStatisticsBeforeTheAlertsAreJoinedToThem() throws {
+        let team = try fixture()
+        try team.exampleAccounts()
+        let figures = try team.db.transaction {
+            let scanned = try team.scan()["scanned"]
+            let table = try team.db.query("""
+                select c.reltuples::int as estimated_rows,
+                       exists (select from pg_index x where x.indrelid = c.oid and x.indisprimary) as keyed
+                from pg_class c where c.oid = 'pg_temp.scan_figures'::regclass
+                """)[0]
+            return (scanned, table)
+        }
+        #expect(try figures.1["estimated_rows"].int64() == figures.0)
+        #expect(try figures.1["keyed"].bool())
+    }
+
     @Test func anAccountMovedToAnotherTeamOrTooQuietResolvesAndADeletedOneTakesItsAlerts() throws {
         let team = try fixture()
         try team.exampleAccounts()
