@@ -180,15 +180,11 @@ public enum HandoffRouter {
                     after[index].lastAssignedAt = team.now
                 }
             }
-            let ids = try connection.query(Queries.applyHandoffs, [
+            try connection.query(Queries.applyHandoffs, [
                 moves.accounts, moves.from, moves.to, moves.explanations.text, kind.rawValue,
                 snapshotId, team.id, snapshotId == nil ? CandidateSnapshot.json(loaded) : nil,
                 CandidateSnapshot.fingerprint(after), firstPosition + moves.accounts.count,
-            ]).map { try $0["id"].int64() }
-            try connection.query(Queries.resolveRoutingAlerts, [moves.accounts])
-            if let first = ids.min(), let last = ids.max() {
-                try connection.query(Queries.publishHandoffs, [team.id, first, last, ids.count])
-            }
+            ])
         }
         var retryAt: Date?
         if !waiting.accounts.isEmpty && kind != .manual {
