@@ -61,6 +61,11 @@ public struct PostgresNotification: Sendable, Equatable {
 public final class PostgresConnection {
     private let handle: OpaquePointer
     private var preparedNames: Set<String> = []
+    /// Transaction commands (`BEGIN`, `SAVEPOINT`, `RELEASE SAVEPOINT`) not
+    /// sent yet: each goes to the server with the next statement, before it
+    /// and in one round trip (pipeline mode), so it acts as if sent alone.
+    /// A savepoint that ends before any statement was sent costs nothing.
+    private var deferred: [String] = []
     /// When this connection waits for the server (every blocking libpq call).
     public let waits = ServerWaits()
     /// What a watchdog on another thread may know and do about this connection.
@@ -210,6 +215,7 @@ public final class PostgresConnection {
     }
     /// True while a transaction is open or failed on this connection.
     public var inTransaction: Bool {
+        guard deferred.isEmpty else { return true }
         let status = PQtransactionStatus(handle)
         return status == PQTRANS_INTRANS || status == PQTRANS_INERROR
     }
@@ -217,6 +223,7 @@ public final class PostgresConnection {
     /// Runs one statement with `$n` parameters (text format).
     @discardableResult
     public func query(_ sql: String, _ parameters: [any PostgresBindable] = []) throws -> PostgresRows {
+        guard deferred.isEmpty else { return try withDeferred(.text(sql, parameters)) }
         let result = waits.during {
             Self.withParameters(parameters) { count, values in
                 PQexecParams(handle, sql, count, nil, values, nil, nil, 0)
@@ -229,6 +236,7 @@ public final class PostgresConnection {
     /// not come within `seconds` (libpq's blocking calls would wait as long
     /// as TCP lets them). After a miss the connection is broken: close it.
     public func query(_ sql: String, _ parameters: [any PostgresBindable] = [], within seconds: Double) throws -> PostgresRows {
+        try sendDeferred()
         let sent = Self.withParameters(parameters) { count, values in
             PQsendQueryParams(handle, sql, count, nil, values, nil, nil, 0)
         }
@@ -251,6 +259,7 @@ public final class PostgresConnection {
         if !preparedNames.contains(statement.name) {
             try prepare(statement)
         }
+        guard deferred.isEmpty else { return try withDeferred(.prepared(statement, parameters)) }
         let result = waits.during {
             Self.withParameters(parameters) { count, values in
                 PQexecPrepared(handle, statement.name, count, values, nil, nil, 0)
@@ -268,7 +277,57 @@ public final class PostgresConnection {
         for statement in statements where !preparedNames.contains(statement.name) {
             try prepare(statement)
         }
-        return try waits.during { try pipelined(statements) }
+        let commands = takeDeferred().map { PipelineStep.text($0, []) }
+        let rows = try waits.during { try pipelined(commands + statements.map { .prepared($0, []) }) }
+        return Array(rows.dropFirst(commands.count))
+    }
+
+    /// The deferred commands, then `step`, in one round trip: the step's rows.
+    private func withDeferred(_ step: PipelineStep) throws -> PostgresRows {
+        let commands = takeDeferred().map { PipelineStep.text($0, []) }
+        return try waits.during { try pipelined(commands + [step]) }.last!
+    }
+
+    /// Sends the deferred commands on their own, for a call that cannot take them along.
+    private func sendDeferred() throws {
+        let commands = takeDeferred()
+        guard !commands.isEmpty else { return }
+        try check(waits.during { PQexec(handle, commands.joined(separator: "; ")) })
+    }
+
+    private func takeDeferred() -> [String] {
+        defer { deferred.removeAll() }
+        return deferred
+    }
+
+    /// One statement of a pipeline: SQL text or a prepared statement, with its parameters.
+    private enum PipelineStep {
+        case text(String, [any PostgresBindable])
+        case prepared(PreparedStatement, [any PostgresBindable])
+
+        var name: String {
+            switch self {
+            case .text(let sql, _): String(sql.prefix(40))
+            case .prepared(let statement, _): statement.name
+            }
+        }
+
+        func send(on handle: OpaquePointer) -> Bool {
+            switch self {
+            case .text(let sql, let parameters):
+                PostgresConnection.withParameters(parameters) { count, values in
+                    PQsendQueryParams(handle, sql, count, nil, values, nil, nil, 0)
+                } == 1
+            case .prepared(let statement, let parameters):
+                PostgresConnection.withParameters(parameters) { count, values in
+                    PQsendQueryPrepared(handle, statement.name, count, values, nil, nil, 0)
+                } == 1
+            }
+        }
+
+        func check(_ count: Int) throws {
+            if case .prepared(let statement, _) = self { try statement.check(count) }
+        }
     }
 
     private func prepare(_ statement: PreparedStatement) throws {
@@ -276,22 +335,22 @@ public final class PostgresConnection {
         preparedNames.insert(statement.name)
     }
 
-    private func pipelined(_ statements: [PreparedStatement]) throws -> [PostgresRows] {
+    private func pipelined(_ steps: [PipelineStep]) throws -> [PostgresRows] {
         guard PQenterPipelineMode(handle) == 1 else {
             throw PostgresError.connection(handle, context: "cannot enter pipeline mode")
         }
         defer { if PQexitPipelineMode(handle) != 1 { abandoned = true } }
-        for statement in statements {
-            guard PQsendQueryPrepared(handle, statement.name, 0, nil, nil, nil, 0) == 1 else {
-                throw PostgresError.connection(handle, context: "cannot send \(statement.name)")
+        for step in steps {
+            guard step.send(on: handle) else {
+                throw PostgresError.connection(handle, context: "cannot send \(step.name)")
             }
         }
         guard PQpipelineSync(handle) == 1 else { throw PostgresError.connection(handle, context: "cannot sync the pipeline") }
         var results: [Result<PostgresRows, Error>] = []
-        for statement in statements {
+        for step in steps {
             results.append(Result {
                 let rows = try check(PQgetResult(handle))
-                try statement.check(rows.count)
+                try step.check(rows.count)
                 return rows
             })
             // Each statement's results end with a null.
@@ -313,18 +372,24 @@ public final class PostgresConnection {
     /// Runs SQL text without parameters; may hold several statements
     /// (migrations, `SET`s). Never build this text from input.
     public func execute(_ sql: String) throws {
-        try check(waits.during { PQexec(handle, sql) })
+        let text = (takeDeferred() + [sql]).joined(separator: "; ")
+        try check(waits.during { PQexec(handle, text) })
     }
 
-    /// Runs `body` in a transaction: commits when it returns, rolls back when it throws.
+    /// Runs `body` in a transaction: commits when it returns, rolls back when
+    /// it throws. `BEGIN` goes with the body's first statement (no round trip
+    /// of its own; see `deferred`).
     @discardableResult
     public func transaction<T>(_ body: () throws -> T) throws -> T {
-        try execute("BEGIN")
+        deferred.append("BEGIN")
         let value: T
         do {
             value = try body()
         } catch {
-            if !isBroken { try? execute("ROLLBACK") }
+            // Nothing to roll back when BEGIN never left.
+            let begun = deferred.first != "BEGIN"
+            deferred.removeAll()
+            if begun && !isBroken { try? execute("ROLLBACK") }
             throw error
         }
         try execute("COMMIT")
@@ -333,14 +398,31 @@ public final class PostgresConnection {
 
     /// Runs `body` under a savepoint: released on success, rolled back (and
     /// the error rethrown) on failure, leaving the outer transaction usable.
+    /// `SAVEPOINT` and `RELEASE` go with the next statements (see `deferred`).
     public func savepoint<T>(_ name: String = "conveyor_sp", _ body: () throws -> T) throws -> T {
-        try execute("SAVEPOINT \(escapeIdentifier(name))")
+        let quoted = escapeIdentifier(name)
+        let command = "SAVEPOINT \(quoted)"
+        deferred.append(command)
         do {
             let value = try body()
-            try execute("RELEASE SAVEPOINT \(escapeIdentifier(name))")
+            if deferred.last == command {
+                deferred.removeLast()
+            } else if PQtransactionStatus(handle) == PQTRANS_INERROR {
+                // The body swallowed an error: RELEASE fails now, as it would alone, inside this savepoint.
+                try execute("RELEASE SAVEPOINT \(quoted)")
+            } else {
+                deferred.append("RELEASE SAVEPOINT \(quoted)")
+            }
             return value
         } catch {
-            if !isBroken { try execute("ROLLBACK TO SAVEPOINT \(escapeIdentifier(name))") }
+            if deferred.last == command {
+                // Never sent: there is nothing to undo.
+                deferred.removeLast()
+            } else {
+                // What was deferred since the savepoint is undone with it.
+                deferred.removeAll()
+                if !isBroken { try execute("ROLLBACK TO SAVEPOINT \(quoted)") }
+            }
             throw error
         }
     }

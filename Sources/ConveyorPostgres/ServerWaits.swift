@@ -14,14 +14,20 @@ public final class ServerWaits: Sendable {
     }
 
     private let current = Mutex(State(waiting: false, since: .now))
+    private let answers = Atomic(0)
 
     public init() {}
 
     public var state: State { current.withLock { $0 } }
 
+    /// How many answers the connection has waited for: its round trips
+    /// (but for statements run with a deadline of their own).
+    public var roundTrips: Int { answers.load(ordering: .relaxed) }
+
     /// Runs `body`, a call that blocks on the server, marked as a wait
     /// (for an answer unless `forAnswer` is false).
     func during<T>(forAnswer: Bool = true, _ body: () throws -> T) rethrows -> T {
+        if forAnswer { answers.add(1, ordering: .relaxed) }
         current.withLock { $0 = State(waiting: true, since: .now, forAnswer: forAnswer) }
         defer { current.withLock { $0 = State(waiting: false, since: .now) } }
         return try body()

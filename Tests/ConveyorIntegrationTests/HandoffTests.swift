@@ -508,6 +508,29 @@ import Glibc
         try world.checkInvariants()
     }
 
+    /// What a single win costs in round trips, the bulk of its latency once
+    /// the statements are fast: the claim (with BEGIN), the team lock (with
+    /// the handler's SAVEPOINT), the accounts, the candidates, the handoff
+    /// with its alerts and notification, the completion (with RELEASE), COMMIT.
+    /// An empty claim costs two: the claim and COMMIT.
+    @Test func aSingleWinIsHandedOffInSevenRoundTripsAndAnEmptyClaimInTwo() throws {
+        let world = try HandoffWorld()
+        try world.addManager("anna", capacity: 5)
+        try world.addManager("boris", capacity: 5)
+        try world.win("warm-up")
+        #expect(try world.route().succeeded == 1, "the first batch prepares the statements")
+        try world.win("acme")
+        let before = world.db.waits.roundTrips
+        let report = try world.processor.runBatch(on: world.db)
+        #expect(report.claimed == 1 && report.succeeded == 1, "\(report)")
+        #expect(world.db.waits.roundTrips - before == 7)
+        let idle = world.db.waits.roundTrips
+        #expect(try world.processor.runBatch(on: world.db).claimed == 0)
+        #expect(world.db.waits.roundTrips - idle == 2)
+        #expect(try world.account("acme").stage == "active")
+        try world.checkInvariants()
+    }
+
     // MARK: - concurrency
 
     /// Winners and several routers with small batches at once, over a team

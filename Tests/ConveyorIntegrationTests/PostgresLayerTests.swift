@@ -181,6 +181,12 @@ import Testing
         #expect(try connection.query("select array_agg(id)::text[] as ids from t")[0]["ids"].textArray() == ["2"])
     }
 
+    /// A statement that fails after deferred commands (see
+    /// `transactionCommandsGoWithTheNextStatement`) behaves as if they had
+    /// been sent alone: the savepoint undoes it, and the outer transaction
+    /// goes on. A savepoint whose body swallowed an error fails at its end
+    /// (its RELEASE refused) and is rolled back; a failed first statement
+    /// leaves no transaction open.
     @Test func savepointKeepsTheOuterTransaction() throws {
         let connection = try TestPostgres.connect(try TestPostgres.makeDatabase())
         try connection.execute("create table t (id int primary key)")
@@ -189,9 +195,57 @@ import Testing
             #expect(throws: PostgresError.self) {
                 try connection.savepoint { try connection.query("insert into t values (1)") }
             }
-            try connection.query("insert into t values (2)")
+            #expect(throws: PostgresError.self) {
+                try connection.savepoint {
+                    try connection.savepoint { try connection.query("insert into t values (2)") }
+                    try connection.query("select 1 / 0")
+                }
+            }
+            do {
+                try connection.savepoint {
+                    try connection.query("insert into t values (3)")
+                    _ = try? connection.query("select 1 / 0")
+                }
+                Issue.record("a savepoint whose transaction is aborted must not end quietly")
+            } catch let error as PostgresError {
+                #expect(error.code == SQLState(rawValue: "25P02"), "\(error)")
+            }
+            try connection.query("insert into t values (4)")
         }
-        #expect(try connection.query("select count(*) as n from t")[0]["n"].int() == 2)
+        #expect(try connection.query("select array_agg(id order by id)::text[] as ids from t")[0]["ids"].textArray() == ["1", "4"])
+        #expect(throws: PostgresError.self) { try connection.transaction { try connection.query("select 1 / 0") } }
+        #expect(!connection.inTransaction)
+        #expect(try connection.query("select count(*)::int as n from t")[0]["n"].int() == 2)
+    }
+
+    /// BEGIN, SAVEPOINT and RELEASE travel with the next statement: a
+    /// transaction costs its statements and COMMIT, a savepoint nothing,
+    /// and one that ends before any statement was sent is never sent.
+    @Test func transactionCommandsGoWithTheNextStatement() throws {
+        let connection = try TestPostgres.connect(try TestPostgres.makeDatabase())
+        try connection.execute("create table t (id int primary key)")
+        let insert = PreparedStatement(name: "insert_t", rows: .none, sql: "insert into t values ($1)")
+        try connection.query(insert, [0])
+        struct Boom: Error {}
+        let before = connection.waits.roundTrips
+        try connection.transaction {
+            #expect(connection.inTransaction, "a transaction is open from its start, also before BEGIN is sent")
+            try connection.query(insert, [1])
+            try connection.savepoint { try connection.query(insert, [2]) }
+            try connection.savepoint {}
+            #expect(throws: Boom.self) { try connection.savepoint { throw Boom() } }
+            try connection.query("insert into t values (3)")
+        }
+        #expect(connection.waits.roundTrips - before == 4, "three statements and COMMIT")
+        #expect(!connection.inTransaction)
+        #expect(try connection.query("select count(*)::int as n from t")[0]["n"].int() == 4)
+
+        // A transaction that ends before its first statement sends nothing.
+        let idle = connection.waits.roundTrips
+        #expect(throws: Boom.self) { try connection.transaction { throw Boom() } }
+        try connection.transaction {}
+        #expect(connection.waits.roundTrips - idle == 1, "only the empty transaction's BEGIN and COMMIT, together")
+        #expect(!connection.inTransaction)
     }
 
     @Test func preparedStatementsAreReused() throws {
