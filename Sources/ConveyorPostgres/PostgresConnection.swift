@@ -274,11 +274,18 @@ public final class PostgresConnection {
     /// pipeline mode; the server runs them as one implicit transaction): their
     /// rows, in order. The first error is thrown once the pipeline is done with.
     public func pipeline(_ statements: [PreparedStatement]) throws -> [PostgresRows] {
-        for statement in statements where !preparedNames.contains(statement.name) {
+        try pipeline(statements.map { ($0, []) })
+    }
+
+    /// Runs prepared statements with their parameters in one round trip, in
+    /// order, each one as if sent alone (inside a transaction, a later one
+    /// sees what an earlier one did or waited for): their rows, in order.
+    public func pipeline(_ statements: [(PreparedStatement, [any PostgresBindable])]) throws -> [PostgresRows] {
+        for (statement, _) in statements where !preparedNames.contains(statement.name) {
             try prepare(statement)
         }
         let commands = takeDeferred().map { PipelineStep.text($0, []) }
-        let rows = try waits.during { try pipelined(commands + statements.map { .prepared($0, []) }) }
+        let rows = try waits.during { try pipelined(commands + statements.map { .prepared($0.0, $0.1) }) }
         return Array(rows.dropFirst(commands.count))
     }
 

@@ -54,13 +54,15 @@ public struct HandoffHandler: JobHandler {
         while let teamId = pending.keys.min() {
             let entries = pending.removeValue(forKey: teamId)!
             routedTeams.insert(teamId)
-            guard let team = try HandoffRouter.lockTeam(connection, id: teamId) else { continue }
+            // The accounts are read under the lock: another worker or a manual handoff may have moved them.
+            guard let locked = try HandoffRouter.lockTeam(connection, id: teamId, reading: entries.map(\.payload.accountId))
+            else { continue }
+            let team = locked.team
             if team.paused {
                 for entry in entries { outcomes[entry.job.id] = .waiting(until: nil, reason: "team \(team.name) is paused") }
                 continue
             }
-            // Read under the lock: another worker or a manual handoff may have moved them.
-            let current = try HandoffRouter.accounts(connection, ids: entries.map(\.payload.accountId))
+            let current = locked.accounts
             var due: [(entry: Entry, account: RoutingAccount)] = []
             for entry in entries {
                 guard let account = current[entry.payload.accountId] else {
@@ -77,12 +79,17 @@ public struct HandoffHandler: JobHandler {
                     pending[account.teamId, default: []].append(entry)
                 }
             }
+            var candidates: HandoffRouter.TeamCandidates? = locked.candidates
             for handoffKind in [HandoffKind.auto, .redistribution] {
                 let group = due.filter { ($0.entry.payload.kind ?? .auto) == handoffKind }
+                guard !group.isEmpty else { continue }
                 let fromRep = Dictionary(group.map { ($0.account.id, $0.entry.payload.fromRepId ?? $0.account.hunterId) }) { first, _ in first }
                 let routed = try HandoffRouter.route(
-                    connection, team: team, accounts: group.map(\.account), kind: handoffKind, from: { fromRep[$0.id] ?? nil }
+                    connection, team: team, accounts: group.map(\.account), kind: handoffKind, from: { fromRep[$0.id] ?? nil },
+                    candidates: candidates
                 )
+                // This group's handoffs changed them: the next group reads them again.
+                candidates = nil
                 for (member, result) in zip(group, routed) where result.decision.chosenRepId == nil {
                     outcomes[member.entry.job.id] = .waiting(until: result.retryAt, reason: result.decision.waitingReason ?? "no eligible account manager")
                 }

@@ -50,20 +50,44 @@ public enum HandoffRouter {
     static let handoffsPerSnapshot = 1000
 
     public static func lockTeam(_ connection: PostgresConnection, id: Int64) throws -> Team? {
-        try connection.query(Queries.lockTeamRouting, [id]).first.map { row in
-            Team(
-                id: try row["id"].int64(),
-                name: try row["name"].string(),
-                paused: try row["paused"].bool(),
-                settings: RoutingSettings(skillsFallback: try row["skills_fallback"].bool()),
-                now: CandidateSnapshot.date(micros: try row["now_us"].int64())
-            )
-        }
+        try connection.query(Queries.lockTeamRouting, [id]).first.map(team)
+    }
+
+    /// A locked team with what routing its won accounts reads under the lock.
+    public struct LockedTeam: Sendable {
+        public let team: Team
+        public let accounts: [Int64: RoutingAccount]
+        /// For `route`'s first batch; a later batch reads them again.
+        public let candidates: TeamCandidates
+    }
+
+    /// `lockTeam`, then, under the lock, the accounts `accountIds` and the
+    /// team's candidates: in one round trip, for a handoff job's batch.
+    public static func lockTeam(_ connection: PostgresConnection, id: Int64, reading accountIds: [Int64]) throws -> LockedTeam? {
+        let rows = try connection.pipeline([
+            (Queries.lockTeamRouting, [id]), (Queries.routingAccounts, [accountIds]), (Queries.routingCandidates, [id]),
+        ])
+        guard let row = rows[0].first else { return nil }
+        return LockedTeam(team: try team(row), accounts: try accounts(rows[1]), candidates: try candidates(rows[2]))
+    }
+
+    private static func team(_ row: PostgresRow) throws -> Team {
+        Team(
+            id: try row["id"].int64(),
+            name: try row["name"].string(),
+            paused: try row["paused"].bool(),
+            settings: RoutingSettings(skillsFallback: try row["skills_fallback"].bool()),
+            now: CandidateSnapshot.date(micros: try row["now_us"].int64())
+        )
     }
 
     public static func accounts(_ connection: PostgresConnection, ids: [Int64]) throws -> [Int64: RoutingAccount] {
+        try accounts(try connection.query(Queries.routingAccounts, [ids]))
+    }
+
+    private static func accounts(_ rows: PostgresRows) throws -> [Int64: RoutingAccount] {
         var accounts: [Int64: RoutingAccount] = [:]
-        for row in try connection.query(Queries.routingAccounts, [ids]) {
+        for row in rows {
             let account = RoutingAccount(
                 id: try row["id"].int64(),
                 teamId: try row["team_id"].int64(),
@@ -79,18 +103,23 @@ public enum HandoffRouter {
     }
 
     public static func candidates(_ connection: PostgresConnection, teamId: Int64) throws -> [Candidate] {
-        try candidatesAndSnapshot(connection, teamId: teamId).candidates
+        try candidates(try connection.query(Queries.routingCandidates, [teamId])).all
     }
 
     /// The team's snapshot bookkeeping (see `route`).
-    struct SnapshotState {
+    struct SnapshotState: Sendable {
         var id: Int64?
         var fingerprint: Int64?
         var handoffsSince = 0
     }
 
-    private static func candidatesAndSnapshot(_ connection: PostgresConnection, teamId: Int64) throws -> (candidates: [Candidate], snapshot: SnapshotState) {
-        let rows = try connection.query(Queries.routingCandidates, [teamId])
+    /// A team's account managers as routing reads them, with its snapshot bookkeeping.
+    public struct TeamCandidates: Sendable {
+        let all: [Candidate]
+        let snapshot: SnapshotState
+    }
+
+    private static func candidates(_ rows: PostgresRows) throws -> TeamCandidates {
         let candidates = try rows.map { row in
             Candidate(
                 id: try row["id"].int64(),
@@ -104,19 +133,20 @@ public enum HandoffRouter {
                 lastAssignedAt: try row["last_assigned_us"].optionalInt64().map(CandidateSnapshot.date(micros:))
             )
         }
-        guard let first = rows.first else { return (candidates, SnapshotState()) }
+        guard let first = rows.first else { return TeamCandidates(all: candidates, snapshot: SnapshotState()) }
         let snapshot = SnapshotState(
             id: try first["snapshot_id"].optionalInt64(), fingerprint: try first["snapshot_fingerprint"].optionalInt64(),
             handoffsSince: try first["handoffs_since_snapshot"].optionalInt() ?? 0
         )
-        return (candidates, snapshot)
+        return TeamCandidates(all: candidates, snapshot: snapshot)
     }
 
     /// Routes `accounts` (in order) of a locked team and applies the result.
     /// `from` names each handoff's previous holder; `excluded` reps never
     /// receive; `only` limits the candidates to one rep (manual handoffs, whose
     /// decisions list their candidate: a refusal says why); `detail` says
-    /// whether the other decisions list every candidate (tests compare them).
+    /// whether the other decisions list every candidate (tests compare them);
+    /// `candidates`, when given, are the team's as just read under its lock.
     /// Nothing is written for an account nobody may take, except its alert
     /// (not for manual handoffs, which are refused instead).
     ///
@@ -132,10 +162,12 @@ public enum HandoffRouter {
         from: (RoutingAccount) -> Int64?,
         excluded: Set<Int64> = [],
         only: Int64? = nil,
-        detail: RoutingPolicy.Detail = .summary
+        detail: RoutingPolicy.Detail = .summary,
+        candidates read: TeamCandidates? = nil
     ) throws -> [Routed] {
         guard !accounts.isEmpty else { return [] }
-        let (loaded, snapshot) = try candidatesAndSnapshot(connection, teamId: team.id)
+        let current = try read ?? candidates(try connection.query(Queries.routingCandidates, [team.id]))
+        let loaded = current.all, snapshot = current.snapshot
         var candidates = only.map { target in loaded.filter { $0.id == target } } ?? loaded
         let requests = accounts.map {
             RoutingRequest(accountId: $0.id, hunterId: $0.hunterId, needs: $0.needs, excludedRepIds: excluded)
