@@ -279,6 +279,17 @@ import Testing
         #expect(!connection.inTransaction)
         #expect(try connection.pipeline([one])[0][0]["n"].int() == 1)
         #expect(try connection.query("select 2 as two")[0]["two"].int() == 2)
+
+        // With parameters (hostile ones stay values), after a deferred BEGIN:
+        // each statement sees what the one before it did.
+        try connection.execute("create table p (v text)")
+        let put = PreparedStatement(name: "pipe_put", rows: .none, sql: "insert into p values ($1)")
+        let count = PreparedStatement(name: "pipe_count", rows: .one, sql: "select count(*)::int as n from p where v = $1")
+        let hostile = "'); drop table p; --"
+        let answers = try connection.transaction { try connection.pipeline([(put, [hostile]), (count, [hostile])]) }
+        #expect(answers.count == 2)
+        #expect(try answers[1][0]["n"].int() == 1)
+        #expect(try connection.query("select v from p")[0]["v"].string() == hostile)
     }
 
     @Test func notificationsArriveWithoutPolling() throws {
