@@ -4,7 +4,9 @@
 -- Serializes routing within a team (across workers and daemons) until commit,
 -- and orders it against conveyor.requeue_waiting (see 003_queue_triggers.sql).
 -- `now_us` is the decision time: the transaction's, which its handoffs'
--- created_at also take, in microseconds since the Unix epoch.
+-- created_at also take, in microseconds since the Unix epoch. A handoff
+-- job's batch sends it with routing_accounts and routing_candidates in one
+-- round trip (HandoffRouter.lockTeam(_:id:reading:)); they run after it.
 select t.id, t.name, t.paused, t.skills_fallback, conveyor.unix_us(now()) as now_us
 from conveyor.routing_epochs e
 join conveyor.teams t on t.id = e.team_id
