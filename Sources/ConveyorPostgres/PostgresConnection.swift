@@ -63,8 +63,10 @@ public final class PostgresConnection {
     private var preparedNames: Set<String> = []
     /// Transaction commands (`BEGIN`, `SAVEPOINT`, `RELEASE SAVEPOINT`) not
     /// sent yet: each goes to the server with the next statement, before it
-    /// and in one round trip (pipeline mode), so it acts as if sent alone.
-    /// A savepoint that ends before any statement was sent costs nothing.
+    /// and in one round trip (in its pipeline, or ahead of `execute`'s text),
+    /// so it acts as if sent alone. A statement's first preparation sends
+    /// them first, on their own. A savepoint that ends before any statement
+    /// was sent costs nothing.
     private var deferred: [String] = []
     /// When this connection waits for the server (every blocking libpq call).
     public let waits = ServerWaits()
@@ -257,6 +259,7 @@ public final class PostgresConnection {
             throw PostgresError(kind: .decoding, message: "query \(statement.name) is a script: run it with execute")
         }
         if !preparedNames.contains(statement.name) {
+            try sendDeferred()
             try prepare(statement)
         }
         guard deferred.isEmpty else { return try withDeferred(.prepared(statement, parameters)) }
@@ -271,17 +274,18 @@ public final class PostgresConnection {
     }
 
     /// Runs prepared statements without parameters in one round trip (libpq's
-    /// pipeline mode; the server runs them as one implicit transaction): their
-    /// rows, in order. The first error is thrown once the pipeline is done with.
+    /// pipeline mode; outside a transaction the server runs them as one
+    /// implicit transaction, and an error skips the rest): their rows, in
+    /// order. The first error is thrown once the pipeline is done with.
     public func pipeline(_ statements: [PreparedStatement]) throws -> [PostgresRows] {
         try pipeline(statements.map { ($0, []) })
     }
 
-    /// Runs prepared statements with their parameters in one round trip, in
-    /// order, each one as if sent alone (inside a transaction, a later one
-    /// sees what an earlier one did or waited for): their rows, in order.
+    /// The same with parameters. Each statement runs after the one before
+    /// it: inside a transaction, it sees what that one did or waited for.
     public func pipeline(_ statements: [(PreparedStatement, [any PostgresBindable])]) throws -> [PostgresRows] {
         for (statement, _) in statements where !preparedNames.contains(statement.name) {
+            try sendDeferred()
             try prepare(statement)
         }
         let commands = takeDeferred().map { PipelineStep.text($0, []) }
@@ -295,7 +299,9 @@ public final class PostgresConnection {
         return try waits.during { try pipelined(commands + [step]) }.last!
     }
 
-    /// Sends the deferred commands on their own, for a call that cannot take them along.
+    /// Sends the deferred commands on their own, for a call that cannot take
+    /// them along (without a deadline: `query(_:_:within:)` is meant for
+    /// use outside transactions).
     private func sendDeferred() throws {
         let commands = takeDeferred()
         guard !commands.isEmpty else { return }
@@ -399,7 +405,13 @@ public final class PostgresConnection {
             if begun && !isBroken { try? execute("ROLLBACK") }
             throw error
         }
-        try execute("COMMIT")
+        do {
+            try execute("COMMIT")
+        } catch {
+            // A deferred RELEASE refused: COMMIT never ran.
+            if inTransaction && !isBroken { try? execute("ROLLBACK") }
+            throw error
+        }
         return value
     }
 
@@ -409,7 +421,12 @@ public final class PostgresConnection {
     public func savepoint<T>(_ name: String = "conveyor_sp", _ body: () throws -> T) throws -> T {
         let quoted = escapeIdentifier(name)
         let command = "SAVEPOINT \(quoted)"
-        deferred.append(command)
+        if PQtransactionStatus(handle) == PQTRANS_INERROR {
+            // Refused now, as it would be alone, before there is anything to roll back.
+            try execute(command)
+        } else {
+            deferred.append(command)
+        }
         do {
             let value = try body()
             if deferred.last == command {

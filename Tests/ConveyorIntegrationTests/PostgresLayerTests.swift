@@ -184,9 +184,10 @@ import Testing
     /// A statement that fails after deferred commands (see
     /// `transactionCommandsGoWithTheNextStatement`) behaves as if they had
     /// been sent alone: the savepoint undoes it, and the outer transaction
-    /// goes on. A savepoint whose body swallowed an error fails at its end
-    /// (its RELEASE refused) and is rolled back; a failed first statement
-    /// leaves no transaction open.
+    /// goes on, also when the statement failed to prepare. A savepoint whose
+    /// body swallowed an error fails at its end (its RELEASE refused) and is
+    /// rolled back; one begun in an aborted transaction is refused at once; a
+    /// failed first statement leaves no transaction open.
     @Test func savepointKeepsTheOuterTransaction() throws {
         let connection = try TestPostgres.connect(try TestPostgres.makeDatabase())
         try connection.execute("create table t (id int primary key)")
@@ -210,9 +211,28 @@ import Testing
             } catch let error as PostgresError {
                 #expect(error.code == SQLState(rawValue: "25P02"), "\(error)")
             }
+            // A statement prepared for the first time is prepared after the savepoint.
+            #expect(throws: PostgresError.self) {
+                try connection.savepoint {
+                    try connection.query(PreparedStatement(name: "missing_table", rows: .many, sql: "select * from no_such_table"))
+                }
+            }
             try connection.query("insert into t values (4)")
         }
         #expect(try connection.query("select array_agg(id order by id)::text[] as ids from t")[0]["ids"].textArray() == ["1", "4"])
+        // In an aborted transaction a savepoint is refused before its body runs.
+        var ran = false
+        try connection.transaction {
+            _ = try? connection.query("select 1 / 0")
+            do {
+                try connection.savepoint { ran = true }
+                Issue.record("a savepoint in an aborted transaction must be refused")
+            } catch let error as PostgresError {
+                #expect(error.code == SQLState(rawValue: "25P02"), "\(error)")
+            }
+        }
+        #expect(!ran)
+        #expect(!connection.inTransaction)
         #expect(throws: PostgresError.self) { try connection.transaction { try connection.query("select 1 / 0") } }
         #expect(!connection.inTransaction)
         #expect(try connection.query("select count(*)::int as n from t")[0]["n"].int() == 2)
