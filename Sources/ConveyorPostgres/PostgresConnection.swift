@@ -225,7 +225,7 @@ public final class PostgresConnection {
     /// Runs one statement with `$n` parameters (text format).
     @discardableResult
     public func query(_ sql: String, _ parameters: [any PostgresBindable] = []) throws -> PostgresRows {
-        guard deferred.isEmpty else { return try withDeferred(.text(sql, parameters)) }
+        guard deferred.isEmpty else { return try afterDeferred([.text(sql, parameters)])[0] }
         let result = waits.during {
             Self.withParameters(parameters) { count, values in
                 PQexecParams(handle, sql, count, nil, values, nil, nil, 0)
@@ -259,10 +259,9 @@ public final class PostgresConnection {
             throw PostgresError(kind: .decoding, message: "query \(statement.name) is a script: run it with execute")
         }
         if !preparedNames.contains(statement.name) {
-            try sendDeferred()
             try prepare(statement)
         }
-        guard deferred.isEmpty else { return try withDeferred(.prepared(statement, parameters)) }
+        guard deferred.isEmpty else { return try afterDeferred([.prepared(statement, parameters)])[0] }
         let result = waits.during {
             Self.withParameters(parameters) { count, values in
                 PQexecPrepared(handle, statement.name, count, values, nil, nil, 0)
@@ -285,18 +284,15 @@ public final class PostgresConnection {
     /// it: inside a transaction, it sees what that one did or waited for.
     public func pipeline(_ statements: [(PreparedStatement, [any PostgresBindable])]) throws -> [PostgresRows] {
         for (statement, _) in statements where !preparedNames.contains(statement.name) {
-            try sendDeferred()
             try prepare(statement)
         }
-        let commands = takeDeferred().map { PipelineStep.text($0, []) }
-        let rows = try waits.during { try pipelined(commands + statements.map { .prepared($0.0, $0.1) }) }
-        return Array(rows.dropFirst(commands.count))
+        return try afterDeferred(statements.map { .prepared($0.0, $0.1) })
     }
 
-    /// The deferred commands, then `step`, in one round trip: the step's rows.
-    private func withDeferred(_ step: PipelineStep) throws -> PostgresRows {
+    /// The deferred commands, then `steps`, in one round trip: the steps' rows.
+    private func afterDeferred(_ steps: [PipelineStep]) throws -> [PostgresRows] {
         let commands = takeDeferred().map { PipelineStep.text($0, []) }
-        return try waits.during { try pipelined(commands + [step]) }.last!
+        return Array(try waits.during { try pipelined(commands + steps) }.dropFirst(commands.count))
     }
 
     /// Sends the deferred commands on their own, for a call that cannot take
@@ -343,7 +339,10 @@ public final class PostgresConnection {
         }
     }
 
+    /// Prepares `statement`, after the deferred commands: a PREPARE that
+    /// fails must fail inside the savepoint it was meant for.
     private func prepare(_ statement: PreparedStatement) throws {
+        try sendDeferred()
         try check(waits.during { PQprepare(handle, statement.name, statement.sql, 0, nil) })
         preparedNames.insert(statement.name)
     }
