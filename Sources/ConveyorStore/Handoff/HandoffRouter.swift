@@ -103,7 +103,11 @@ public enum HandoffRouter {
     }
 
     public static func candidates(_ connection: PostgresConnection, teamId: Int64) throws -> [Candidate] {
-        try candidates(try connection.query(Queries.routingCandidates, [teamId])).all
+        try teamCandidates(connection, teamId: teamId).all
+    }
+
+    private static func teamCandidates(_ connection: PostgresConnection, teamId: Int64) throws -> TeamCandidates {
+        try candidates(try connection.query(Queries.routingCandidates, [teamId]))
     }
 
     /// The team's snapshot bookkeeping (see `route`).
@@ -166,7 +170,7 @@ public enum HandoffRouter {
         candidates read: TeamCandidates? = nil
     ) throws -> [Routed] {
         guard !accounts.isEmpty else { return [] }
-        let current = try read ?? candidates(try connection.query(Queries.routingCandidates, [team.id]))
+        let current = try read ?? teamCandidates(connection, teamId: team.id)
         let loaded = current.all, snapshot = current.snapshot
         var candidates = only.map { target in loaded.filter { $0.id == target } } ?? loaded
         let requests = accounts.map {
