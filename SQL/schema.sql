@@ -151,6 +151,10 @@ begin
 end
 $$;
 
+CREATE FUNCTION conveyor.candidate_json(p_rep_id bigint, p_ref text, p_owned integer, p_capacity integer, p_last_assigned_at timestamp with time zone, p_reasons text, p_chosen boolean) RETURNS text
+    LANGUAGE sql STABLE PARALLEL SAFE
+    RETURN concat('{"rep_id":', p_rep_id, ',"rep":', to_json(COALESCE(p_ref, ('#'::text || p_rep_id))), ',"owned":', p_owned, ',"capacity":', p_capacity, ',"utilization":', CASE WHEN (p_capacity > 0) THEN ((((((2000 * (p_owned)::bigint) + p_capacity) / (2 * (p_capacity)::bigint)) / 1000) || '.'::text) || lpad((((((2000 * (p_owned)::bigint) + p_capacity) / (2 * (p_capacity)::bigint)) % (1000)::bigint))::text, 3, '0'::text)) ELSE 'null'::text END, ',"last_assigned_at":', COALESCE((('"'::text || to_char((p_last_assigned_at AT TIME ZONE 'UTC'::text), 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'::text)) || '"'::text), 'null'::text), ',"excluded_because":', COALESCE((to_json(string_to_array(NULLIF(p_reasons, ''::text), ','::text)))::text, '[]'::text), ',"verdict":', (to_json(CASE WHEN p_chosen THEN 'chosen'::text WHEN (COALESCE(p_reasons, ''::text) = ''::text) THEN 'eligible'::text ELSE replace(p_reasons, ','::text, ', '::text) END))::text, '}');
+
 CREATE FUNCTION conveyor.check_team_time_zone() RETURNS trigger
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'pg_temp'
@@ -220,7 +224,7 @@ COMMENT ON COLUMN conveyor.reps.capacity IS 'how many accounts in stage active a
 
 CREATE FUNCTION conveyor.explained_candidates(p_rep_ids bigint[], p_owned integer[], p_capacities integer[], p_last_assigned_at timestamp with time zone[], p_reasons text[], p_chosen_rep_id bigint) RETURNS jsonb
     LANGUAGE sql STABLE PARALLEL SAFE
-    RETURN (SELECT COALESCE(((('['::text || string_agg(concat('{"rep_id":', c.rep_id, ',"rep":', to_json(COALESCE((SELECT reps.ref FROM conveyor.reps WHERE (reps.id = c.rep_id)), ('#'::text || c.rep_id))), ',"owned":', c.owned, ',"capacity":', c.capacity, ',"utilization":', CASE WHEN (c.capacity > 0) THEN (((c.thousandths / 1000) || '.'::text) || lpad(((c.thousandths % (1000)::bigint))::text, 3, '0'::text)) ELSE 'null'::text END, ',"last_assigned_at":', COALESCE((('"'::text || to_char((c.last_assigned_at AT TIME ZONE 'UTC'::text), 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'::text)) || '"'::text), 'null'::text), ',"excluded_because":', COALESCE((to_json(string_to_array(NULLIF(c.reasons, ''::text), ','::text)))::text, '[]'::text), ',"verdict":', (to_json(CASE WHEN (c.rep_id = explained_candidates.p_chosen_rep_id) THEN 'chosen'::text WHEN (COALESCE(c.reasons, ''::text) = ''::text) THEN 'eligible'::text ELSE replace(c.reasons, ','::text, ', '::text) END))::text, '}'), ','::text ORDER BY c.n)) || ']'::text))::jsonb, '[]'::jsonb) AS "coalesce" FROM (SELECT u.rep_id, u.owned, u.capacity, u.last_assigned_at, u.reasons, u.n, (((2000 * (u.owned)::bigint) + u.capacity) / (2 * (NULLIF(u.capacity, 0))::bigint)) AS thousandths FROM UNNEST(explained_candidates.p_rep_ids, explained_candidates.p_owned, explained_candidates.p_capacities, explained_candidates.p_last_assigned_at, explained_candidates.p_reasons) WITH ORDINALITY u(rep_id, owned, capacity, last_assigned_at, reasons, n)) c);
+    RETURN (SELECT ((('['::text || COALESCE(string_agg(conveyor.candidate_json(u.rep_id, r.ref, u.owned, u.capacity, u.last_assigned_at, u.reasons, (u.rep_id = explained_candidates.p_chosen_rep_id)), ','::text ORDER BY u.n), ''::text)) || ']'::text))::jsonb AS jsonb FROM (UNNEST(explained_candidates.p_rep_ids, explained_candidates.p_owned, explained_candidates.p_capacities, explained_candidates.p_last_assigned_at, explained_candidates.p_reasons) WITH ORDINALITY u(rep_id, owned, capacity, last_assigned_at, reasons, n) LEFT JOIN conveyor.reps r ON ((r.id = u.rep_id))));
 
 CREATE FUNCTION conveyor.from_unix_us(p_us bigint) RETURNS timestamp with time zone
     LANGUAGE sql STABLE PARALLEL SAFE
@@ -235,6 +239,8 @@ declare
     v_summary jsonb;
     v_handoff jsonb;
     v_candidates jsonb;
+    v_candidates_text text;
+    v_incomplete boolean;
     v_fields jsonb;
     v_decided_at timestamptz;
     v_rep_ids bigint[];
@@ -286,41 +292,42 @@ begin
                    s.owned + coalesce(n.handed, 0) as owned,
                    coalesce(n.last_at, s.last_assigned_at) as last_assigned_at
             from snapshot s left join since n on n.to_rep_id = s.rep_id
+        -- the verdicts first, so that conveyor.candidate_json is inlined
+        -- with plain columns as its arguments
+        ), verdicts as materialized (
+            select st.rep_id, r.ref, st.owned, st.capacity, st.last_assigned_at, st.rep_id = h.to_rep_id as chosen,
+                   concat_ws(',',
+                       case when not st.active then 'inactive' end,
+                       case when st.away_until > h.created_at then 'away' end,
+                       case when st.rep_id = i.hunter_id then 'hunter' end,
+                       case when st.rep_id = any (i.excluded) then 'departing' end,
+                       case when st.owned >= st.capacity then 'at_capacity' end,
+                       case when not st.skills @> i.needs then 'skills' end
+                   ) as reasons
+            from state st cross join inputs i left join conveyor.reps r on r.id = st.rep_id
+            where i.only_rep_id is null or st.rep_id = i.only_rep_id
         )
-        select array_agg(st.rep_id order by st.rep_id), array_agg(st.owned order by st.rep_id),
-               array_agg(st.capacity order by st.rep_id), array_agg(st.last_assigned_at order by st.rep_id),
-               array_agg(concat_ws(',',
-                   case when not st.active then 'inactive' end,
-                   case when st.away_until > h.created_at then 'away' end,
-                   case when st.rep_id = i.hunter_id then 'hunter' end,
-                   case when st.rep_id = any (i.excluded) then 'departing' end,
-                   case when st.owned >= st.capacity then 'at_capacity' end,
-                   case when not st.skills @> i.needs then 'skills' end
-               ) order by st.rep_id),
+        select '[' || coalesce(string_agg(conveyor.candidate_json(v.rep_id, v.ref, v.owned, v.capacity, v.last_assigned_at,
+                                                                 v.reasons, v.chosen), ',' order by v.rep_id), '') || ']',
                (select coalesce(sum(handed), 0) from since)
-        into v_rep_ids, v_owned, v_capacities, v_last_assigned_at, v_reasons, v_replayed
-        from state st cross join inputs i
-        where i.only_rep_id is null or st.rep_id = i.only_rep_id;
-        v_candidates := conveyor.explained_candidates(v_rep_ids, v_owned, v_capacities, v_last_assigned_at, v_reasons, h.to_rep_id);
+        into v_candidates_text, v_replayed
+        from verdicts v;
 
         -- Every handoff before this one on the snapshot must still be there:
         -- deleting an account deletes its handoffs, and then the loads and
         -- last assignments rebuilt for the later ones are too low or too old.
-        if v_summary ? 'run_position' and v_replayed <> (v_summary ->> 'run_position')::integer then
-            return jsonb_build_object(
-                'handoff', v_handoff, 'reconstructed', false,
-                'incomplete', format('%s of the %s handoffs routed on this snapshot before this one were deleted with their accounts; '
-                                     'the loads and last assignments below may be lower or older than the router saw',
-                                     (v_summary ->> 'run_position')::integer - v_replayed, v_summary ->> 'run_position'),
-                'runner_up', v_summary -> 'runner_up', 'excluded', v_summary -> 'excluded',
-                'candidates', coalesce(v_candidates, '[]')
-            );
-        end if;
-        return jsonb_build_object(
-            'handoff', v_handoff, 'reconstructed', true,
-            'runner_up', v_summary -> 'runner_up', 'excluded', v_summary -> 'excluded',
-            'candidates', coalesce(v_candidates, '[]')
-        );
+        v_incomplete := v_summary ? 'run_position' and v_replayed <> (v_summary ->> 'run_position')::integer;
+        -- One text, read as jsonb once: building an object around the
+        -- candidates' jsonb would copy all of them again.
+        return concat(
+            '{"handoff":', v_handoff, ',"reconstructed":', case when v_incomplete then 'false' else 'true' end,
+            case when v_incomplete then ',"incomplete":' || to_json(format(
+                '%s of the %s handoffs routed on this snapshot before this one were deleted with their accounts; '
+                'the loads and last assignments below may be lower or older than the router saw',
+                (v_summary ->> 'run_position')::integer - v_replayed, v_summary ->> 'run_position')) end,
+            ',"runner_up":', coalesce(v_summary -> 'runner_up', 'null'), ',"excluded":', coalesce(v_summary -> 'excluded', 'null'),
+            ',"candidates":', v_candidates_text, '}'
+        )::jsonb;
     end if;
 
     -- Written before 011: one entry per candidate, named by `candidate_fields`

@@ -102,7 +102,7 @@ enum Explanation {
             write(Int64(candidate.capacity))
             write(",\"utilization\":")
             if candidate.capacity > 0 {
-                // Thousandths rounded half up in integers, as conveyor.explained_candidates does.
+                // Thousandths rounded half up in integers, as conveyor.candidate_json does.
                 let thousandths = (2000 * Int64(candidate.owned) + Int64(candidate.capacity)) / (2 * Int64(candidate.capacity))
                 write(thousandths / 1000)
                 write(thousandths % 1000 < 10 ? ".00" : thousandths % 1000 < 100 ? ".0" : ".")
