@@ -26,3 +26,8 @@ select to_regclass('conveyor.schema_migrations') is not null as present
 
 -- name: applied_migrations :many
 select version, checksum from conveyor.schema_migrations
+
+-- name: migration_lock_timeout :one
+-- For the rest of a migration's transaction: how long ($1, e.g. '2000ms')
+-- any one lock it needs may be waited for before the migration gives way.
+select set_config('lock_timeout', $1, true)

@@ -312,4 +312,74 @@ import Testing
         #expect(applied.map(\.version) == [2, 3])
         #expect(try Self.appliedRows(connection).map(\.version) == [1, 2, 3])
     }
+
+    /// A table of its own and a migration that alters it, for the lock tests.
+    static let lockedTable = Migration(version: 1, file: "001_table.sql", text: "create schema if not exists conveyor; create table conveyor.busy (id int);")
+    static let alterLockedTable = Migration(version: 2, file: "002_alter.sql", text: "alter table conveyor.busy add column note text;")
+
+    /// A database with `conveyor.busy` and a second session whose open transaction holds a lock on it.
+    static func busyTable() throws -> (conninfo: String, connection: PostgresConnection, holder: PostgresConnection) {
+        let conninfo = try TestPostgres.makeEmptyDatabase()
+        let connection = try TestPostgres.connect(conninfo)
+        try Migrator(migrations: [lockedTable]).migrate(connection)
+        let holder = try TestPostgres.connect(conninfo)
+        try holder.execute("begin; select count(*) from conveyor.busy")
+        return (conninfo, connection, holder)
+    }
+
+    static func noteColumns(_ connection: PostgresConnection) throws -> Int {
+        try connection.query("select count(*) as n from information_schema.columns where table_name = 'busy' and column_name = 'note'")[0]["n"].int()
+    }
+
+    static func waitingForBusy(_ connection: PostgresConnection) throws -> Bool {
+        try connection.query("select count(*) > 0 as waiting from pg_locks where relation = to_regclass('conveyor.busy') and not granted")[0]["waiting"].bool()
+    }
+
+    @Test func aMigrationGivesWayToALongTransactionAndSaysSoWhenItNeverEnds() throws {
+        let (_, connection, holder) = try Self.busyTable()
+
+        do {
+            let applied = try Migrator(migrations: [Self.lockedTable, Self.alterLockedTable], lockTimeout: .milliseconds(50), attempts: 3)
+                .migrate(connection)
+            Issue.record("a migration that never gets its lock must throw, applied \(applied.map(\.file))")
+        } catch let error as MigrationError {
+            #expect(error.description.contains("002_alter.sql"), "names the file: \(error)")
+            #expect(error.description.contains("gave way 3 times") && error.description.contains("50 ms"), "says how long it tried: \(error)")
+            #expect(error.description.contains("conveyord migrate"), "says what to do: \(error)")
+        }
+        #expect(try Self.appliedRows(connection).map(\.version) == [1])
+        #expect(try Self.noteColumns(connection) == 0)
+        #expect(!connection.inTransaction)
+        #expect(try connection.query("select count(*) as n from pg_locks where locktype = 'advisory' and pid = pg_backend_pid()")[0]["n"].int() == 0)
+        // the holder's transaction was never disturbed
+        #expect(try holder.query("select count(*) as n from conveyor.busy")[0]["n"].int() == 0)
+        try holder.execute("commit")
+    }
+
+    @Test func aMigrationThatGaveWayAppliesOnceTheLockHolderEnds() throws {
+        let (conninfo, observer, holder) = try Self.busyTable()
+
+        var sawWaiting = false, sawGiveWay = false
+        let results = TestPostgres.onThreads(1, connect: { try TestPostgres.connect(conninfo) }, whileRunning: {
+            // it waits for the lock, gives way (no waiter while it pauses), and only then does the holder end
+            let deadline = Date().addingTimeInterval(30)
+            while !sawGiveWay, Date() < deadline {
+                let waiting = (try? Self.waitingForBusy(observer)) ?? false
+                if waiting { sawWaiting = true } else if sawWaiting { sawGiveWay = true }
+                Thread.sleep(forTimeInterval: 0.005)
+            }
+            _ = try? holder.execute("commit")
+        }) { _, connection in
+            try Migrator(migrations: [Self.lockedTable, Self.alterLockedTable], lockTimeout: .milliseconds(100), attempts: 300)
+                .migrate(connection).map(\.version)
+        }
+
+        #expect(sawWaiting && sawGiveWay, "the migration waited for the lock and gave way before the holder ended")
+        switch results[0] {
+        case .success(let versions): #expect(versions == [2])
+        case .failure(let error): Issue.record("migrate failed: \(error)")
+        }
+        #expect(try Self.appliedRows(observer).map(\.version) == [1, 2])
+        #expect(try Self.noteColumns(observer) == 1)
+    }
 }

@@ -1,4 +1,5 @@
 import ConveyorPostgres
+import Foundation
 
 /// One numbered migration from `SQL/NNN_name.sql`.
 public struct Migration: Sendable, Equatable {
@@ -31,6 +32,13 @@ public struct MigrationError: Error, Sendable, CustomStringConvertible {
 /// Applies pending migrations under a PostgreSQL advisory lock, so several
 /// `conveyord migrate` (or starting daemons) at once are safe; records each
 /// in `conveyor.schema_migrations` with its checksum.
+///
+/// A migration never waits long for a table's lock: an `ALTER TABLE` queued
+/// behind a long transaction (a scan, an integration's session) would make
+/// every later statement on that table queue behind it, handoffs included.
+/// Each lock is waited for at most `lockTimeout`; then the migration rolls
+/// back, the queued statements run, and after a pause as long it tries
+/// again, `attempts` times in all.
 public struct Migrator: Sendable {
     /// The migrations compiled into this binary, in version order.
     public static let embedded: [Migration] = EmbeddedSQL.migrations.map { entry in
@@ -53,11 +61,18 @@ public struct Migrator: Sendable {
     static let lockKey: Int64 = 0x636f_6e76_6d69_6772
 
     public let migrations: [Migration]
+    /// The longest wait for any one lock a migration takes.
+    public let lockTimeout: Duration
+    /// How many times a migration that gave way to a lock holder is tried.
+    public let attempts: Int
 
     /// Versions must be unique (the build's migrations are, see the tests).
-    public init(migrations: [Migration] = Migrator.embedded) {
+    public init(migrations: [Migration] = Migrator.embedded, lockTimeout: Duration = .seconds(2), attempts: Int = 10) {
         self.migrations = migrations.sorted { $0.version < $1.version }
+        self.lockTimeout = lockTimeout
+        self.attempts = attempts
         precondition(Set(migrations.map(\.version)).count == migrations.count, "two migrations share a version")
+        precondition(attempts > 0 && lockTimeout > .zero, "a migration needs at least one attempt and a positive lock timeout")
     }
 
     /// The newest version this binary knows.
@@ -73,16 +88,31 @@ public struct Migrator: Sendable {
         try connection.query(Queries.createSchemaMigrations)
         let pending = try pendingMigrations(connection)
         for migration in pending {
+            try apply(migration, connection)
+        }
+        return pending
+    }
+
+    /// One migration in its own transaction, tried again while it gives way to a lock holder.
+    private func apply(_ migration: Migration, _ connection: PostgresConnection) throws {
+        let milliseconds = max(1, lockTimeout.components.seconds * 1000 + lockTimeout.components.attoseconds / 1_000_000_000_000_000)
+        for attempt in 1...attempts {
             do {
                 try connection.transaction {
+                    try connection.query(Queries.migrationLockTimeout, ["\(milliseconds)ms"])
                     try connection.execute(migration.text)
                     try connection.query(Queries.recordMigration, [migration.version, migration.file, migration.checksum])
                 }
+                return
+            } catch let error as PostgresError where error.code == .lockNotAvailable && attempt < attempts {
+                Thread.sleep(forTimeInterval: Double(milliseconds) / 1000)
+            } catch let error as PostgresError where error.code == .lockNotAvailable {
+                throw MigrationError(description:
+                    "migration \(migration.file) gave way \(attempts) times to a session holding a lock it needs (\(milliseconds) ms each): a long transaction is open on a table it changes (see pg_stat_activity); run `conveyord migrate` again when it ends")
             } catch let error as PostgresError {
                 throw MigrationError(description: "migration \(migration.file) failed: \(error)")
             }
         }
-        return pending
     }
 
     /// Throws, in one line saying what to do, unless the database's schema is
