@@ -337,6 +337,8 @@ import Testing
 
     @Test func aMigrationGivesWayToALongTransactionAndSaysSoWhenItNeverEnds() throws {
         let (_, connection, holder) = try Self.busyTable()
+        // without the lock timeout the migration would wait for ever: fail instead
+        try connection.query("select set_config('statement_timeout', '20s', false)")
 
         do {
             let applied = try Migrator(migrations: [Self.lockedTable, Self.alterLockedTable], lockTimeout: .milliseconds(50), attempts: 3)
@@ -351,6 +353,7 @@ import Testing
         #expect(try Self.noteColumns(connection) == 0)
         #expect(!connection.inTransaction)
         #expect(try connection.query("select count(*) as n from pg_locks where locktype = 'advisory' and pid = pg_backend_pid()")[0]["n"].int() == 0)
+        #expect(try connection.query("select current_setting('lock_timeout') as t")[0]["t"].string() == "0", "the timeout was the transaction's only")
         // the holder's transaction was never disturbed
         #expect(try holder.query("select count(*) as n from conveyor.busy")[0]["n"].int() == 0)
         try holder.execute("commit")
@@ -364,9 +367,9 @@ import Testing
             // it waits for the lock, gives way (no waiter while it pauses), and only then does the holder end
             let deadline = Date().addingTimeInterval(30)
             while !sawGiveWay, Date() < deadline {
-                let waiting = (try? Self.waitingForBusy(observer)) ?? false
-                if waiting { sawWaiting = true } else if sawWaiting { sawGiveWay = true }
                 Thread.sleep(forTimeInterval: 0.005)
+                guard let waiting = try? Self.waitingForBusy(observer) else { continue }
+                if waiting { sawWaiting = true } else if sawWaiting { sawGiveWay = true }
             }
             _ = try? holder.execute("commit")
         }) { _, connection in

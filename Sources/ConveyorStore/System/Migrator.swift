@@ -33,12 +33,12 @@ public struct MigrationError: Error, Sendable, CustomStringConvertible {
 /// `conveyord migrate` (or starting daemons) at once are safe; records each
 /// in `conveyor.schema_migrations` with its checksum.
 ///
-/// A migration never waits long for a table's lock: an `ALTER TABLE` queued
-/// behind a long transaction (a scan, an integration's session) would make
-/// every later statement on that table queue behind it, handoffs included.
-/// Each lock is waited for at most `lockTimeout`; then the migration rolls
-/// back, the queued statements run, and after a pause as long it tries
-/// again, `attempts` times in all.
+/// A migration never waits long for a lock: an `ALTER TABLE` queued behind a
+/// long transaction (a scan, an integration's session) makes every later
+/// statement on that table queue behind it, handoffs included. Each lock is
+/// waited for at most `lockTimeout`; then the migration rolls back, the
+/// queued statements run, and after a pause as long it tries again,
+/// `attempts` times in all.
 public struct Migrator: Sendable {
     /// The migrations compiled into this binary, in version order.
     public static let embedded: [Migration] = EmbeddedSQL.migrations.map { entry in
@@ -95,7 +95,7 @@ public struct Migrator: Sendable {
 
     /// One migration in its own transaction, tried again while it gives way to a lock holder.
     private func apply(_ migration: Migration, _ connection: PostgresConnection) throws {
-        let milliseconds = max(1, lockTimeout.components.seconds * 1000 + lockTimeout.components.attoseconds / 1_000_000_000_000_000)
+        let milliseconds = max(1, Int64((lockTimeout / .milliseconds(1)).rounded(.up)))
         for attempt in 1...attempts {
             do {
                 try connection.transaction {
@@ -104,11 +104,12 @@ public struct Migrator: Sendable {
                     try connection.query(Queries.recordMigration, [migration.version, migration.file, migration.checksum])
                 }
                 return
-            } catch let error as PostgresError where error.code == .lockNotAvailable && attempt < attempts {
-                Thread.sleep(forTimeInterval: Double(milliseconds) / 1000)
             } catch let error as PostgresError where error.code == .lockNotAvailable {
-                throw MigrationError(description:
-                    "migration \(migration.file) gave way \(attempts) times to a session holding a lock it needs (\(milliseconds) ms each): a long transaction is open on a table it changes (see pg_stat_activity); run `conveyord migrate` again when it ends")
+                guard attempt < attempts else {
+                    throw MigrationError(description:
+                        "migration \(migration.file) gave way \(attempts) times to a session holding a lock it needs (\(milliseconds) ms each): a long transaction is open on a table it changes (see pg_stat_activity); run `conveyord migrate` again when it ends")
+                }
+                Thread.sleep(forTimeInterval: Double(milliseconds) / 1000)
             } catch let error as PostgresError {
                 throw MigrationError(description: "migration \(migration.file) failed: \(error)")
             }
