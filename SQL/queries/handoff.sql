@@ -58,11 +58,14 @@ order by r.id
 -- resolve, and one notification tells listeners the range of handoff ids
 -- to read (see handoff_events). One statement, so a single win's handoff
 -- is one round trip. Returns that range and its count; no row when no
--- account moved.
+-- account moved. The moves are one zipped unnest: its generic plan expects
+-- a few rows and finds each account by its key (a join of the arrays with
+-- the split explanations was expected to give 50, and the plan read every
+-- account of the table, 0.6 ms of a single win's 1.8 ms at 3,000 accounts).
 with moves as (
-    select m.account_id, m.from_rep_id, m.to_rep_id, m.n, e.explanation::jsonb as explanation
-    from unnest($1::bigint[], $2::bigint[], $3::bigint[]) with ordinality as m(account_id, from_rep_id, to_rep_id, n)
-    join string_to_table($4, E'\n') with ordinality as e(explanation, n) on e.n = m.n
+    select m.account_id, m.from_rep_id, m.to_rep_id, m.n, m.explanation::jsonb as explanation
+    from unnest($1::bigint[], $2::bigint[], $3::bigint[], string_to_array($4, E'\n'))
+         with ordinality as m(account_id, from_rep_id, to_rep_id, explanation, n)
 ), taken as (
     insert into conveyor.candidate_snapshots (team_id, candidates)
     select $7, $8::jsonb where $8::text is not null

@@ -389,6 +389,28 @@ import Testing
         #expect(!plan.contains("Sort Key: jobs.priority") && !plan.contains("Bitmap Heap Scan on jobs"), "\(plan)")
     }
 
+    /// A single win's handoff is planned once per connection (the generic
+    /// plan): it must find the account by its key, not read every account
+    /// of the table. The moves' row estimate decides; a join of the arrays
+    /// with the split explanations was expected to give 50 rows, enough for
+    /// a sequential scan of 3,000 accounts on every win.
+    @Test func theGenericPlanOfAHandoffFindsItsAccountByKey() throws {
+        let world = try HandoffWorld()
+        let anna = try world.addManager("anna", capacity: 5)
+        try world.db.execute("""
+            insert into conveyor.accounts (team_id, ref) select \(world.teamId), 'lead-' || g from generate_series(1, 3000) as g;
+            analyze conveyor.accounts;
+            set plan_cache_mode = force_generic_plan;
+            prepare apply(bigint[], bigint[], bigint[], text, text, bigint, bigint, text, bigint, integer) as
+            """ + Queries.applyHandoffs.sql)
+        let account = try world.db.query("select min(id) as id from conveyor.accounts")[0]["id"].int64()
+        let plan = try world.db.query(
+            "explain execute apply(array[\(account)], array[null::bigint], array[\(anna)], '{}', 'auto', null, \(world.teamId), null, 0, 0)"
+        ).map { try $0[0].string() }.joined(separator: "\n")
+        #expect(plan.contains("Index Scan using accounts_pkey on accounts"), "\(plan)")
+        #expect(!plan.contains("Seq Scan on accounts"), "\(plan)")
+    }
+
     /// A batch takes one team's jobs (and any without a team), so that two
     /// workers claiming at once take different teams and never queue on one
     /// team's routing lock.
