@@ -182,16 +182,25 @@ end
 $$;
 
 CREATE FUNCTION conveyor.tags_ok(tags text[], max_count integer) RETURNS boolean
-    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
-    select tags is null
-        or (coalesce(array_ndims(tags), 1) = 1
-            and cardinality(tags) <= max_count
-            and not exists (
-                select 1
-                from unnest(tags) as t(tag)
-                where tag is null or tag !~ '[^[:space:]]' or length(tag) > 100))
+declare
+    tag text;
+begin
+    if tags is null then
+        return true;
+    end if;
+    if coalesce(array_ndims(tags), 1) <> 1 or cardinality(tags) > max_count then
+        return false;
+    end if;
+    foreach tag in array tags loop
+        if tag is null or tag !~ '[^[:space:]]' or length(tag) > 100 then
+            return false;
+        end if;
+    end loop;
+    return true;
+end
 $$;
 
 COMMENT ON FUNCTION conveyor.tags_ok(tags text[], max_count integer) IS 'true when every tag is non-null, non-blank, <= 100 chars, and there are at most max_count of them';

@@ -389,6 +389,38 @@ import Testing
         #expect(!plan.contains("Sort Key: jobs.priority") && !plan.contains("Bitmap Heap Scan on jobs"), "\(plan)")
     }
 
+    /// conveyor.tags_ok backs the skills and needs constraints: an
+    /// integration writing lists by plain SQL gets the same refusals as
+    /// the admin commands, and a good list of any allowed size passes.
+    @Test func tagListsWrittenBySQLAreCheckedByTheirConstraints() throws {
+        let connection = try TestPostgres.connect(try TestPostgres.makeDatabase())
+        let team = try connection.query("insert into conveyor.teams (name) values ('rail') returning id")[0]["id"].int64()
+        let long = String(repeating: "x", count: 100)
+        let accepted: [String] = ["{}", "{customs}", "{\"\(long)\"}", "[0:1]={a,b}",
+                                  "{" + (1...50).map { "n\($0)" }.joined(separator: ",") + "}"]
+        for (n, list) in accepted.enumerated() {
+            try connection.query("insert into conveyor.accounts (team_id, ref, needs) values ($1, $2, $3::text[])", [team, "ok-\(n)", list])
+        }
+        let hundredSkills = "{" + (1...100).map { "s\($0)" }.joined(separator: ",") + "}"
+        try connection.query("insert into conveyor.reps (team_id, ref, role, skills) values ($1, 'anna', 'account_manager', $2::text[])", [team, hundredSkills])
+
+        let refused: [(what: String, list: String)] = [
+            ("a NULL tag", "{a,NULL}"), ("a blank tag", "{\"  \"}"), ("a tab-only tag", "{\"\t\"}"),
+            ("a 101-character tag", "{\"\(long)x\"}"), ("two dimensions", "{{a},{b}}"),
+            ("51 needs", "{" + (1...51).map { "n\($0)" }.joined(separator: ",") + "}"),
+        ]
+        for (what, list) in refused {
+            let error = Self.expectFailure("23514", what) {
+                try connection.query("update conveyor.accounts set needs = $1::text[] where ref = 'ok-0'", [list])
+            }
+            #expect(error?.message.contains("accounts_needs_check") == true, "\(what): \(String(describing: error))")
+        }
+        Self.expectFailure("23514", "101 skills") {
+            try connection.query("update conveyor.reps set skills = skills || 's101'::text where ref = 'anna'")
+        }
+        #expect(try connection.query("select needs from conveyor.accounts where ref = 'ok-0'")[0]["needs"].textArray() == [])
+    }
+
     /// A single win's handoff is planned once per connection (the generic
     /// plan): it must find the account by its key, not read every account
     /// of the table. The moves' row estimate decides; a join of the arrays
