@@ -14,10 +14,12 @@ where e.team_id = $1
 for update of e
 
 -- name: routing_accounts :many
--- The accounts to route, with their hunter and current owner.
+-- The accounts to route, with their hunter and current owner. The ids are
+-- hidden from the planner as in complete_jobs, so this is planned once per
+-- connection, not on every single win.
 select id, team_id, ref, stage, hunter_id, owner_id, needs
 from conveyor.accounts
-where id = any($1::bigint[])
+where id = any((select $1::bigint[])::bigint[])
 
 -- name: routing_candidates :many
 -- The team's account managers as routing sees them: load (accounts owned in
