@@ -146,3 +146,19 @@ set handoff_job_id = e.id, won_at = coalesce(a.won_at, now())
 from enqueued e
 where a.id = e.account_id
 returning a.id
+
+-- name: prune_unused_snapshots :exec
+-- Deletes up to $1 candidate snapshots that nothing reads any more: no
+-- handoff names them (deleting an account deletes its handoffs) and no team
+-- routes on them now. A batch names only its team's current snapshot, read
+-- under the team's routing lock, so a snapshot that is not current and that
+-- no handoff names is never named again. Each snapshot is one probe of
+-- handoffs_snapshot.
+delete from conveyor.candidate_snapshots
+where id in (
+    select s.id
+    from conveyor.candidate_snapshots s
+    where not exists (select 1 from conveyor.routing_epochs e where e.snapshot_id = s.id)
+      and not exists (select 1 from conveyor.handoffs h where h.snapshot_id = s.id)
+    limit $1
+)

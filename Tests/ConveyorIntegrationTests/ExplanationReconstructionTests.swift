@@ -252,6 +252,47 @@ import Testing
         }
     }
 
+    /// A snapshot whose handoffs were all deleted (with their accounts) is
+    /// pruned; one that a handoff still names, and the team's current one,
+    /// stay, and the handoffs left keep their exact explanations.
+    @Test func snapshotsNoHandoffNamesArePrunedAndTheOthersStay() throws {
+        let world = try HandoffWorld()
+        try world.addManager("anna", capacity: 9)
+        try world.addManager("boris", capacity: 9)
+        var runs: [[Routed]] = []
+        for (run, capacity) in [9, 10, 11].enumerated() {
+            try world.db.query("update conveyor.reps set capacity = $2 where ref = 'anna' and team_id = $1", [world.teamId, capacity])
+            for n in 1...2 { try world.win("p\(run)-\(n)") }
+            runs.append(try Self.route(world, ["p\(run)-1", "p\(run)-2"]))
+        }
+        func snapshotIds() throws -> [Int64] {
+            try world.db.query("select id from conveyor.candidate_snapshots where team_id = $1 order by id", [world.teamId])
+                .map { try $0["id"].int64() }
+        }
+        let taken = try snapshotIds()
+        #expect(taken.count == 3, "a capacity changed before each run")
+        #expect(try UnusedSnapshots.prune(world.db) == 0, "every snapshot is named")
+
+        // The first run loses its second account, the second and third runs all of theirs.
+        try world.db.query("""
+            delete from conveyor.accounts where team_id = $1 and ref in ('p0-2', 'p1-1', 'p1-2', 'p2-1', 'p2-2')
+            """, [world.teamId])
+        #expect(try UnusedSnapshots.prune(world.db) == 1)
+        #expect(try snapshotIds() == [taken[0], taken[2]], "the first is still named, the last is the team's current one")
+        try Self.expectExact(world, [runs[0][0]])
+        #expect(try UnusedSnapshots.prune(world.db) == 0)
+
+        // The deletions changed the managers' loads: the next run takes a
+        // snapshot of its own, and the one before it is unused now.
+        try world.win("p3-1")
+        let next = try Self.route(world, ["p3-1"])
+        let latest = try snapshotIds()
+        #expect(latest.count == 3 && latest.prefix(2) == [taken[0], taken[2]])
+        #expect(try UnusedSnapshots.prune(world.db) == 1)
+        #expect(try snapshotIds() == [taken[0], latest[2]])
+        try Self.expectExact(world, [runs[0][0]] + next)
+    }
+
     // MARK: properties
 
     /// Random teams and rounds of random wins, with random changes between

@@ -95,4 +95,25 @@ import Testing
             """).map { try $0["status"].string() }
         #expect(statuses == ["resolved"])
     }
+
+    /// Deleting accounts by plain SQL deletes their handoffs; housekeeping
+    /// then prunes the candidate snapshot that no handoff names any more,
+    /// and keeps the team's current one.
+    @Test func theSnapshotOfDeletedAccountsIsPruned() throws {
+        let setup = try HandoffDaemonTests.Setup(environment: Self.environment)
+        defer { setup.stop() }
+        try setup.manager("anna", capacity: 5)
+        _ = try setup.win("first")
+        #expect(try setup.waitUntilHandedOff("first") == "anna")
+        try setup.db.query("update conveyor.reps set capacity = 6 where ref = 'anna'")
+        _ = try setup.win("second")
+        #expect(try setup.waitUntilHandedOff("second") == "anna")
+        func snapshots() throws -> Int { try HandoffDaemon.int(setup.db, "select count(*)::int from conveyor.candidate_snapshots") }
+        #expect(try snapshots() == 2, "the capacity changed between the wins")
+        try setup.db.query("delete from conveyor.accounts where ref = 'first'")
+        #expect(try HandoffDaemon.waitUntil(timeout: 30, interval: 0.1) { try snapshots() == 1 })
+        #expect(try HandoffDaemon.int(setup.db, """
+            select count(*)::int from conveyor.candidate_snapshots s join conveyor.routing_epochs e on e.snapshot_id = s.id
+            """) == 1, "the one left is the current one")
+    }
 }

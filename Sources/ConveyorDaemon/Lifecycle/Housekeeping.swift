@@ -6,8 +6,9 @@ import ServiceLifecycle
 /// Periodic upkeep, safe with several daemons at once: makes waiting jobs
 /// whose wake-up time passed available (a rep back from away), opens alerts
 /// whose snooze ended, enqueues the handoff of accounts set to `won` by plain
-/// SQL (``ForgottenWins``), and prunes finished jobs past the retention in
-/// small batches.
+/// SQL (``ForgottenWins``), and prunes finished jobs past the retention and
+/// candidate snapshots nothing names any more (``UnusedSnapshots``) in small
+/// batches.
 struct Housekeeping: Service {
     let database: ConnectionPool
     let retention: Double
@@ -25,15 +26,17 @@ struct Housekeeping: Service {
             round += 1
             do {
                 let retention = self.retention
-                let (woken, unsnoozed, pruned) = try await database.run { connection in
+                let (woken, unsnoozed, pruned, snapshots) = try await database.run { connection in
                     (
                         try JobStore.wakeDueWaiting(connection), try AlertStore.wakeSnoozed(connection),
-                        prune ? try JobStore.prune(connection, retention: retention) : 0
+                        prune ? try JobStore.prune(connection, retention: retention) : 0,
+                        prune ? try UnusedSnapshots.prune(connection) : 0
                     )
                 }
                 if woken > 0 { logger.info("woke waiting jobs", metadata: ["jobs": "\(woken)"]) }
                 if unsnoozed > 0 { logger.info("snoozes ended", metadata: ["alerts": "\(unsnoozed)"]) }
                 if pruned > 0 { logger.info("pruned finished jobs", metadata: ["jobs": "\(pruned)"]) }
+                if snapshots > 0 { logger.info("pruned unused candidate snapshots", metadata: ["snapshots": "\(snapshots)"]) }
             } catch {
                 logger.warning("housekeeping failed; will retry", metadata: ["error": "\(error)"])
             }
