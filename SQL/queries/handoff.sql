@@ -152,8 +152,9 @@ returning a.id
 -- handoff names them (deleting an account deletes its handoffs) and no team
 -- routes on them now. A batch names only its team's current snapshot, read
 -- under the team's routing lock, so a snapshot that is not current and that
--- no handoff names is never named again. Each snapshot is one probe of
--- handoffs_snapshot.
+-- no handoff names is never named again. The handoffs are read in the
+-- partial index handoffs_snapshot (index only), not with their
+-- explanations.
 delete from conveyor.candidate_snapshots
 where id in (
     select s.id

@@ -260,7 +260,7 @@ import Testing
         try world.addManager("anna", capacity: 9)
         try world.addManager("boris", capacity: 9)
         var runs: [[Routed]] = []
-        for (run, capacity) in [9, 10, 11].enumerated() {
+        for (run, capacity) in [10, 11, 12].enumerated() {
             try world.db.query("update conveyor.reps set capacity = $2 where ref = 'anna' and team_id = $1", [world.teamId, capacity])
             for n in 1...2 { try world.win("p\(run)-\(n)") }
             runs.append(try Self.route(world, ["p\(run)-1", "p\(run)-2"]))
@@ -291,6 +291,11 @@ import Testing
         #expect(try UnusedSnapshots.prune(world.db) == 1)
         #expect(try snapshotIds() == [taken[0], latest[2]])
         try Self.expectExact(world, [runs[0][0]] + next)
+
+        // Statement after statement until none is left, `batch` at a time.
+        try world.db.query("insert into conveyor.candidate_snapshots (team_id, candidates) values ($1, '[]'), ($1, '[]')", [world.teamId])
+        #expect(try UnusedSnapshots.prune(world.db, batch: 1) == 2)
+        #expect(try snapshotIds() == [taken[0], latest[2]])
     }
 
     // MARK: properties

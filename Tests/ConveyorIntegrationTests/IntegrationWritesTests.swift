@@ -6,7 +6,8 @@ import Testing
 /// Rows an integration writes with plain SQL, against the real `conveyord`:
 /// an account set to `won` without `record_win` is still handed off, and a
 /// handoff that can never succeed is reported (log, alert, `status`) and
-/// skipped while the team's other handoffs go on.
+/// skipped while the team's other handoffs go on, and deleted accounts
+/// leave no candidate snapshot behind that nothing names.
 @Suite struct IntegrationWritesTests {
     /// Housekeeping, which finds forgotten wins, runs every `poll_interval`.
     static let environment = ["CONVEYOR_LOG_LEVEL": "notice", "CONVEYOR_POLL_INTERVAL": "0.2"]

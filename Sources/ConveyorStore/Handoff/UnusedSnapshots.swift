@@ -9,6 +9,7 @@ public enum UnusedSnapshots {
     /// Deletes them, `batch` per statement; returns how many.
     @discardableResult
     public static func prune(_ connection: PostgresConnection, batch: Int = 1000) throws -> Int {
+        precondition(batch > 0, "a batch deletes at least one snapshot")
         var total = 0
         while true {
             let deleted = try connection.query(Queries.pruneUnusedSnapshots, [batch]).affectedRows
