@@ -147,19 +147,24 @@ from enqueued e
 where a.id = e.account_id
 returning a.id
 
--- name: prune_unused_snapshots :exec
--- Deletes up to $1 candidate snapshots that nothing reads any more: no
--- handoff names them (deleting an account deletes its handoffs) and no team
--- routes on them now. A batch names only its team's current snapshot, read
--- under the team's routing lock, so a snapshot that is not current and that
--- no handoff names is never named again. The handoffs are read in the
--- partial index handoffs_snapshot (index only), not with their
+-- name: prune_unused_snapshots :one
+-- Looks at the next $2 candidate snapshots after id $1 and deletes those
+-- that nothing reads any more: no handoff names them (deleting an account
+-- deletes its handoffs) and no team routes on them now. A batch names only
+-- its team's current snapshot, read under the team's routing lock, so a
+-- snapshot that is not current and that no handoff names is never named
+-- again. Returns how many it deleted and the last id it looked at (null:
+-- none was left after $1). Each snapshot is looked up in the partial index
+-- handoffs_snapshot (index only), not in the handoffs with their
 -- explanations.
-delete from conveyor.candidate_snapshots
-where id in (
-    select s.id
-    from conveyor.candidate_snapshots s
-    where not exists (select 1 from conveyor.routing_epochs e where e.snapshot_id = s.id)
+with looked as (
+    select id from conveyor.candidate_snapshots where id > $1 order by id limit $2
+), gone as (
+    delete from conveyor.candidate_snapshots s
+    using looked l
+    where s.id = l.id
+      and not exists (select 1 from conveyor.routing_epochs e where e.snapshot_id = s.id)
       and not exists (select 1 from conveyor.handoffs h where h.snapshot_id = s.id)
-    limit $1
+    returning 1
 )
+select (select count(*) from gone)::integer as deleted, (select max(id) from looked) as last_id

@@ -6,9 +6,9 @@ import ServiceLifecycle
 /// Periodic upkeep, safe with several daemons at once: makes waiting jobs
 /// whose wake-up time passed available (a rep back from away), opens alerts
 /// whose snooze ended, enqueues the handoff of accounts set to `won` by plain
-/// SQL (``ForgottenWins``), and prunes finished jobs past the retention and
-/// candidate snapshots nothing names any more (``UnusedSnapshots``) in small
-/// batches.
+/// SQL (``ForgottenWins``), and prunes finished jobs past the retention in
+/// small batches and candidate snapshots nothing names any more
+/// (``UnusedSnapshots``), a window of them per round.
 struct Housekeeping: Service {
     let database: ConnectionPool
     let retention: Double
@@ -21,22 +21,25 @@ struct Housekeeping: Service {
 
     func run() async throws {
         var round = 0
+        var snapshots = UnusedSnapshots.Cursor()
         repeat {
             let prune = round % pruneEvery == 0
             round += 1
             do {
                 let retention = self.retention
-                let (woken, unsnoozed, pruned, snapshots) = try await database.run { connection in
-                    (
-                        try JobStore.wakeDueWaiting(connection), try AlertStore.wakeSnoozed(connection),
-                        prune ? try JobStore.prune(connection, retention: retention) : 0,
-                        prune ? try UnusedSnapshots.prune(connection) : 0
-                    )
+                let cursor = snapshots
+                let (woken, unsnoozed, pruned, unused, next) = try await database.run { connection in
+                    var next = cursor
+                    let woken = try JobStore.wakeDueWaiting(connection), unsnoozed = try AlertStore.wakeSnoozed(connection)
+                    let pruned = prune ? try JobStore.prune(connection, retention: retention) : 0
+                    let unused = prune ? try UnusedSnapshots.prune(connection, from: &next) : 0
+                    return (woken, unsnoozed, pruned, unused, next)
                 }
+                snapshots = next
                 if woken > 0 { logger.info("woke waiting jobs", metadata: ["jobs": "\(woken)"]) }
                 if unsnoozed > 0 { logger.info("snoozes ended", metadata: ["alerts": "\(unsnoozed)"]) }
                 if pruned > 0 { logger.info("pruned finished jobs", metadata: ["jobs": "\(pruned)"]) }
-                if snapshots > 0 { logger.info("pruned unused candidate snapshots", metadata: ["snapshots": "\(snapshots)"]) }
+                if unused > 0 { logger.info("pruned unused candidate snapshots", metadata: ["snapshots": "\(unused)"]) }
             } catch {
                 logger.warning("housekeeping failed; will retry", metadata: ["error": "\(error)"])
             }

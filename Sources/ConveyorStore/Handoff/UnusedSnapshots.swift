@@ -2,19 +2,24 @@ import ConveyorPostgres
 
 /// Candidate snapshots that no handoff names any more and no team routes on:
 /// their accounts, and with them their handoffs, were deleted. Housekeeping
-/// deletes them, so a team whose old accounts are deleted as fast as new
-/// ones are won keeps a level number of snapshots (SQL in
+/// deletes them, a window of snapshots per round so that no round reads
+/// them all, and a team whose old accounts are deleted as fast as new ones
+/// are won keeps a level number of snapshots (SQL in
 /// `SQL/queries/handoff.sql`).
 public enum UnusedSnapshots {
-    /// Deletes them, `batch` per statement; returns how many.
-    @discardableResult
-    public static func prune(_ connection: PostgresConnection, batch: Int = 1000) throws -> Int {
-        precondition(batch > 0, "a batch deletes at least one snapshot")
-        var total = 0
-        while true {
-            let deleted = try connection.query(Queries.pruneUnusedSnapshots, [batch]).affectedRows
-            total += deleted
-            if deleted < batch { return total }
-        }
+    /// Where the next round starts: after snapshot id `after`; 0 is the beginning.
+    public struct Cursor: Sendable, Equatable {
+        public var after: Int64 = 0
+        public init() {}
+    }
+
+    /// Deletes the unused ones among the `window` snapshots after `cursor`,
+    /// moves the cursor past them (back to the beginning after the last)
+    /// and returns how many it deleted.
+    public static func prune(_ connection: PostgresConnection, from cursor: inout Cursor, window: Int = 10_000) throws -> Int {
+        precondition(window > 0, "a round looks at one snapshot at least")
+        let row = try connection.query(Queries.pruneUnusedSnapshots, [cursor.after, window])[0]
+        cursor.after = try row["last_id"].optionalInt64() ?? 0
+        return try row["deleted"].int()
     }
 }
