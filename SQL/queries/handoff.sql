@@ -153,8 +153,8 @@ returning a.id
 -- deletes its handoffs) and no team routes on them now. A batch names only
 -- its team's current snapshot, read under the team's routing lock, so a
 -- snapshot that is not current and that no handoff names is never named
--- again. Returns how many it deleted and the last id it looked at (null:
--- none was left after $1). Each snapshot is looked up in the partial index
+-- again. Returns how many it looked at and deleted, and the last id it
+-- looked at. Each snapshot is looked up in the partial index
 -- handoffs_snapshot (index only), not in the handoffs with their
 -- explanations.
 with looked as (
@@ -167,4 +167,5 @@ with looked as (
       and not exists (select 1 from conveyor.handoffs h where h.snapshot_id = s.id)
     returning 1
 )
-select (select count(*) from gone)::integer as deleted, (select max(id) from looked) as last_id
+select (select count(*) from looked)::integer as looked, (select count(*) from gone)::integer as deleted,
+       (select max(id) from looked) as last_id

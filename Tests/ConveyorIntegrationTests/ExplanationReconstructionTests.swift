@@ -271,16 +271,18 @@ import Testing
         }
         let taken = try snapshotIds()
         #expect(taken.count == 3, "a capacity changed before each run")
-        #expect(try Self.pruneUnused(world) == 0, "every snapshot is named")
+        // One cursor throughout, as housekeeping keeps it.
+        var cursor = UnusedSnapshots.Cursor()
+        #expect(try UnusedSnapshots.prune(world.db, from: &cursor) == 0, "every snapshot is named")
 
         // The first run loses its second account, the second and third runs all of theirs.
         try world.db.query("""
             delete from conveyor.accounts where team_id = $1 and ref in ('p0-2', 'p1-1', 'p1-2', 'p2-1', 'p2-2')
             """, [world.teamId])
-        #expect(try Self.pruneUnused(world) == 1)
+        #expect(try UnusedSnapshots.prune(world.db, from: &cursor) == 1)
         #expect(try snapshotIds() == [taken[0], taken[2]], "the first is still named, the last is the team's current one")
         try Self.expectExact(world, [runs[0][0]])
-        #expect(try Self.pruneUnused(world) == 0)
+        #expect(try UnusedSnapshots.prune(world.db, from: &cursor) == 0)
 
         // The deletions changed the managers' loads: the next run takes a
         // snapshot of its own, and the one before it is unused now.
@@ -288,24 +290,18 @@ import Testing
         let next = try Self.route(world, ["p3-1"])
         let latest = try snapshotIds()
         #expect(latest.count == 3 && latest.prefix(2) == [taken[0], taken[2]])
-        #expect(try Self.pruneUnused(world) == 1)
+        #expect(try UnusedSnapshots.prune(world.db, from: &cursor) == 1, "an older one, behind the newest")
         #expect(try snapshotIds() == [taken[0], latest[2]])
         try Self.expectExact(world, [runs[0][0]] + next)
 
         // A window of one: each round looks at the next snapshot, and after
         // the last the cursor starts again from the beginning.
         try world.db.query("insert into conveyor.candidate_snapshots (team_id, candidates) values ($1, '[]'), ($1, '[]')", [world.teamId])
-        var cursor = UnusedSnapshots.Cursor(), deleted: [Int] = []
-        for _ in 0..<5 { deleted.append(try UnusedSnapshots.prune(world.db, from: &cursor, window: 1)) }
+        var windowed = UnusedSnapshots.Cursor(), deleted: [Int] = []
+        for _ in 0..<5 { deleted.append(try UnusedSnapshots.prune(world.db, from: &windowed, window: 1)) }
         #expect(deleted == [0, 0, 1, 1, 0], "kept, kept, unused, unused, past the end")
-        #expect(cursor == UnusedSnapshots.Cursor())
+        #expect(windowed == UnusedSnapshots.Cursor())
         #expect(try snapshotIds() == [taken[0], latest[2]])
-    }
-
-    /// One housekeeping sweep over every snapshot: how many it deleted.
-    static func pruneUnused(_ world: HandoffWorld) throws -> Int {
-        var cursor = UnusedSnapshots.Cursor()
-        return try UnusedSnapshots.prune(world.db, from: &cursor)
     }
 
     // MARK: properties
