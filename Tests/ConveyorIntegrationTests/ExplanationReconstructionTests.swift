@@ -294,14 +294,22 @@ import Testing
         #expect(try snapshotIds() == [taken[0], latest[2]])
         try Self.expectExact(world, [runs[0][0]] + next)
 
-        // A window of one: each round looks at the next snapshot, and after
-        // the last the cursor starts again from the beginning.
+        // A window of one: each round looks at the next snapshot, and the
+        // round after the last, finding none, sends the cursor back to the
+        // beginning.
         try world.db.query("insert into conveyor.candidate_snapshots (team_id, candidates) values ($1, '[]'), ($1, '[]')", [world.teamId])
         var windowed = UnusedSnapshots.Cursor(), deleted: [Int] = []
         for _ in 0..<5 { deleted.append(try UnusedSnapshots.prune(world.db, from: &windowed, window: 1)) }
         #expect(deleted == [0, 0, 1, 1, 0], "kept, kept, unused, unused, past the end")
         #expect(windowed == UnusedSnapshots.Cursor())
         #expect(try snapshotIds() == [taken[0], latest[2]])
+
+        // A snapshot that falls out of use behind the cursor is found on the next sweep.
+        #expect(try UnusedSnapshots.prune(world.db, from: &windowed, window: 1) == 0, "the first is still named")
+        try world.db.query("delete from conveyor.accounts where team_id = $1 and ref = 'p0-1'", [world.teamId])
+        deleted = try (0..<3).map { _ in try UnusedSnapshots.prune(world.db, from: &windowed, window: 1) }
+        #expect(deleted == [0, 0, 1], "the current one, past the end, then the first again")
+        #expect(try snapshotIds() == [latest[2]])
     }
 
     // MARK: properties

@@ -8,7 +8,7 @@ import ServiceLifecycle
 /// whose snooze ended, enqueues the handoff of accounts set to `won` by plain
 /// SQL (``ForgottenWins``), and prunes finished jobs past the retention in
 /// small batches and candidate snapshots nothing names any more
-/// (``UnusedSnapshots``), a window of them per round.
+/// (``UnusedSnapshots``), a window of them per pruning round.
 struct Housekeeping: Service {
     let database: ConnectionPool
     let retention: Double

@@ -14,10 +14,10 @@ public enum UnusedSnapshots {
     }
 
     /// Deletes the unused ones among the `window` snapshots after `cursor`,
-    /// moves the cursor past them, or back to the beginning once a window
-    /// reaches the last snapshot (new ones keep coming after it, and the
-    /// old ones are the ones that fall out of use), and returns how many it
-    /// deleted.
+    /// moves the cursor past them, or back to the beginning when the window
+    /// comes back short, having reached the last snapshot (new ones keep
+    /// coming after it, and the old ones are those that fall out of use),
+    /// and returns how many it deleted.
     public static func prune(_ connection: PostgresConnection, from cursor: inout Cursor, window: Int = 10_000) throws -> Int {
         precondition(window > 0, "a round looks at one snapshot at least")
         let row = try connection.query(Queries.pruneUnusedSnapshots, [cursor.after, window])[0]
