@@ -154,9 +154,9 @@ returning a.id
 -- its team's current snapshot, read under the team's routing lock, so a
 -- snapshot that is not current and that no handoff names is never named
 -- again. Returns how many it looked at and deleted, and the last id it
--- looked at (null when it looked at none). Each snapshot is looked up in the partial index
--- handoffs_snapshot (index only), not in the handoffs with their
--- explanations.
+-- looked at (null when it looked at none). Each snapshot is looked up in
+-- the partial index handoffs_snapshot, never by a scan of the handoffs
+-- with their explanations.
 with looked as (
     select id from conveyor.candidate_snapshots where id > $1 order by id limit $2
 ), gone as (
